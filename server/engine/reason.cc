@@ -1,0 +1,30 @@
+#include "server/engine/reason.h"
+
+#include <array>
+
+namespace verdict::engine {
+namespace {
+
+constexpr std::array<std::string_view, kReasonCodeCount> kNames = {
+    "allowed_by_rule",    "denied_by_rule",        "no_matching_rule",
+    "unauthenticated",    "token_expired",         "token_not_yet_valid",
+    "audience_mismatch",  "issuer_unknown",        "signature_invalid",
+    "algorithm_not_allowed", "grant_revoked",      "grant_expired",
+    "grant_scope",        "delegation_denied",     "caller_not_trusted",
+    "evaluation_error",   "invalid_request",       "audit_unavailable",
+};
+
+}  // namespace
+
+std::string_view ReasonCodeName(ReasonCode code) {
+  return kNames[static_cast<int>(code)];
+}
+
+std::optional<ReasonCode> ParseReasonCode(std::string_view name) {
+  for (int i = 0; i < kReasonCodeCount; ++i) {
+    if (kNames[i] == name) return static_cast<ReasonCode>(i);
+  }
+  return std::nullopt;
+}
+
+}  // namespace verdict::engine

@@ -1,0 +1,102 @@
+// PolicySet: the immutable, indexed result of compiling a policy directory.
+//
+// A PolicySet never changes after Compile* returns it; readers on any number
+// of threads share it without locks, and a reload builds a new one and swaps a
+// pointer. Its index answers "which rules can apply to (action, server,
+// tool)?" with hash lookups for exact names and a trie for glob patterns, so a
+// decision touches only the rules that can apply, whatever the set's size.
+
+#ifndef VERDICT_SERVER_POLICY_POLICY_SET_H_
+#define VERDICT_SERVER_POLICY_POLICY_SET_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/inlined_vector.h"
+#include "google/protobuf/struct.pb.h"
+#include "server/engine/request.h"
+#include "server/policy/glob.h"
+#include "server/policy/program.h"
+
+namespace verdict::policy {
+
+enum class Effect : uint8_t { kAllow, kDeny };
+
+struct SourcePosition {
+  std::string_view file;  // interned in the PolicySet
+  int line = 0;
+  int column = 0;
+};
+
+// One compiled rule. Its policy-level `subjects` and `roles` are folded in:
+// a rule applies only when both the policy's and its own lists match.
+struct Rule {
+  uint32_t index = 0;  // position in the set; candidates are sorted by it
+  std::string policy;  // policy name
+  std::string id;      // rule id, unique within its policy
+  Effect effect = Effect::kDeny;
+  std::string reason;  // optional message from the policy author
+  std::optional<Program> condition;  // absent: always true
+  google::protobuf::Struct obligations;
+  SourcePosition position;
+
+  // Target: what the index answers. Empty lists match anything.
+  std::vector<Glob> servers;
+  std::vector<Glob> tools;
+  std::vector<Glob> actions;
+
+  // Checked on each candidate, after the index.
+  std::vector<Glob> policy_subjects;  // policy level, any of
+  std::vector<Glob> subjects;         // rule level, any of
+  std::vector<std::string> policy_roles;
+  std::vector<std::string> roles;
+  std::vector<Glob> resources;  // globs on "kind:id"
+
+  // True when (action, server, tool) is matched by actions, servers, tools.
+  bool MatchesTarget(std::string_view action, std::string_view server,
+                     std::string_view tool) const;
+  // True when the subject and resource filters admit the request.
+  bool MatchesPrincipal(const engine::Principal& subject) const;
+  bool MatchesResource(const engine::Resource& resource) const;
+};
+
+// Indices of candidate rules, ascending, without duplicates.
+using CandidateList = absl::InlinedVector<uint32_t, 16>;
+
+class RuleIndex;  // defined in rule_index.h
+
+class PolicySet {
+ public:
+  PolicySet(const PolicySet&) = delete;
+  PolicySet& operator=(const PolicySet&) = delete;
+  ~PolicySet();
+
+  // Every rule in evaluation order (by file path, then document and rule).
+  const std::vector<Rule>& rules() const { return rules_; }
+  // Hex digest of the compiled sources; equal sources give equal revisions.
+  const std::string& revision() const { return revision_; }
+  int policy_count() const { return policy_count_; }
+
+  // Replaces `*out` with the rules whose MatchesTarget may be true for this
+  // (action, server, tool): every such rule, and few others. Allocation-free
+  // while the candidates fit in the inline capacity.
+  void Candidates(std::string_view action, std::string_view server,
+                  std::string_view tool, CandidateList* out) const;
+
+ private:
+  friend class PolicySetBuilder;
+  PolicySet();
+
+  std::vector<Rule> rules_;
+  std::vector<std::string> files_;  // storage for SourcePosition::file
+  std::string revision_;
+  int policy_count_ = 0;
+  std::unique_ptr<const RuleIndex> index_;
+};
+
+}  // namespace verdict::policy
+
+#endif  // VERDICT_SERVER_POLICY_POLICY_SET_H_
