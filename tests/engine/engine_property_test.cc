@@ -1,0 +1,244 @@
+// Property: on random policy sets and requests, the indexed engine decides
+// exactly as a brute-force evaluator that scans every rule of the set.
+//
+// The brute force shares only the per-rule predicates with the engine; it
+// does its own rule selection (a scan of every rule's target) and its own
+// deny-overrides combination, so a rule the index loses, or one it returns
+// that cannot apply, shows up as a different decision or reason list.
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gtest/gtest.h"
+#include "server/engine/engine.h"
+#include "server/engine/interpreter.h"
+#include "server/policy/compiler.h"
+
+namespace verdict::engine {
+namespace {
+
+using policy::Effect;
+using policy::Rule;
+
+// Names and patterns drawn from small alphabets so that random rules and
+// requests collide often: exact names, prefix globs, suffix globs, `?`.
+const std::vector<std::string> kServers = {"crm", "crm2", "db", "fs", "git"};
+const std::vector<std::string> kServerPatterns = {
+    "crm", "crm*", "db", "fs", "g?t", "*", "*2", "c*m"};
+const std::vector<std::string> kTools = {
+    "get_contact", "get_deal", "search", "export_all", "export_some",
+    "query", "read_file", "write_file", "déjà_vu"};
+const std::vector<std::string> kToolPatterns = {
+    "get_*",    "get_contact", "search",   "export_*", "*_file", "query",
+    "*",        "read_?ile",   "d?jà_*",   "*e*",      "write_file",
+    "export_some"};
+const std::vector<std::string> kActions = {"tools/call", "tools/list",
+                                           "resources/read", "prompts/get"};
+const std::vector<std::string> kActionPatterns = {
+    "tools/call", "tools/*", "resources/read", "*", "prompts/get"};
+const std::vector<std::string> kConditions = {
+    "context.env == \"prod\"",
+    "context.env != \"prod\"",
+    "context.rows > 100",
+    "\"admin\" in subject.roles",
+    "context.missing == 1",
+    "has(context.env) && context.env.startsWith(\"p\")",
+    "size(subject.roles) >= 2 || context.rows % 2 == 0",
+    "tool.name.contains(\"e\")",
+    "true",
+    "false"};
+
+template <typename T>
+const T& Pick(std::mt19937& rng, const std::vector<T>& from) {
+  return from[std::uniform_int_distribution<size_t>(0, from.size() - 1)(rng)];
+}
+
+bool Chance(std::mt19937& rng, double p) {
+  return std::bernoulli_distribution(p)(rng);
+}
+
+// "[a, b]" with 1-3 quoted picks.
+std::string YamlList(std::mt19937& rng, const std::vector<std::string>& from) {
+  std::vector<std::string> items;
+  const int n = std::uniform_int_distribution<int>(1, 3)(rng);
+  for (int i = 0; i < n; ++i) items.push_back(absl::StrCat("\"", Pick(rng, from), "\""));
+  return absl::StrCat("[", absl::StrJoin(items, ", "), "]");
+}
+
+std::string RandomPolicies(std::mt19937& rng, int policies) {
+  std::string yaml;
+  for (int p = 0; p < policies; ++p) {
+    absl::StrAppend(&yaml, "---\npolicy: p", p, "\n");
+    if (Chance(rng, 0.2)) absl::StrAppend(&yaml, "roles: [reader, admin]\n");
+    absl::StrAppend(&yaml, "rules:\n");
+    const int rules = std::uniform_int_distribution<int>(1, 8)(rng);
+    for (int r = 0; r < rules; ++r) {
+      absl::StrAppend(&yaml, "  - id: r", r, "\n    effect: ",
+                      Chance(rng, 0.3) ? "deny" : "allow", "\n");
+      if (Chance(rng, 0.7)) {
+        absl::StrAppend(&yaml, "    servers: ", YamlList(rng, kServerPatterns), "\n");
+      }
+      if (Chance(rng, 0.8)) {
+        absl::StrAppend(&yaml, "    tools: ", YamlList(rng, kToolPatterns), "\n");
+      }
+      if (Chance(rng, 0.6)) {
+        absl::StrAppend(&yaml, "    actions: ", YamlList(rng, kActionPatterns), "\n");
+      }
+      if (Chance(rng, 0.15)) {
+        absl::StrAppend(&yaml, "    subjects: [\"agent-1*\"]\n");
+      }
+      if (Chance(rng, 0.15)) {
+        absl::StrAppend(&yaml, "    resources: [\"dataset:crm/*\"]\n");
+      }
+      if (Chance(rng, 0.6)) {
+        absl::StrAppend(&yaml, "    when: '", Pick(rng, kConditions), "'\n");
+      }
+    }
+  }
+  return yaml;
+}
+
+// A request and the storage its views point into.
+struct OwnedRequest {
+  std::string subject_id, server, tool, action, resource_id;
+  StringList roles;
+  Struct context;
+  Request view;
+};
+
+void RandomRequest(std::mt19937& rng, OwnedRequest* out) {
+  out->subject_id = Chance(rng, 0.5) ? "agent-1a" : "agent-2";
+  out->server = Pick(rng, kServers);
+  out->tool = Pick(rng, kTools);
+  out->action = Pick(rng, kActions);
+  out->roles.Clear();
+  for (const char* role : {"reader", "admin", "writer"}) {
+    if (Chance(rng, 0.4)) out->roles.Add(role);
+  }
+  out->context.Clear();
+  auto& fields = *out->context.mutable_fields();
+  if (Chance(rng, 0.8)) {
+    fields["env"].set_string_value(Chance(rng, 0.5) ? "prod" : "dev");
+  }
+  if (Chance(rng, 0.8)) {
+    fields["rows"].set_number_value(
+        std::uniform_int_distribution<int>(0, 300)(rng));
+  }
+  out->view = Request{};
+  out->view.subject.id = out->subject_id;
+  out->view.subject.roles = &out->roles;
+  out->view.tool.server = out->server;
+  out->view.tool.name = out->tool;
+  out->view.action = out->action;
+  out->view.context = &out->context;
+  if (Chance(rng, 0.5)) {
+    out->resource_id = Chance(rng, 0.5) ? "crm/contacts" : "hr/salaries";
+    out->view.resource.present = true;
+    out->view.resource.kind = "dataset";
+    out->view.resource.id = out->resource_id;
+  }
+}
+
+// The reference: every rule of the set, its target checked directly.
+struct BruteForceDecision {
+  Decision decision = Decision::kDeny;
+  std::vector<std::pair<ReasonCode, const Rule*>> reasons;
+};
+
+BruteForceDecision DecideByScanning(const policy::PolicySet& set,
+                                    const Request& request,
+                                    EvalScratch* scratch) {
+  std::vector<std::pair<ReasonCode, const Rule*>> denies, allows, errors;
+  for (const Rule& rule : set.rules()) {
+    if (!rule.MatchesTarget(request.action, request.tool.server,
+                            request.tool.name) ||
+        !rule.MatchesPrincipal(request.subject) ||
+        !rule.MatchesResource(request.resource)) {
+      continue;
+    }
+    Truth truth = Truth::kTrue;
+    if (rule.condition.has_value()) {
+      truth = EvaluateCondition(*rule.condition, request, scratch).truth;
+    }
+    const bool deny = rule.effect == Effect::kDeny;
+    if (truth == Truth::kError) {
+      (deny ? denies : errors).push_back({ReasonCode::kEvaluationError, &rule});
+    } else if (truth == Truth::kTrue) {
+      if (deny) {
+        denies.push_back({ReasonCode::kDeniedByRule, &rule});
+      } else {
+        allows.push_back({ReasonCode::kAllowedByRule, &rule});
+      }
+    }
+  }
+  BruteForceDecision out;
+  if (!denies.empty()) {
+    out.reasons = denies;
+  } else if (!allows.empty()) {
+    out.decision = Decision::kAllow;
+    out.reasons = allows;
+  } else {
+    out.reasons.push_back({ReasonCode::kNoMatchingRule, nullptr});
+    out.reasons.insert(out.reasons.end(), errors.begin(), errors.end());
+  }
+  return out;
+}
+
+std::string Describe(const std::vector<std::pair<ReasonCode, const Rule*>>& r) {
+  return absl::StrJoin(r, ", ", [](std::string* out, const auto& reason) {
+    absl::StrAppend(out, ReasonCodeName(reason.first));
+    if (reason.second != nullptr) {
+      absl::StrAppend(out, "(", reason.second->policy, "/", reason.second->id,
+                      ")");
+    }
+  });
+}
+
+TEST(EnginePropertyTest, IndexedEngineDecidesLikeBruteForce) {
+  constexpr int kSeeds = 100;
+  constexpr int kRequestsPerSet = 100;
+  int allows = 0, denies = 0;
+  for (int seed = 1; seed <= kSeeds; ++seed) {
+    std::mt19937 rng(seed);
+    const std::string yaml =
+        RandomPolicies(rng, std::uniform_int_distribution<int>(1, 12)(rng));
+    std::vector<policy::Diagnostic> diagnostics;
+    auto set = policy::CompileSources({{"random.yaml", yaml}}, &diagnostics);
+    ASSERT_TRUE(set.ok()) << "seed " << seed << ": "
+                          << (diagnostics.empty() ? set.status().ToString()
+                                                  : diagnostics[0].ToString())
+                          << "\n" << yaml;
+    OwnedRequest request;
+    EvalScratch scratch;
+    Result result;
+    for (int i = 0; i < kRequestsPerSet; ++i) {
+      RandomRequest(rng, &request);
+      Evaluate(**set, request.view, EvalOptions{}, &scratch, &result);
+      const BruteForceDecision expected =
+          DecideByScanning(**set, request.view, &scratch);
+      std::vector<std::pair<ReasonCode, const Rule*>> actual;
+      for (const Reason& reason : result.reasons) {
+        actual.push_back({reason.code, reason.rule});
+      }
+      ASSERT_EQ(result.decision, expected.decision)
+          << "seed " << seed << " request " << i << " (" << request.action
+          << " " << request.server << "/" << request.tool << ")\n"
+          << yaml;
+      ASSERT_EQ(Describe(actual), Describe(expected.reasons))
+          << "seed " << seed << " request " << i << "\n" << yaml;
+      (result.decision == Decision::kAllow ? allows : denies)++;
+    }
+  }
+  // The generator must exercise both outcomes, or the property says little.
+  EXPECT_GT(allows, kSeeds * kRequestsPerSet / 10);
+  EXPECT_GT(denies, kSeeds * kRequestsPerSet / 10);
+}
+
+}  // namespace
+}  // namespace verdict::engine
