@@ -1,0 +1,30 @@
+// The server's operational log: one timestamped line per event on stderr.
+//
+// Abseil's logging arrived after the Abseil that Debian 12 ships, so this is
+// the small subset verdictd needs. Each line is written with one call, so
+// lines from different threads never interleave. Never log a credential, a
+// token or request data here: the decision log is the place for decisions.
+// Thread-safe.
+
+#ifndef VERDICT_SERVER_COMMON_LOG_H_
+#define VERDICT_SERVER_COMMON_LOG_H_
+
+#include <string_view>
+
+#include "absl/strings/str_cat.h"
+
+namespace verdict {
+
+enum class LogLevel { kInfo, kWarning, kError };
+
+void Log(LogLevel level, std::string_view message);
+
+// Log(LogLevel::kError, "cannot open ", path, ": ", reason)
+template <typename... Parts>
+void Log(LogLevel level, const Parts&... parts) {
+  Log(level, std::string_view(absl::StrCat(parts...)));
+}
+
+}  // namespace verdict
+
+#endif  // VERDICT_SERVER_COMMON_LOG_H_

@@ -1,0 +1,158 @@
+#include "server/metrics/metrics.h"
+
+#include <string>
+
+namespace verdict::metrics {
+namespace {
+
+using engine::ReasonCode;
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+
+constexpr const char* kAuthMethodNames[kAuthMethodCount] = {"jwt", "x509",
+                                                            "grant"};
+
+// From 1 microsecond: a decision usually takes a few.
+std::vector<double> LatencyBounds() {
+  return {1e-6,   2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4,
+          5e-4,   1e-3,   2.5e-3, 5e-3, 1e-2, 2.5e-2, 0.1, 1.0};
+}
+
+}  // namespace
+
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      latency_(std::make_shared<LatencyHistogram>(
+          "verdict_decision_duration_seconds",
+          "Time to decide one request, from receipt to answer.",
+          LatencyBounds())) {
+  auto& decisions = BuildCounter()
+                        .Name("verdict_decisions_total")
+                        .Help("Decisions made, by decision and first reason.")
+                        .Register(*registry_);
+  for (int d = 0; d < 2; ++d) {
+    for (int r = 0; r < engine::kReasonCodeCount; ++r) {
+      decisions_[d][r] = &decisions.Add(
+          {{"decision", d == 1 ? "allow" : "deny"},
+           {"reason", std::string(engine::ReasonCodeName(
+                          static_cast<ReasonCode>(r)))}});
+    }
+  }
+  auto& authn = BuildCounter()
+                    .Name("verdict_authn_failures_total")
+                    .Help("Credentials that did not verify, by method and reason.")
+                    .Register(*registry_);
+  for (int m = 0; m < kAuthMethodCount; ++m) {
+    for (int r = 0; r < engine::kReasonCodeCount; ++r) {
+      authn_failures_[m][r] = &authn.Add(
+          {{"method", kAuthMethodNames[m]},
+           {"reason", std::string(engine::ReasonCodeName(
+                          static_cast<ReasonCode>(r)))}});
+    }
+  }
+  auto& reloads = BuildCounter()
+                      .Name("verdict_policy_reloads_total")
+                      .Help("Policy compile attempts, by result.")
+                      .Register(*registry_);
+  reload_success_ = &reloads.Add({{"result", "success"}});
+  reload_failure_ = &reloads.Add({{"result", "failure"}});
+  last_reload_success_ =
+      &BuildGauge()
+           .Name("verdict_policy_last_reload_success_timestamp_seconds")
+           .Help("Unix time of the last policy set that compiled and serves.")
+           .Register(*registry_)
+           .Add({});
+  policy_rules_ = &BuildGauge()
+                       .Name("verdict_policy_rules")
+                       .Help("Rules in the serving policy set.")
+                       .Register(*registry_)
+                       .Add({});
+  revision_info_ = &BuildGauge()
+                        .Name("verdict_policy_revision_info")
+                        .Help("1 for the revision of the serving policy set.")
+                        .Register(*registry_);
+  rule_matches_ = &BuildCounter()
+                       .Name("verdict_rule_matches_total")
+                       .Help("Decisions each rule made, by policy and rule.")
+                       .Register(*registry_);
+  grants_issued_ = &BuildCounter()
+                        .Name("verdict_grants_issued_total")
+                        .Help("Task grants issued.")
+                        .Register(*registry_)
+                        .Add({});
+  grants_revoked_ = &BuildCounter()
+                         .Name("verdict_grants_revoked_total")
+                         .Help("Task grants revoked.")
+                         .Register(*registry_)
+                         .Add({});
+  grants_active_ = &BuildGauge()
+                        .Name("verdict_grants_active")
+                        .Help("Task grants issued, not expired, not revoked.")
+                        .Register(*registry_)
+                        .Add({});
+  audit_records_ = &BuildCounter()
+                        .Name("verdict_audit_records_total")
+                        .Help("Decision log records written.")
+                        .Register(*registry_)
+                        .Add({});
+  audit_dropped_ = &BuildCounter()
+                        .Name("verdict_audit_dropped_total")
+                        .Help("Decision log records that could not be written.")
+                        .Register(*registry_)
+                        .Add({});
+  BuildGauge()
+      .Name("verdict_build_info")
+      .Help("1, labelled with the version of verdictd.")
+      .Register(*registry_)
+      .Add({{"version", VERDICT_VERSION}})
+      .Set(1);
+}
+
+void Metrics::CountDecision(const engine::Result& result,
+                            absl::Duration latency,
+                            const RuleMatchCounters* rules) {
+  const ReasonCode primary = result.reasons.empty()
+                                 ? ReasonCode::kEvaluationError
+                                 : result.reasons.front().code;
+  decisions_[static_cast<int>(result.decision)][static_cast<int>(primary)]
+      ->Increment();
+  latency_->Observe(latency);
+  if (rules == nullptr) return;
+  for (const engine::Reason& reason : result.reasons) {
+    if (reason.rule != nullptr) rules->Count(*reason.rule);
+  }
+}
+
+void Metrics::CountAuthnFailure(AuthMethod method, ReasonCode reason) {
+  authn_failures_[static_cast<int>(method)][static_cast<int>(reason)]
+      ->Increment();
+}
+
+void Metrics::CountReload(bool ok, absl::Time when) {
+  if (!ok) {
+    reload_failure_->Increment();
+    return;
+  }
+  reload_success_->Increment();
+  last_reload_success_->Set(absl::ToDoubleSeconds(when - absl::UnixEpoch()));
+}
+
+std::shared_ptr<const RuleMatchCounters> Metrics::Publish(
+    const policy::PolicySet& set) {
+  auto counters = std::make_shared<RuleMatchCounters>();
+  counters->counters_.reserve(set.rules().size());
+  // Children of rules that left the set stay: an in-flight request of the old
+  // set may still count through them, and a scrape keeps their totals.
+  for (const policy::Rule& rule : set.rules()) {
+    counters->counters_.push_back(
+        &rule_matches_->Add({{"policy", rule.policy}, {"rule", rule.id}}));
+  }
+  policy_rules_->Set(static_cast<double>(set.rules().size()));
+  absl::MutexLock lock(&mu_);
+  if (current_revision_ != nullptr) revision_info_->Remove(current_revision_);
+  current_revision_ = &revision_info_->Add({{"revision", set.revision()}});
+  current_revision_->Set(1);
+  return counters;
+}
+
+}  // namespace verdict::metrics

@@ -1,0 +1,106 @@
+// Metrics: every metric verdictd exports (spec section 7), declared in one
+// place, with their label children resolved before any request needs them.
+//
+// The request path only increments pre-resolved counters (relaxed atomics) and
+// observes a lock-free histogram: no label lookup, no string, no lock. Label
+// values are bounded: decision and reason come from closed enums, policy and
+// rule names from the compiled policy set; a raw subject, token, tool name or
+// argument never becomes a label.
+//
+// Thread-safe. Publish() and CountReload() are for the reload path.
+
+#ifndef VERDICT_SERVER_METRICS_METRICS_H_
+#define VERDICT_SERVER_METRICS_METRICS_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
+#include "server/engine/engine.h"
+#include "server/engine/reason.h"
+#include "server/metrics/latency_histogram.h"
+#include "server/policy/policy_set.h"
+
+namespace verdict::metrics {
+
+// How a failed credential was presented.
+enum class AuthMethod : uint8_t { kJwt, kX509, kGrant };
+inline constexpr int kAuthMethodCount = 3;
+
+// verdict_rule_matches_total children for one policy set, by rule index.
+class RuleMatchCounters {
+ public:
+  void Count(const policy::Rule& rule) const {
+    counters_[rule.index]->Increment();
+  }
+
+ private:
+  friend class Metrics;
+  std::vector<prometheus::Counter*> counters_;
+};
+
+class Metrics {
+ public:
+  Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // What to register with an exposer: the registry and the histogram.
+  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
+  std::shared_ptr<LatencyHistogram> latency() const { return latency_; }
+
+  // Request path.
+  void CountDecision(const engine::Result& result, absl::Duration latency,
+                     const RuleMatchCounters* rules);
+  void CountAuthnFailure(AuthMethod method, engine::ReasonCode reason);
+  void CountAuditRecord() { audit_records_->Increment(); }
+  void CountAuditDropped() { audit_dropped_->Increment(); }
+  void CountGrantIssued() { grants_issued_->Increment(); }
+  void CountGrantRevoked() { grants_revoked_->Increment(); }
+  void SetGrantsActive(int64_t n) { grants_active_->Set(static_cast<double>(n)); }
+
+  // Reload path: a compile attempt, and a set that starts serving. Publish
+  // returns the rule counters to use with that set.
+  void CountReload(bool ok, absl::Time when);
+  std::shared_ptr<const RuleMatchCounters> Publish(const policy::PolicySet& set)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<LatencyHistogram> latency_;
+
+  // [decision][reason]
+  std::array<std::array<prometheus::Counter*, engine::kReasonCodeCount>, 2>
+      decisions_;
+  // [method][reason]
+  std::array<std::array<prometheus::Counter*, engine::kReasonCodeCount>,
+             kAuthMethodCount>
+      authn_failures_;
+  prometheus::Counter* reload_success_;
+  prometheus::Counter* reload_failure_;
+  prometheus::Gauge* last_reload_success_;
+  prometheus::Gauge* policy_rules_;
+  prometheus::Counter* grants_issued_;
+  prometheus::Counter* grants_revoked_;
+  prometheus::Gauge* grants_active_;
+  prometheus::Counter* audit_records_;
+  prometheus::Counter* audit_dropped_;
+
+  absl::Mutex mu_;
+  prometheus::Family<prometheus::Gauge>* revision_info_;
+  prometheus::Gauge* current_revision_ ABSL_GUARDED_BY(mu_) = nullptr;
+  prometheus::Family<prometheus::Counter>* rule_matches_;
+};
+
+}  // namespace verdict::metrics
+
+#endif  // VERDICT_SERVER_METRICS_METRICS_H_
