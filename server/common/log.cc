@@ -15,7 +15,9 @@ void Log(LogLevel level, std::string_view message) {
   std::string line = absl::StrCat(
       tag, " ",
       absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-      " verdictd: ", message, "\n");
+      " verdictd: ");
+  line.append(message);
+  line.push_back('\n');
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 

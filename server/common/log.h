@@ -9,6 +9,7 @@
 #ifndef VERDICT_SERVER_COMMON_LOG_H_
 #define VERDICT_SERVER_COMMON_LOG_H_
 
+#include <string>
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
@@ -19,10 +20,22 @@ enum class LogLevel { kInfo, kWarning, kError };
 
 void Log(LogLevel level, std::string_view message);
 
+namespace log_internal {
+// Debian's Abseil has its own string_view, which absl::StrCat wants.
+inline absl::string_view Piece(std::string_view text) {
+  return absl::string_view(text.data(), text.size());
+}
+template <typename T>
+const T& Piece(const T& value) {
+  return value;
+}
+}  // namespace log_internal
+
 // Log(LogLevel::kError, "cannot open ", path, ": ", reason)
 template <typename... Parts>
 void Log(LogLevel level, const Parts&... parts) {
-  Log(level, std::string_view(absl::StrCat(parts...)));
+  const std::string line = absl::StrCat(log_internal::Piece(parts)...);
+  Log(level, std::string_view(line));
 }
 
 }  // namespace verdict
