@@ -1,0 +1,138 @@
+// verdictd's configuration (spec section 11): the YAML file, parsed and
+// validated into plain structs.
+//
+// Every key has a default, so an empty file (or no file) serves ./policies on
+// 127.0.0.1:50051 with metrics on 127.0.0.1:9464. Unknown keys, wrong types
+// and invalid values are errors naming file:line:col. Durations need a unit
+// (`500ms`, `30s`, `15m`, `1h`).
+//
+// Parsing only checks shape and values; whether verdictd can serve a setting
+// (e.g. TLS before it is implemented) is decided by verdictd, not here.
+// Never throws (yaml-cpp exceptions are caught here); no global state; safe
+// from any thread.
+
+#ifndef VERDICT_SERVER_CONFIG_CONFIG_H_
+#define VERDICT_SERVER_CONFIG_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace verdict::config {
+
+struct PoliciesConfig {
+  std::string dir = "policies";
+  bool watch = true;
+};
+
+// Present only when the file has a `tls` section.
+struct TlsConfig {
+  bool enabled = false;
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;
+  bool require_client_cert = true;
+};
+
+// What a caller (an MCP server, identified by its client certificate's SPIFFE
+// ID glob) may ask for.
+enum class Permission : uint8_t { kCheck, kAssertIdentity, kGrants, kAdmin };
+
+struct CallerConfig {
+  std::string id;  // glob on the caller's SPIFFE ID
+  std::vector<Permission> may;
+};
+
+struct JwtClaimsConfig {
+  std::string subject = "sub";
+  std::string roles;  // empty: tokens carry no roles
+  std::string scopes = "scope";
+};
+
+struct JwtIssuerConfig {
+  std::string issuer;
+  std::string jwks_file;
+  std::vector<std::string> audiences;
+  std::vector<std::string> algorithms = {"RS256", "ES256", "EdDSA"};
+  absl::Duration clock_skew = absl::Seconds(30);
+  absl::Duration max_lifetime = absl::Hours(1);
+  JwtClaimsConfig claims;
+};
+
+struct X509Config {
+  std::string trust_domain;
+  std::string bundle_file;
+};
+
+struct AuthenticationConfig {
+  std::vector<JwtIssuerConfig> jwt;
+  std::vector<X509Config> x509;
+
+  bool configured() const { return !jwt.empty() || !x509.empty(); }
+};
+
+// Present only when the file has a `grants` section.
+struct GrantsConfig {
+  bool enabled = false;
+  std::string signing_key_file;
+  absl::Duration max_ttl = absl::Minutes(15);
+  std::string revocation_file;
+};
+
+enum class AuditFailureMode : uint8_t { kAllow, kDeny };
+
+struct AuditConfig {
+  std::string path;  // empty: no decision log
+  int64_t max_bytes = 104857600;
+  int keep_files = 5;
+  AuditFailureMode on_failure = AuditFailureMode::kAllow;
+};
+
+struct LimitsConfig {
+  int64_t max_message_bytes = 1048576;
+  int max_context_depth = 16;
+};
+
+struct DecisionsConfig {
+  // How long a caller may reuse an allow; zero (the default) means never.
+  absl::Duration cache_ttl = absl::ZeroDuration();
+};
+
+struct Config {
+  std::string listen = "127.0.0.1:50051";
+  std::string metrics_listen = "127.0.0.1:9464";
+  PoliciesConfig policies;
+  TlsConfig tls;
+  std::vector<CallerConfig> callers;
+  AuthenticationConfig authentication;
+  GrantsConfig grants;
+  AuditConfig audit;
+  LimitsConfig limits;
+  DecisionsConfig decisions;
+};
+
+// Parses `yaml` (the contents of `filename`, used in error messages). An
+// empty document gives the defaults. Errors are InvalidArgument with
+// "filename:line:col: message".
+[[nodiscard]] absl::StatusOr<Config> ParseConfig(absl::string_view yaml,
+                                                 absl::string_view filename);
+
+// Reads and parses the file at `path`; NotFound when it cannot be read.
+[[nodiscard]] absl::StatusOr<Config> LoadConfigFile(const std::string& path);
+
+// Parses a duration that carries a unit: "500ms", "30s", "15m", "1h", "1h30m".
+// Negative and infinite durations are errors.
+[[nodiscard]] absl::StatusOr<absl::Duration> ParseConfigDuration(
+    absl::string_view text);
+
+// The wire name of a permission, e.g. "assert_identity".
+absl::string_view PermissionName(Permission permission);
+
+}  // namespace verdict::config
+
+#endif  // VERDICT_SERVER_CONFIG_CONFIG_H_

@@ -1,0 +1,80 @@
+// PolicyStore: the policy set currently serving, and how it got there.
+//
+// Holds one immutable PolicySet compiled from a directory. Readers take it
+// without waiting on a lock in the common case (a generation counter checked
+// against a per-thread cached pointer); Reload() compiles the whole directory
+// on the calling thread and publishes the new set only if it compiled, so a
+// broken edit never replaces a good set. The outcome of the last attempt is
+// kept for Admin.Status.
+//
+// Reload() does file I/O and may take long: call it off the request path (the
+// Reloader, a file watcher, a signal handler thread). Every method is safe
+// from any thread; reloads are serialised.
+
+#ifndef VERDICT_SERVER_SERVICE_POLICY_STORE_H_
+#define VERDICT_SERVER_SERVICE_POLICY_STORE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/policy/policy_set.h"
+
+namespace verdict::service {
+
+struct ReloadOutcome {
+  bool ok = false;
+  std::string revision;             // serving after the attempt ("" if none)
+  std::vector<std::string> errors;  // Diagnostic::ToString() of each error
+};
+
+struct StoreStatus {
+  std::string dir;
+  std::string revision;  // "" before the first successful compile
+  int rule_count = 0;
+  int policy_count = 0;
+  absl::Time last_reload_time = absl::InfinitePast();  // last attempt
+  bool last_reload_ok = false;
+  std::vector<std::string> last_reload_errors;
+};
+
+class PolicyStore {
+ public:
+  explicit PolicyStore(std::string dir);
+  PolicyStore(const PolicyStore&) = delete;
+  PolicyStore& operator=(const PolicyStore&) = delete;
+
+  // Compiles the directory; publishes the result only on success.
+  ReloadOutcome Reload() ABSL_LOCKS_EXCLUDED(reload_mu_, mu_);
+
+  // The serving set, or null before the first successful Reload(). The
+  // reference stays valid until this thread next calls Current() on any
+  // store: take it once per request and do not keep it.
+  const std::shared_ptr<const policy::PolicySet>& Current() const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  StoreStatus Status() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  const std::string& dir() const { return dir_; }
+
+ private:
+  const std::string dir_;
+  absl::Mutex reload_mu_;  // one compile at a time
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const policy::PolicySet> current_ ABSL_GUARDED_BY(mu_);
+  // Globally unique per published set (across stores), so a thread's cache
+  // can never confuse two stores' sets.
+  std::atomic<uint64_t> generation_{0};
+  absl::Time last_reload_time_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  bool last_reload_ok_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::string> last_reload_errors_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace verdict::service
+
+#endif  // VERDICT_SERVER_SERVICE_POLICY_STORE_H_
