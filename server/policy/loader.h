@@ -1,0 +1,42 @@
+// Loader: YAML policy file text -> policy AST (spec section 4).
+//
+// Checks the document schema: required and allowed keys, value types,
+// effects, empty lists and globs, duplicate mapping keys (which yaml-cpp
+// accepts silently), obligations only on allow rules, and the encoding and
+// YAML syntax of the file. It does not compile globs or conditions and does
+// not check names across documents; the compiler does.
+//
+// Every problem becomes a Diagnostic (snippet left empty) and loading goes on,
+// so one pass reports as many errors as possible; the returned ASTs are then
+// best effort and must not be compiled into a set. Never throws (yaml-cpp
+// exceptions are caught here); pure function of its input; thread-safe.
+
+#ifndef VERDICT_SERVER_POLICY_LOADER_H_
+#define VERDICT_SERVER_POLICY_LOADER_H_
+
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+#include "server/policy/compiler.h"
+#include "server/policy/policy_ast.h"
+
+namespace verdict::policy {
+
+// Loads every policy document of one file (empty documents are skipped).
+// `path` is copied into the diagnostics as the file name.
+std::vector<AstPolicy> LoadPolicyFile(std::string_view path,
+                                      std::string_view text,
+                                      std::vector<Diagnostic>* diagnostics);
+
+// Byte offset of the first byte of `text` that is not well-formed UTF-8
+// (overlong forms, surrogates and code points above U+10FFFF included), or
+// std::string_view::npos when the whole text is valid.
+size_t FindInvalidUtf8(std::string_view text);
+
+// The 1-based `line` of `text` without its line break; empty if out of range.
+std::string_view SourceLine(std::string_view text, int line);
+
+}  // namespace verdict::policy
+
+#endif  // VERDICT_SERVER_POLICY_LOADER_H_
