@@ -80,10 +80,14 @@ class Converter {
                   absl::StrCat("YAML value has more than ", kMaxYamlValueNodes,
                                " nodes (alias expansion?)"));
     }
-    if (depth > kMaxYamlValueDepth) {
-      return Fail(node, "limit",
-                  absl::StrCat("YAML value nests deeper than ",
-                               kMaxYamlValueDepth, " levels"));
+    // `depth` counts the collections around `node`; a collection at depth
+    // kMaxYamlValueDepth would be one level too many.
+    if (node.IsSequence() || node.IsMap()) {
+      if (depth >= kMaxYamlValueDepth) {
+        return Fail(node, "limit",
+                    absl::StrCat("YAML value nests deeper than ",
+                                 kMaxYamlValueDepth, " levels"));
+      }
     }
     switch (node.Type()) {
       case YAML::NodeType::Undefined:
