@@ -1,0 +1,94 @@
+// server/service Decider and PolicyStore without gRPC: the deny paths that an
+// integration test cannot reach from loopback (untrusted callers, no policy
+// set) and the store keeping its last good set.
+
+#include "server/service/decider.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/service/policy_store.h"
+
+namespace verdict::service {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kFixtureDir[] = "tests/testdata/service/policies";
+
+v1::CheckRequest ReaderRequest() {
+  v1::CheckRequest request;
+  request.mutable_subject()->set_id("agent");
+  request.mutable_subject()->add_roles("crm-reader");
+  request.mutable_tool()->set_server("crm");
+  request.mutable_tool()->set_name("get_contact");
+  request.set_action("tools/call");
+  (*request.mutable_context()->mutable_fields())["environment"]
+      .set_string_value("dev");
+  return request;
+}
+
+TEST(DeciderTest, UntrustedCallerIsDeniedBeforeAnythingElse) {
+  PolicyStore store(kFixtureDir);
+  ASSERT_TRUE(store.Reload().ok);
+  const Decider decider(&store, DeciderOptions());
+  v1::CheckResponse response;
+  decider.Check(ReaderRequest(), CallerInfo{.trusted = false}, &response);
+  EXPECT_EQ(response.decision(), v1::DENY);
+  ASSERT_EQ(response.reasons_size(), 1);
+  EXPECT_EQ(response.reasons(0).code(), "caller_not_trusted");
+  EXPECT_EQ(response.decision_id().size(), 32u);
+
+  v1::CheckBatchRequest batch;
+  batch.mutable_subject()->set_id("agent");
+  batch.add_items()->set_action("tools/list");
+  v1::CheckBatchResponse batch_response;
+  ASSERT_TRUE(
+      decider.CheckBatch(batch, CallerInfo{.trusted = false}, &batch_response)
+          .ok());
+  ASSERT_EQ(batch_response.results_size(), 1);
+  EXPECT_EQ(batch_response.results(0).reasons(0).code(), "caller_not_trusted");
+}
+
+TEST(DeciderTest, NoPolicySetDeniesWithEvaluationError) {
+  PolicyStore store(kFixtureDir);
+  const Decider decider(&store, DeciderOptions());
+  v1::CheckResponse response;
+  decider.Check(ReaderRequest(), CallerInfo{.trusted = true}, &response);
+  EXPECT_EQ(response.decision(), v1::DENY);
+  ASSERT_EQ(response.reasons_size(), 1);
+  EXPECT_EQ(response.reasons(0).code(), "evaluation_error");
+}
+
+TEST(DeciderTest, TrustedReaderIsAllowedWithCacheTtlFromOptions) {
+  PolicyStore store(kFixtureDir);
+  ASSERT_TRUE(store.Reload().ok);
+  const Decider decider(&store, DeciderOptions{.cache_ttl = absl::Seconds(7)});
+  v1::CheckResponse response;
+  decider.Check(ReaderRequest(), CallerInfo{.trusted = true}, &response);
+  EXPECT_EQ(response.decision(), v1::ALLOW);
+  EXPECT_EQ(response.cache_ttl().seconds(), 7);
+  EXPECT_EQ(response.policy_revision(), store.Status().revision);
+}
+
+TEST(PolicyStoreTest, FailedReloadKeepsTheLastGoodSet) {
+  PolicyStore missing("tests/testdata/service/no-such-dir");
+  const ReloadOutcome outcome = missing.Reload();
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_FALSE(outcome.errors.empty());
+  EXPECT_EQ(missing.Current(), nullptr);
+  EXPECT_FALSE(missing.Status().last_reload_ok);
+
+  PolicyStore store(kFixtureDir);
+  ASSERT_TRUE(store.Reload().ok);
+  const policy::PolicySet* first = store.Current().get();
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(store.Status().rule_count, 4);
+  // A second reload of the same files publishes an equal revision.
+  const ReloadOutcome again = store.Reload();
+  EXPECT_TRUE(again.ok);
+  EXPECT_EQ(again.revision, first->revision());
+  EXPECT_NE(store.Current().get(), nullptr);
+}
+
+}  // namespace
+}  // namespace verdict::service
