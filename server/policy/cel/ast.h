@@ -3,7 +3,7 @@
 // Nodes live in one vector and refer to each other by index, so a tree of
 // any shape is destroyed without recursion. Every node records the byte
 // offset of the token that names it (the operator, the field, the function)
-// for error positions, and its height, which the parser caps at
+// and of its first token, for error positions, and its height, which the parser caps at
 // kMaxConditionDepth.
 //
 // Plain data; not thread-safe to mutate, safe to read from any thread.
@@ -44,6 +44,7 @@ struct Expr {
   bool has_target = false;  // kCall: a method call on args[0]
   bool bool_value = false;
   uint32_t offset = 0;
+  uint32_t start = 0;  // offset of the expression's first token
   uint32_t height = 1;
   int64_t int_value = 0;
   double double_value = 0;

@@ -274,7 +274,7 @@ class Compiler {
     const Expr& root_expr = ast_.nodes[ast_.root];
     const Typed root = CompileValue(ast_.root);
     if (!Is(root.type, Type::kBool)) {
-      Error(root_expr.offset, "type",
+      Error(root_expr.start, "type",
             Cat("condition must be a bool, found ", TypeName(root.type)));
     }
     if (!errors_->empty()) return;
@@ -477,7 +477,7 @@ class Compiler {
       const Value* k = out_->ConstOf(key.node);
       const Value* v = out_->ConstOf(value.node);
       if (k == nullptr || v == nullptr) {
-        Error(ast_.nodes[e.args[k == nullptr ? i : i + 1]].offset, "type",
+        Error(ast_.nodes[e.args[k == nullptr ? i : i + 1]].start, "type",
               "map literals must be constant");
         failed = true;
         continue;
@@ -819,7 +819,7 @@ class Compiler {
   Typed CompileMatches(const Expr& e, const Typed& target, int pattern_index) {
     const Expr& pattern = ast_.nodes[pattern_index];
     if (pattern.kind != ExprKind::kString) {
-      Error(pattern.offset, "type", "matches() needs a string literal pattern");
+      Error(pattern.start, "type", "matches() needs a string literal pattern");
       return Fail();
     }
     if (target.type == Type::kError) return Fail();

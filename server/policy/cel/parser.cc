@@ -74,8 +74,10 @@ class Parser {
   int Add(Expr e) {
     if (failed_) return -1;
     uint32_t height = 1;
+    e.start = e.offset;
     for (int a : e.args) {
       height = std::max(height, ast_->nodes[a].height + 1);
+      e.start = std::min(e.start, ast_->nodes[a].start);
     }
     e.height = height;
     if (height > static_cast<uint32_t>(kMaxConditionDepth)) {
