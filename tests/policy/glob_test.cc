@@ -76,10 +76,18 @@ TEST(GlobTest, QuestionMarkIsOneCodePoint) {
   EXPECT_TRUE(Match("a?c", "abc"));
   EXPECT_FALSE(Match("a?c", "ac"));
   EXPECT_FALSE(Match("a?c", "abbc"));
-  EXPECT_TRUE(Match("a?c", "a\xC3\xA9" "c"));           // é: 2 bytes
-  EXPECT_TRUE(Match("a?c", "a\xE6\x97\xA5" "c"));       // 日: 3 bytes
-  EXPECT_TRUE(Match("a?c", "a\xF0\x9F\x98\x80" "c"));   // emoji: 4 bytes
-  EXPECT_FALSE(Match("a??c", "a\xC3\xA9" "c"));
+  EXPECT_TRUE(Match("a?c",
+                    "a\xC3\xA9"
+                    "c"));  // é: 2 bytes
+  EXPECT_TRUE(Match("a?c",
+                    "a\xE6\x97\xA5"
+                    "c"));  // 日: 3 bytes
+  EXPECT_TRUE(Match("a?c",
+                    "a\xF0\x9F\x98\x80"
+                    "c"));  // emoji: 4 bytes
+  EXPECT_FALSE(Match("a??c",
+                     "a\xC3\xA9"
+                     "c"));
   EXPECT_TRUE(Match("??", "\xE6\x97\xA5\xE6\x9C\xAC"));  // 日本
   EXPECT_FALSE(Match("?", ""));
   EXPECT_TRUE(Match("*?", "\xC3\xA9"));
@@ -101,8 +109,10 @@ TEST(GlobTest, ConcatenationMatchesLikeTheBuiltString) {
   EXPECT_FALSE(glob.Matches("dataset", ':', "hr/contacts"));
   EXPECT_FALSE(glob.Matches("datase", ':', "tcrm/x"));
   EXPECT_FALSE(glob.Matches("data", ':', ""));
-  EXPECT_TRUE(MustCompile("file:/etc/passwd").Matches("file", ':', "/etc/passwd"));
-  EXPECT_FALSE(MustCompile("file:/etc/passwd").Matches("file", ':', "/etc/passw"));
+  EXPECT_TRUE(
+      MustCompile("file:/etc/passwd").Matches("file", ':', "/etc/passwd"));
+  EXPECT_FALSE(
+      MustCompile("file:/etc/passwd").Matches("file", ':', "/etc/passw"));
   EXPECT_TRUE(MustCompile("*:secret").Matches("vault", ':', "secret"));
   EXPECT_TRUE(MustCompile("db?x").Matches("db", ':', "x"));
   EXPECT_TRUE(MustCompile("*").Matches("", ':', ""));
@@ -113,7 +123,9 @@ std::vector<std::string> CodePoints(std::string_view s) {
   std::vector<std::string> out;
   for (size_t i = 0; i < s.size();) {
     size_t n = 1;
-    while (i + n < s.size() && (static_cast<unsigned char>(s[i + n]) & 0xC0) == 0x80) ++n;
+    while (i + n < s.size() &&
+           (static_cast<unsigned char>(s[i + n]) & 0xC0) == 0x80)
+      ++n;
     out.emplace_back(s.substr(i, n));
     i += n;
   }
@@ -131,7 +143,8 @@ bool ReferenceMatch(std::string_view pattern, std::string_view text) {
       if (p[i - 1] == "*") {
         dp[i][j] = dp[i - 1][j] || (j > 0 && dp[i][j - 1]);
       } else if (j > 0) {
-        dp[i][j] = dp[i - 1][j - 1] && (p[i - 1] == "?" || p[i - 1] == t[j - 1]);
+        dp[i][j] =
+            dp[i - 1][j - 1] && (p[i - 1] == "?" || p[i - 1] == t[j - 1]);
       }
     }
   }
@@ -139,8 +152,10 @@ bool ReferenceMatch(std::string_view pattern, std::string_view text) {
 }
 
 TEST(GlobTest, AgreesWithReferenceOnRandomInputs) {
-  const std::vector<std::string> pattern_atoms = {"a", "b", "\xC3\xA9", "*", "?"};
-  const std::vector<std::string> text_atoms = {"a", "b", "\xC3\xA9", "\xE6\x97\xA5"};
+  const std::vector<std::string> pattern_atoms = {"a", "b", "\xC3\xA9", "*",
+                                                  "?"};
+  const std::vector<std::string> text_atoms = {"a", "b", "\xC3\xA9",
+                                               "\xE6\x97\xA5"};
   std::mt19937 rng(20261126);
   for (int round = 0; round < 20000; ++round) {
     std::string pattern;
