@@ -675,7 +675,8 @@ class Evaluator {
         } else if (v.kind() == Kind::kDouble) {
           absl::StrAppend(s, v.double_value());
         } else {
-          s->append(absl::FormatTime(absl::RFC3339_full, v.time_value(),
+          // RFC 3339 in UTC with a Z, as CEL prints timestamps.
+          s->append(absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", v.time_value(),
                                      absl::UTCTimeZone()));
         }
         return Value::String(*s, Rep::kScratch);

@@ -3,8 +3,8 @@
 // Nodes live in one vector and refer to each other by index, so a tree of
 // any shape is destroyed without recursion. Every node records the byte
 // offset of the token that names it (the operator, the field, the function)
-// and of its first token, for error positions, and its height, which the parser caps at
-// kMaxConditionDepth.
+// and of its first token, for error positions, and its height, which the parser
+// caps at kMaxConditionDepth.
 //
 // Plain data; not thread-safe to mutate, safe to read from any thread.
 

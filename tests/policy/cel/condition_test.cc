@@ -2,6 +2,8 @@
 // compiles; every error kind is reported with its code, line and column;
 // hostile input (deep nesting, huge text, random bytes) fails cleanly.
 
+#include "server/policy/condition.h"
+
 #include <cstdint>
 #include <random>
 #include <string>
@@ -9,7 +11,6 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/policy/condition.h"
 
 namespace verdict::policy {
 namespace {
@@ -150,7 +151,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "expected ')' but found end of input"},
         ErrorCase{"subject.id == ", "syntax", 1, 15,
                   "expected an expression but found end of input"},
-        ErrorCase{"subject.id = 'a'", "syntax", 1, 12, "unexpected character '='"},
+        ErrorCase{"subject.id = 'a'", "syntax", 1, 12,
+                  "unexpected character '='"},
         ErrorCase{"a b", "syntax", 1, 3, "expected end of input but found 'b'"},
         ErrorCase{"subject.", "syntax", 1, 9, "expected a field name"},
         ErrorCase{"true ? 1", "syntax", 1, 9, "expected ':'"},
@@ -183,7 +185,8 @@ INSTANTIATE_TEST_SUITE_P(
         // type
         ErrorCase{"subject.id > 3", "type", 1, 12,
                   "operator '>' cannot compare string and int"},
-        ErrorCase{"!\"x\"", "type", 1, 1, "operator '!' cannot apply to string"},
+        ErrorCase{"!\"x\"", "type", 1, 1,
+                  "operator '!' cannot apply to string"},
         ErrorCase{"size(1) == 1", "type", 1, 1, "size() does not apply to int"},
         ErrorCase{"tool.name + 1 == 'a'", "type", 1, 11,
                   "operator '+' cannot apply to string and int"},
@@ -240,7 +243,7 @@ TEST(ConditionTest, DeepNestingIsALimitNotACrash) {
   for (const std::string& text :
        {std::string(100000, '('), std::string(10000, '!') + "true",
         std::string(10000, '-') + "1 > 0", std::string(8000, '[') + "1",
-        "subject.id" + std::string(5000, '.') ,
+        "subject.id" + std::string(5000, '.'),
         [] {
           std::string s = "1";
           for (int i = 0; i < 2000; ++i) s += " + 1";
@@ -294,10 +297,12 @@ TEST(ConditionTest, TooManyNodesIsALimit) {
 TEST(ConditionTest, RandomInputNeverCrashes) {
   std::mt19937 rng(20251126);
   const std::vector<std::string> kPieces = {
-      "subject", ".", "id", "roles", "(", ")", "[", "]", "{", "}", ",", ":",
-      "?", "!", "-", "+", "*", "/", "%", "==", "<", ">=", "&&", "||", "in",
-      "'s'", "\"t", "1", "0x", "2.5e", "has", "size", "exists", "r", "x",
-      "context", "now", "matches", "'('", "\\", "\n", " ", "null", "true"};
+      "subject", ".",   "id",   "roles",   "(",   ")",       "[",   "]",
+      "{",       "}",   ",",    ":",       "?",   "!",       "-",   "+",
+      "*",       "/",   "%",    "==",      "<",   ">=",      "&&",  "||",
+      "in",      "'s'", "\"t",  "1",       "0x",  "2.5e",    "has", "size",
+      "exists",  "r",   "x",    "context", "now", "matches", "'('", "\\",
+      "\n",      " ",   "null", "true"};
   int compiled = 0;
   for (int i = 0; i < 3000; ++i) {
     std::string text;

@@ -1,0 +1,449 @@
+// Tests of EvaluateCondition: every construct of the condition language
+// evaluated against a Request built here, including CEL's error absorption,
+// missing keys and absent parts (kError naming the key), and the promise that
+// plain evaluation does not allocate.
+
+#include "server/engine/interpreter.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <deque>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "server/policy/condition.h"
+
+// Counts heap allocations so tests can show evaluation makes none.
+namespace {
+std::atomic<long> g_allocations{0};
+}  // namespace
+
+void* operator new(std::size_t size) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace verdict::engine {
+namespace {
+
+google::protobuf::Struct ParseStruct(const std::string& json) {
+  google::protobuf::Struct s;
+  const auto status = google::protobuf::util::JsonStringToMessage(json, &s);
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  return s;
+}
+
+class InterpreterTest : public ::testing::Test {
+ protected:
+  InterpreterTest() {
+    roles_.Add("crm-reader");
+    roles_.Add("crm-writer");
+    scopes_.Add("contacts:read");
+    chain_.Add("agent-b");
+    actor_roles_.Add("bot");
+    subject_attributes_ = ParseStruct(
+        R"({"clearance": 3, "team": "sales", "ratio": 0.5, "big": 1e300})");
+    context_ = ParseStruct(R"({
+      "environment": "prod", "count": 7, "zero": 0, "flag": true,
+      "nothing": null, "name": "héllo wörld", "tags": ["a", "b", "c"],
+      "nums": [1, 2.5, 3], "nested": {"inner": {"deep": "yes"}},
+      "mixed": [1, "x", true],
+      "list_of_lists": [[1, 2], [3]], "empty": {}, "key": "environment"
+    })");
+    arguments_ = ParseStruct(R"({"limit": 50, "query": "acme"})");
+    resource_attributes_ =
+        ParseStruct(R"({"sensitivity": 2, "owner": "alice"})");
+    grant_scope_ = ParseStruct(R"({"rows": 10})");
+
+    request_.subject = {"alice",        &roles_, &scopes_, &subject_attributes_,
+                        "corp.example", "jwt"};
+    request_.tool = {"crm", "export_contacts", &arguments_, nullptr};
+    request_.action = "tools/call";
+    request_.context = &context_;
+    // Tuesday 2025-01-07 14:35:00 UTC.
+    request_.now = absl::FromUnixSeconds(1736260500);
+  }
+
+  void AddActor() {
+    actor_ = {"agent-b", &actor_roles_,  nullptr,
+              nullptr,   "corp.example", "x509"};
+    request_.actor = &actor_;
+    request_.delegation = {1, &chain_};
+  }
+  void AddResource() {
+    request_.resource = {true, "dataset", "crm/contacts",
+                         &resource_attributes_};
+  }
+  void AddGrant() {
+    request_.grant = {true,   "g-1",         "export-q3",
+                      "prod", &grant_scope_, request_.now + absl::Hours(1)};
+  }
+
+  const policy::Program& Compile(std::string_view text) {
+    std::vector<policy::ConditionError> errors;
+    absl::StatusOr<policy::Program> p = policy::CompileCondition(text, &errors);
+    EXPECT_TRUE(p.ok()) << text << ": "
+                        << (errors.empty() ? "" : errors[0].message);
+    programs_.push_back(p.ok() ? std::move(*p) : policy::Program());
+    return programs_.back();
+  }
+  ConditionOutcome Eval(std::string_view text) {
+    return EvaluateCondition(Compile(text), request_, &scratch_);
+  }
+  Truth T(std::string_view text) { return Eval(text).truth; }
+
+  StringList roles_, scopes_, chain_, actor_roles_;
+  google::protobuf::Struct subject_attributes_, context_, arguments_,
+      resource_attributes_, grant_scope_;
+  Principal actor_;
+  Request request_;
+  EvalScratch scratch_;
+  std::deque<policy::Program> programs_;
+};
+
+constexpr Truth kT = Truth::kTrue;
+constexpr Truth kF = Truth::kFalse;
+constexpr Truth kE = Truth::kError;
+
+TEST_F(InterpreterTest, Literals) {
+  EXPECT_EQ(T("true"), kT);
+  EXPECT_EQ(T("false"), kF);
+  EXPECT_EQ(T("null == null"), kT);
+  EXPECT_EQ(T("0x10 == 16 && 7u == 7"), kT);
+  EXPECT_EQ(T("1.5 == 1.5 && .5 == 0.5 && 1e3 == 1000"), kT);
+  EXPECT_EQ(T("'a\\tb' == \"a\\x09b\" && '\\u00e9' == 'é'"), kT);
+  EXPECT_EQ(T("r'\\d+' == '\\\\d+'"), kT);
+  EXPECT_EQ(T("[1, 'a', true] == [1, 'a', true]"), kT);
+  EXPECT_EQ(T("[1, 2] == [2, 1]"), kF);
+  EXPECT_EQ(T("{'a': 1, 2: 'b'}['a'] == 1 && {'a': 1, 2: 'b'}[2] == 'b'"), kT);
+  EXPECT_EQ(T("{'a': 1} == {'a': 1.0}"), kT);
+  EXPECT_EQ(T("-9223372036854775808 < 0"), kT);
+}
+
+TEST_F(InterpreterTest, Arithmetic) {
+  EXPECT_EQ(T("1 + 2 * 3 - 4 / 2 == 5"), kT);
+  EXPECT_EQ(T("7 % 3 == 1 && -7 / 2 == -3"), kT);
+  EXPECT_EQ(T("context.count * 2 == 14"), kT);
+  EXPECT_EQ(T("context.count + 0.5 == 7.5"), kT);
+  EXPECT_EQ(T("1.0 / 4 == 0.25"), kT);
+  EXPECT_EQ(T("-context.count == -7"), kT);
+  EXPECT_EQ(T("'ab' + 'cd' == 'abcd'"), kT);
+  EXPECT_EQ(
+      T("subject.id + '@' + subject.trust_domain == 'alice@corp.example'"), kT);
+  EXPECT_EQ(T("[1] + context.tags == [1, 'a', 'b', 'c']"), kT);
+  EXPECT_EQ(T("size(subject.roles + ['x']) == 3"), kT);
+
+  const ConditionOutcome overflow =
+      Eval("9223372036854775807 + context.count > 0");
+  EXPECT_EQ(overflow.truth, kE);
+  EXPECT_EQ(overflow.error, "integer overflow");
+  EXPECT_EQ(T("9223372036854775807 * context.count > 0"), kE);
+  EXPECT_EQ(T("-(-9223372036854775807 - context.count) > 0"), kE);
+  EXPECT_EQ(T("-9223372036854775808 / (context.count - 8) > 0"), kE);
+  const ConditionOutcome div = Eval("10 / context.zero == 1");
+  EXPECT_EQ(div.truth, kE);
+  EXPECT_EQ(div.error, "division by zero");
+  EXPECT_EQ(Eval("10 % context.zero == 1").error, "modulo by zero");
+  EXPECT_EQ(T("1.0 / context.zero > 0.0"), kE);
+  EXPECT_EQ(T("context.name - 1 == 0"), kE);
+  EXPECT_EQ(T("context.ratio % 2 == 0"), kE);
+}
+
+TEST_F(InterpreterTest, Comparisons) {
+  EXPECT_EQ(T("1 < 2 && 2 <= 2 && 3 > 2 && 3 >= 3"), kT);
+  EXPECT_EQ(T("1 < 1.5 && 2.0 == 2 && 2 != 2.5"), kT);
+  EXPECT_EQ(T("subject.attributes.clearance >= 3"), kT);
+  EXPECT_EQ(T("subject.attributes.clearance == 3.0"), kT);
+  EXPECT_EQ(T("subject.attributes.ratio < 1"), kT);
+  EXPECT_EQ(T("'abc' < 'abd' && 'B' < 'a' && '' < 'a'"), kT);
+  EXPECT_EQ(T("'é' > 'z'"), kT);  // bytewise
+  EXPECT_EQ(T("false < true"), kT);
+  // Equality across kinds is false, never an error.
+  EXPECT_EQ(T("context.count == 'seven'"), kF);
+  EXPECT_EQ(T("context.count != 'seven'"), kT);
+  EXPECT_EQ(T("context.nothing == null"), kT);
+  EXPECT_EQ(T("context.tags == ['a', 'b', 'c']"), kT);
+  EXPECT_EQ(T("context.nested == {'inner': {'deep': 'yes'}}"), kT);
+  EXPECT_EQ(T("context.nested == {'inner': {'deep': 'no'}}"), kF);
+  EXPECT_EQ(T("context.nested == {'inner': 1}"), kF);
+  EXPECT_EQ(T("context.nested.inner.deep == 'yes'"), kT);
+  // Ordering across kinds is an error.
+  const ConditionOutcome bad = Eval("context.name > 1");
+  EXPECT_EQ(bad.truth, kE);
+  EXPECT_EQ(bad.error, "no matching overload");
+  EXPECT_EQ(bad.detail, ">");
+}
+
+TEST_F(InterpreterTest, In) {
+  EXPECT_EQ(T("'crm-reader' in subject.roles"), kT);
+  EXPECT_EQ(T("'admin' in subject.roles"), kF);
+  EXPECT_EQ(T("context.environment in ['dev', 'prod']"), kT);  // const set
+  EXPECT_EQ(T("context.environment in ['dev', 'test']"), kF);
+  EXPECT_EQ(T("context.count in ['7', 'x']"), kF);
+  EXPECT_EQ(T("2.5 in context.nums && 3 in context.nums"), kT);
+  EXPECT_EQ(T("3.0 in context.nums"), kT);
+  EXPECT_EQ(T("'b' in context.tags && !('z' in context.tags)"), kT);
+  EXPECT_EQ(T("'environment' in context && !('missing' in context)"), kT);
+  EXPECT_EQ(T("2 in {1: 'a', 2: 'b'}"), kT);
+  EXPECT_EQ(T("subject.id in [context.name, 'alice']"), kT);
+  EXPECT_EQ(T("[1, 2] in context.list_of_lists"), kT);
+  EXPECT_EQ(T("1 in context.name"), kE);
+  EXPECT_EQ(T("context.missing in ['a']"), kE);
+}
+
+TEST_F(InterpreterTest, ConstantSetScalesToLongAllowLists) {
+  std::string text = "context.environment in [";
+  for (int i = 0; i < 1000; ++i) text += "'env" + std::to_string(i) + "', ";
+  text += "'prod']";
+  EXPECT_EQ(T(text), kT);
+}
+
+TEST_F(InterpreterTest, Has) {
+  EXPECT_EQ(T("has(context.environment)"), kT);
+  EXPECT_EQ(T("has(context.missing)"), kF);
+  EXPECT_EQ(T("has(context.nested.inner.deep)"), kT);
+  EXPECT_EQ(T("has(context.nested.nope.deep)"), kF);
+  EXPECT_EQ(T("has(context.name.x)"), kF);
+  EXPECT_EQ(T("has(subject.id) && has(subject.roles)"), kT);
+  EXPECT_EQ(T("has(subject.attributes.clearance)"), kT);
+  EXPECT_EQ(T("has(subject.attributes.nope)"), kF);
+  EXPECT_EQ(T("has(tool.annotations)"), kF);  // null struct: empty
+  EXPECT_EQ(T("has(actor.id)"), kF);
+  EXPECT_EQ(T("has(actor.attributes.x)"), kF);
+  EXPECT_EQ(T("has(grant.task)"), kF);
+  EXPECT_EQ(T("has(resource.kind)"), kF);
+  AddActor();
+  AddGrant();
+  AddResource();
+  EXPECT_EQ(T("has(actor.id) && has(grant.task) && has(resource.kind)"), kT);
+  EXPECT_EQ(T("has(actor.scopes)"), kF);  // null list: empty
+}
+
+TEST_F(InterpreterTest, SizeCountsCodePoints) {
+  EXPECT_EQ(T("size(context.name) == 11"), kT);  // "héllo wörld"
+  EXPECT_EQ(T("context.name.size() == 11"), kT);
+  EXPECT_EQ(T("size('😀') == 1 && size('') == 0"), kT);
+  EXPECT_EQ(T("size(subject.roles) == 2 && size(context.tags) == 3"), kT);
+  EXPECT_EQ(T("size(context) == 13 && size(context.empty) == 0"), kT);
+  EXPECT_EQ(T("size({'a': 1}) == 1 && size([]) == 0"), kT);
+  EXPECT_EQ(T("size(context.count) == 1"), kE);
+  EXPECT_EQ(T("size(actor.roles) == 0"), kE);
+}
+
+TEST_F(InterpreterTest, StringMethods) {
+  EXPECT_EQ(T("tool.name.startsWith('export_')"), kT);
+  EXPECT_EQ(T("tool.name.endsWith('contacts')"), kT);
+  EXPECT_EQ(T("tool.name.contains('port_con')"), kT);
+  EXPECT_EQ(T("tool.name.contains('import')"), kF);
+  EXPECT_EQ(T("context.name.startsWith('hé')"), kT);
+  EXPECT_EQ(T("context.count.startsWith('7')"), kE);
+  EXPECT_EQ(T("context.name.endsWith(context.count)"), kE);
+}
+
+TEST_F(InterpreterTest, Matches) {
+  EXPECT_EQ(T("tool.name.matches('^export_[a-z]+$')"), kT);
+  EXPECT_EQ(T("tool.name.matches('contact')"), kT);  // partial match
+  EXPECT_EQ(T("matches(tool.name, '^import')"), kF);
+  EXPECT_EQ(T("subject.id.matches('(?i)ALICE')"), kT);
+  EXPECT_EQ(T("context.count.matches('7')"), kE);
+}
+
+TEST_F(InterpreterTest, Comprehensions) {
+  EXPECT_EQ(T("subject.roles.exists(r, r.startsWith('crm-'))"), kT);
+  EXPECT_EQ(T("subject.roles.exists(r, r == 'admin')"), kF);
+  EXPECT_EQ(T("subject.roles.all(r, r.startsWith('crm-'))"), kT);
+  EXPECT_EQ(T("subject.roles.all(r, r == 'crm-reader')"), kF);
+  EXPECT_EQ(T("subject.roles.exists_one(r, r == 'crm-writer')"), kT);
+  EXPECT_EQ(T("subject.roles.exists_one(r, r.startsWith('crm'))"), kF);
+  EXPECT_EQ(T("context.nums.all(n, n > 0)"), kT);
+  EXPECT_EQ(T("context.list_of_lists.exists(l, l.exists(n, n == 3))"), kT);
+  EXPECT_EQ(T("context.tags.exists(t, context.tags.all(u, u >= t))"), kT);
+  EXPECT_EQ(T("context.nested.exists(k, k == 'inner')"), kT);  // map keys
+  EXPECT_EQ(T("{'a': 1, 'b': 2}.all(k, k in ['a', 'b'])"), kT);
+  EXPECT_EQ(T("[].all(x, false) && ![].exists(x, true)"), kT);
+  EXPECT_EQ(T("[subject.id, tool.name].exists(v, v == 'alice')"), kT);
+  // Errors: a deciding element wins, otherwise the error is the result.
+  EXPECT_EQ(T("context.mixed.exists(v, v > 0)"), kT);
+  EXPECT_EQ(T("context.mixed.exists(v, v > 5)"), kE);
+  EXPECT_EQ(T("context.mixed.all(v, v < 0)"), kF);
+  EXPECT_EQ(T("context.mixed.all(v, v > 0)"), kE);
+  EXPECT_EQ(T("context.mixed.exists_one(v, v == 1)"), kT);
+  EXPECT_EQ(T("context.mixed.exists_one(v, v > 0)"), kE);
+  EXPECT_EQ(T("context.tags.exists(v, v)"), kE);  // non-bool predicate
+  EXPECT_EQ(T("context.count.exists(v, true)"), kE);
+  EXPECT_EQ(T("context.missing.exists(v, true)"), kE);
+}
+
+TEST_F(InterpreterTest, Ternary) {
+  EXPECT_EQ(T("context.flag ? context.count == 7 : false"), kT);
+  EXPECT_EQ(T("!context.flag ? true : context.environment == 'dev'"), kF);
+  EXPECT_EQ(T("context.count ? true : false"), kE);
+  EXPECT_EQ(T("context.missing ? true : false"), kE);
+  EXPECT_EQ(T("(context.flag ? 1 : 'x') == 1"), kT);
+}
+
+TEST_F(InterpreterTest, LogicalOperatorsAbsorbErrorsLikeCel) {
+  EXPECT_EQ(T("false && context.missing == 1"), kF);
+  EXPECT_EQ(T("context.missing == 1 && false"), kF);
+  EXPECT_EQ(T("true || context.missing == 1"), kT);
+  EXPECT_EQ(T("context.missing == 1 || true"), kT);
+  EXPECT_EQ(T("context.missing == 1 && true"), kE);
+  EXPECT_EQ(T("context.missing == 1 || false"), kE);
+  EXPECT_EQ(T("context.flag && context.missing == 1"), kE);
+  EXPECT_EQ(T("!context.flag && context.missing == 1"), kF);
+  EXPECT_EQ(T("context.count && true"), kE);  // non-bool operand
+  EXPECT_EQ(T("!context.count"), kE);
+  EXPECT_EQ(T("context.a == 1 || context.b == 2 || context.flag"), kT);
+}
+
+TEST_F(InterpreterTest, MissingKeysAreErrorsNamingTheKey) {
+  const ConditionOutcome a = Eval("context.region == 'eu'");
+  EXPECT_EQ(a.truth, kE);
+  EXPECT_EQ(a.error, "no such key");
+  EXPECT_EQ(a.detail, "region");
+  const ConditionOutcome b = Eval("context.nested.inner.missing == 'x'");
+  EXPECT_EQ(b.detail, "missing");
+  const ConditionOutcome c = Eval("context['other'] == 1");
+  EXPECT_EQ(c.detail, "other");
+  const ConditionOutcome d = Eval("context[context.name] == 1");
+  EXPECT_EQ(d.detail, "héllo wörld");
+  const ConditionOutcome e = Eval("context[context.key + 'x'] == 1");
+  EXPECT_EQ(e.error, "no such key");
+  EXPECT_EQ(e.detail, "");  // the key lived in the scratch
+  EXPECT_EQ(Eval("context[context.key] == 'prod'").truth, kT);
+  EXPECT_EQ(Eval("context.tags[5] == 'a'").error, "index out of range");
+  EXPECT_EQ(T("context.tags[1] == 'b' && context.tags[-1] == 'x'"), kE);
+  EXPECT_EQ(T("tool.annotations.readOnly == true"), kE);
+  // The detail is still readable after the scratch is reused.
+  EvalScratch other;
+  const policy::Program& p = Compile("context.zone == 1");
+  const ConditionOutcome f = EvaluateCondition(p, request_, &other);
+  Eval("context.name + 'x' == 'y'");
+  EXPECT_EQ(f.detail, "zone");
+}
+
+TEST_F(InterpreterTest, AbsentActorGrantResource) {
+  const ConditionOutcome actor = Eval("actor.id == 'agent-b'");
+  EXPECT_EQ(actor.truth, kE);
+  EXPECT_EQ(actor.detail, "actor");
+  EXPECT_EQ(Eval("grant.task == 'x'").detail, "grant");
+  EXPECT_EQ(Eval("resource.kind == 'dataset'").detail, "resource");
+  EXPECT_EQ(T("delegation.depth == 0 && size(delegation.chain) == 0"), kT);
+
+  AddActor();
+  AddGrant();
+  AddResource();
+  EXPECT_EQ(T("actor.id == 'agent-b' && 'bot' in actor.roles"), kT);
+  EXPECT_EQ(T("actor.auth == 'x509' && actor.trust_domain == 'corp.example'"),
+            kT);
+  EXPECT_EQ(T("delegation.depth == 1 && delegation.chain[0] == 'agent-b'"), kT);
+  EXPECT_EQ(T("grant.task == 'export-q3' && grant.id == 'g-1'"), kT);
+  EXPECT_EQ(T("grant.environment == context.environment"), kT);
+  EXPECT_EQ(T("grant.scope.rows == 10 && grant.expires_at > now"), kT);
+  EXPECT_EQ(T("resource.kind == 'dataset' && resource.id == 'crm/contacts'"),
+            kT);
+  EXPECT_EQ(T("resource.attributes.sensitivity > subject.attributes.clearance"),
+            kF);
+  EXPECT_EQ(T("resource.attributes.owner == subject.id"), kT);
+}
+
+TEST_F(InterpreterTest, RequestFields) {
+  EXPECT_EQ(T("subject.id == 'alice' && subject.auth == 'jwt'"), kT);
+  EXPECT_EQ(T("'contacts:read' in subject.scopes"), kT);
+  EXPECT_EQ(T("subject.attributes.team == 'sales'"), kT);
+  EXPECT_EQ(T("subject['trust_domain'] == 'corp.example'"), kT);
+  EXPECT_EQ(T("tool.server == 'crm' && action == 'tools/call'"), kT);
+  EXPECT_EQ(T("tool.arguments.limit <= 100 && tool.arguments.query == 'acme'"),
+            kT);
+  EXPECT_EQ(T("subject.roles[1] == 'crm-writer'"), kT);
+  EXPECT_EQ(T("context.nums[1] == 2.5 && context.nums[1.0] == 2.5"), kT);
+}
+
+TEST_F(InterpreterTest, StructNumbersThatAreIntegralReadAsInt) {
+  EXPECT_EQ(T("context.count % 2 == 1"), kT);  // % needs ints
+  EXPECT_EQ(T("string(context.count) == '7'"), kT);
+  EXPECT_EQ(T("string(subject.attributes.ratio) == '0.5'"), kT);
+  EXPECT_EQ(T("subject.attributes.big > 1.0"), kT);  // too big: double
+}
+
+TEST_F(InterpreterTest, TimestampsAndNow) {
+  EXPECT_EQ(T("now.getHours() == 14 && now.getMinutes() == 35"), kT);
+  EXPECT_EQ(T("now.getDayOfWeek() == 2"), kT);  // Tuesday
+  EXPECT_EQ(T("timestamp('2025-01-05T00:00:00Z').getDayOfWeek() == 0"), kT);
+  EXPECT_EQ(T("now > timestamp('2025-01-07T14:34:59Z')"), kT);
+  EXPECT_EQ(T("now < timestamp('2025-01-07T14:35:00.5Z')"), kT);
+  EXPECT_EQ(T("now == timestamp('2025-01-07T16:35:00+02:00')"), kT);
+  EXPECT_EQ(T("int(now) == 1736260500"), kT);
+  EXPECT_EQ(T("string(now) == '2025-01-07T14:35:00Z'"), kT);
+  EXPECT_EQ(T("context.name.getHours() == 1"), kE);
+  AddGrant();
+  EXPECT_EQ(T("grant.expires_at > now"), kT);
+  request_.now += absl::Hours(2);
+  EXPECT_EQ(T("grant.expires_at > now"), kF);
+  EXPECT_EQ(T("now.getHours() == 16"), kT);
+}
+
+TEST_F(InterpreterTest, Conversions) {
+  EXPECT_EQ(T("int('42') == 42 && int(-3.9) == -3 && int(7) == 7"), kT);
+  EXPECT_EQ(T("double(2) == 2.0 && double('2.5') == 2.5"), kT);
+  EXPECT_EQ(T("string(12) == '12' && string(true) == 'true'"), kT);
+  EXPECT_EQ(T("string(1.5) == '1.5' && string('s') == 's'"), kT);
+  EXPECT_EQ(T("int(context.name) == 1"), kE);
+  EXPECT_EQ(Eval("int('x') == 1").error, "invalid conversion");
+  EXPECT_EQ(T("double('x') == 1.0"), kE);
+  EXPECT_EQ(T("int(subject.attributes.big) == 1"), kE);
+  EXPECT_EQ(T("int(context.tags) == 1"), kE);
+}
+
+TEST_F(InterpreterTest, NonBoolResultIsAnError) {
+  const ConditionOutcome o = Eval("context.count");
+  EXPECT_EQ(o.truth, kE);
+  EXPECT_EQ(o.error, "not a bool");
+  EXPECT_EQ(T("context.flag"), kT);
+  EXPECT_EQ(EvaluateCondition(policy::Program(), request_, &scratch_).truth,
+            kE);
+}
+
+TEST_F(InterpreterTest, DeepDynamicValuesFailClosed) {
+  // Built by hand: the JSON parser refuses this depth.
+  for (const char* key : {"deep", "deep2"}) {
+    google::protobuf::Value* v = &(*context_.mutable_fields())[key];
+    for (int i = 0; i < 60; ++i) {
+      v = v->mutable_list_value()->add_values();
+    }
+    v->set_number_value(1);
+  }
+  EXPECT_EQ(Eval("context.deep == context.deep2").error,
+            "value nested too deep");
+}
+
+TEST_F(InterpreterTest, EvaluationDoesNotAllocate) {
+  const char* kConditions[] = {
+      "subject.id == 'alice' && 'crm-reader' in subject.roles",
+      "context.environment in ['dev', 'prod'] && context.count > 3",
+      "subject.attributes.clearance >= 2 && has(context.nested.inner)",
+      "tool.name.matches('^export_') && tool.name.startsWith('ex')",
+      "subject.roles.exists(r, r.endsWith('writer')) && size(context.name) > 1",
+      "context.tags.all(t, t in context.tags) && now.getHours() > 1",
+      "context.missing == 1 || context.flag",
+      "[subject.id, tool.name].exists(v, v == 'alice')",
+      "subject.id + '@x' == 'alice@x'",
+  };
+  for (const char* text : kConditions) {
+    const policy::Program& p = Compile(text);
+    ASSERT_EQ(EvaluateCondition(p, request_, &scratch_).truth, kT) << text;
+    const long before = g_allocations.load();
+    for (int i = 0; i < 10; ++i) EvaluateCondition(p, request_, &scratch_);
+    EXPECT_EQ(g_allocations.load() - before, 0) << text;
+  }
+}
+
+}  // namespace
+}  // namespace verdict::engine
