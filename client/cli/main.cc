@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "client/cli/commands.h"
+#include "client/cli/policy_ci.h"
 
 namespace {
 
@@ -14,6 +15,8 @@ constexpr char kUsage[] =
     "\n"
     "commands:\n"
     "  check   ask a running verdictd for one decision\n"
+    "  test    run the policy test suites in a directory\n"
+    "  lint    report least-privilege findings in a policy directory\n"
     "\n"
     "run 'verdict <command> --help' for a command's flags\n";
 
@@ -33,6 +36,12 @@ int main(int argc, char** argv) {
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "check") {
     return verdict::cli::RunCheck(rest, std::cout, std::cerr);
+  }
+  if (command == "test") {
+    return verdict::cli::RunTest(rest, std::cout, std::cerr);
+  }
+  if (command == "lint") {
+    return verdict::cli::RunLint(rest, std::cout, std::cerr);
   }
   std::cerr << "verdict: unknown command " << command << "\n" << kUsage;
   return verdict::cli::kExitError;

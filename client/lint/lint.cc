@@ -1,0 +1,348 @@
+#include "client/lint/lint.h"
+
+#include <algorithm>
+#include <array>
+#include <string_view>
+#include <tuple>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "server/engine/value.h"
+#include "server/policy/glob.h"
+#include "server/policy/program.h"
+
+namespace verdict::lint {
+namespace {
+
+using policy::Effect;
+using policy::Field;
+using policy::Glob;
+using policy::Op;
+using policy::Program;
+using policy::Rule;
+
+constexpr std::string_view kToolsCall = "tools/call";
+
+// MCP methods (2025-06-18 schema) a request's action may name.
+constexpr std::array<std::string_view, 18> kMcpMethods = {
+    "tools/call",
+    "tools/list",
+    "resources/read",
+    "resources/list",
+    "resources/templates/list",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "prompts/get",
+    "prompts/list",
+    "completion/complete",
+    "logging/setLevel",
+    "sampling/createMessage",
+    "elicitation/create",
+    "roots/list",
+    "initialize",
+    "ping",
+    "notifications/initialized",
+    "notifications/cancelled",
+};
+
+absl::string_view AbslView(std::string_view s) {
+  return absl::string_view(s.data(), s.size());
+}
+
+bool MatchesAll(const std::vector<Glob>& list) {
+  if (list.empty()) return true;
+  return std::any_of(list.begin(), list.end(),
+                     [](const Glob& g) { return g.matches_all(); });
+}
+
+bool CanMatch(const std::vector<Glob>& list, std::string_view name) {
+  if (list.empty()) return true;
+  return std::any_of(list.begin(), list.end(),
+                     [&](const Glob& g) { return g.Matches(name); });
+}
+
+// True when every name `inner` matches, `outer` matches too. Matching the
+// inner pattern's text with the outer glob is exact when the inner pattern is
+// literal, and sound for an outer glob without `?` (only an outer `*` can
+// absorb an inner `*`); otherwise we do not claim coverage.
+bool GlobCovers(const Glob& outer, const Glob& inner) {
+  if (outer.matches_all()) return true;
+  const bool outer_has_one = absl::StrContains(outer.pattern(), '?');
+  if (!inner.is_literal() && outer_has_one) {
+    return outer.pattern() == inner.pattern();
+  }
+  return outer.Matches(inner.pattern());
+}
+
+bool ListCovers(const std::vector<Glob>& outer,
+                const std::vector<Glob>& inner) {
+  if (MatchesAll(outer)) return true;
+  if (inner.empty()) return false;
+  return std::all_of(inner.begin(), inner.end(), [&](const Glob& in) {
+    return std::any_of(outer.begin(), outer.end(),
+                       [&](const Glob& out) { return GlobCovers(out, in); });
+  });
+}
+
+// The literal text after the last wildcard.
+std::string_view LiteralSuffix(const Glob& g) {
+  const std::string& p = g.pattern();
+  const size_t last = p.find_last_of("*?");
+  return last == std::string::npos ? std::string_view(p)
+                                   : std::string_view(p).substr(last + 1);
+}
+
+// False only when no name can match both; errs towards true.
+bool GlobsOverlap(const Glob& a, const Glob& b) {
+  if (a.matches_all() || b.matches_all()) return true;
+  if (a.is_literal()) return b.Matches(a.pattern());
+  if (b.is_literal()) return a.Matches(b.pattern());
+  const std::string_view pa = a.literal_prefix(), pb = b.literal_prefix();
+  const std::string_view sa = LiteralSuffix(a), sb = LiteralSuffix(b);
+  const bool prefixes = absl::StartsWith(AbslView(pa), AbslView(pb)) ||
+                        absl::StartsWith(AbslView(pb), AbslView(pa));
+  const bool suffixes = absl::EndsWith(AbslView(sa), AbslView(sb)) ||
+                        absl::EndsWith(AbslView(sb), AbslView(sa));
+  return prefixes && suffixes;
+}
+
+bool ListsOverlap(const std::vector<Glob>& a, const std::vector<Glob>& b) {
+  if (a.empty() || b.empty()) return true;
+  for (const Glob& x : a) {
+    for (const Glob& y : b) {
+      if (GlobsOverlap(x, y)) return true;
+    }
+  }
+  return false;
+}
+
+bool TargetsOverlap(const Rule& a, const Rule& b) {
+  return ListsOverlap(a.actions, b.actions) &&
+         ListsOverlap(a.servers, b.servers) && ListsOverlap(a.tools, b.tools);
+}
+
+// Could one subject pass both rules' subject filters? Roles never exclude:
+// a subject may hold any set of roles.
+bool SubjectsOverlap(const Rule& a, const Rule& b) {
+  const std::vector<Glob>* lists_a[] = {&a.policy_subjects, &a.subjects};
+  const std::vector<Glob>* lists_b[] = {&b.policy_subjects, &b.subjects};
+  for (const auto* x : lists_a) {
+    for (const auto* y : lists_b) {
+      if (!ListsOverlap(*x, *y)) return false;
+    }
+  }
+  return true;
+}
+
+bool AlwaysTrue(const Rule& rule) {
+  return !rule.condition.has_value() ||
+         rule.condition->constant_value() == std::optional<bool>(true);
+}
+
+bool NeverTrue(const Rule& rule) {
+  return rule.condition.has_value() &&
+         rule.condition->constant_value() == std::optional<bool>(false);
+}
+
+bool Unfiltered(const Rule& rule) {
+  return rule.policy_subjects.empty() && rule.subjects.empty() &&
+         rule.policy_roles.empty() && rule.roles.empty() &&
+         rule.resources.empty();
+}
+
+bool IsLoad(const Program& program, uint32_t node, Field field) {
+  if (node >= program.node_count()) return false;
+  const policy::Node& n = program.node(node);
+  return n.op == Op::kLoad && n.a == static_cast<uint32_t>(field);
+}
+
+// True when the condition reads the request's environment: context.environment
+// (by field, index or has()) or grant.environment.
+bool ReadsEnvironment(const Program& program) {
+  for (uint32_t i = 0; i < program.node_count(); ++i) {
+    const policy::Node& n = program.node(i);
+    switch (n.op) {
+      case Op::kLoad:
+        if (n.a == static_cast<uint32_t>(Field::kGrantEnvironment)) {
+          return true;
+        }
+        break;
+      case Op::kSelect:
+      case Op::kHas:
+        if (IsLoad(program, n.a, Field::kContext) &&
+            program.string(n.b) == "environment") {
+          return true;
+        }
+        break;
+      case Op::kIndex:
+        if (IsLoad(program, n.a, Field::kContext) &&
+            n.b < program.node_count() && program.node(n.b).op == Op::kConst) {
+          const engine::Value& key = program.constant(program.node(n.b).a);
+          if (key.kind() == engine::Kind::kString &&
+              key.string_value() == "environment") {
+            return true;
+          }
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return false;
+}
+
+std::string Name(const Rule& rule) {
+  return absl::StrCat(rule.policy, "/", rule.id);
+}
+
+std::string Where(const Rule& rule) {
+  return absl::StrCat(AbslView(rule.position.file), ":", rule.position.line);
+}
+
+class Linter {
+ public:
+  explicit Linter(const policy::PolicySet& set) : rules_(set.rules()) {}
+
+  std::vector<Finding> Run() {
+    for (const Rule& rule : rules_) {
+      if (rule.effect == Effect::kAllow) {
+        CheckBroadAllow(rule);
+        CheckShadowed(rule);
+      } else {
+        CheckDenyReached(rule);
+      }
+      CheckNeverMatches(rule);
+    }
+    std::sort(findings_.begin(), findings_.end(),
+              [](const Finding& a, const Finding& b) {
+                return std::tie(a.file, a.line, a.column, a.kind) <
+                       std::tie(b.file, b.line, b.column, b.kind);
+              });
+    return std::move(findings_);
+  }
+
+ private:
+  void Add(const Rule& rule, std::string_view kind, std::string message) {
+    Finding f;
+    f.file = std::string(rule.position.file);
+    f.line = rule.position.line;
+    f.column = rule.position.column;
+    f.kind = std::string(kind);
+    f.message = std::move(message);
+    findings_.push_back(std::move(f));
+  }
+
+  void CheckBroadAllow(const Rule& rule) {
+    const bool calls_tools = CanMatch(rule.actions, kToolsCall);
+    if (calls_tools && MatchesAll(rule.tools)) {
+      Add(rule, "allow_all_tools",
+          absl::StrCat("allow rule ", Name(rule),
+                       " lets tools/call reach every tool; list the tools "
+                       "it needs"));
+    }
+    if (MatchesAll(rule.servers)) {
+      Add(rule, "allow_all_servers",
+          absl::StrCat("allow rule ", Name(rule),
+                       " applies to every MCP server; list the servers it "
+                       "needs"));
+    }
+    if (calls_tools &&
+        (!rule.condition.has_value() || !ReadsEnvironment(*rule.condition))) {
+      Add(rule, "allow_without_environment",
+          absl::StrCat("allow rule ", Name(rule),
+                       rule.condition.has_value()
+                           ? "'s condition never reads context.environment"
+                           : " has no condition",
+                       ", so it also allows tools/call in prod; say which "
+                       "environments it is for"));
+    }
+  }
+
+  void CheckShadowed(const Rule& allow) {
+    for (const Rule& deny : rules_) {
+      if (deny.effect != Effect::kDeny || !AlwaysTrue(deny) ||
+          !Unfiltered(deny)) {
+        continue;
+      }
+      if (ListCovers(deny.actions, allow.actions) &&
+          ListCovers(deny.servers, allow.servers) &&
+          ListCovers(deny.tools, allow.tools)) {
+        Add(allow, "shadowed",
+            absl::StrCat("allow rule ", Name(allow),
+                         " can never decide: every request it matches is "
+                         "denied by ",
+                         Name(deny), " (", Where(deny),
+                         "), which has no condition"));
+        return;
+      }
+    }
+  }
+
+  void CheckDenyReached(const Rule& deny) {
+    for (const Rule& allow : rules_) {
+      if (allow.effect != Effect::kAllow || NeverTrue(allow)) continue;
+      if (TargetsOverlap(deny, allow) && SubjectsOverlap(deny, allow) &&
+          ListsOverlap(deny.resources, allow.resources)) {
+        return;
+      }
+    }
+    Add(deny, "deny_never_reached",
+        absl::StrCat("deny rule ", Name(deny),
+                     " never changes a decision: no allow rule overlaps its "
+                     "targets, subjects and resources, so the default deny "
+                     "already applies"));
+  }
+
+  void CheckNeverMatches(const Rule& rule) {
+    if (NeverTrue(rule)) {
+      Add(rule, "never_matches",
+          absl::StrCat("rule ", Name(rule), "'s condition is always false"));
+    }
+    if (!rule.policy_subjects.empty() && !rule.subjects.empty() &&
+        !ListsOverlap(rule.policy_subjects, rule.subjects)) {
+      Add(rule, "never_matches",
+          absl::StrCat("rule ", Name(rule),
+                       "'s subjects exclude every subject of its policy"));
+    }
+    for (const Glob& action : rule.actions) {
+      const bool known = std::any_of(
+          kMcpMethods.begin(), kMcpMethods.end(),
+          [&](std::string_view method) { return action.Matches(method); });
+      if (known || OtherRuleMatches(rule, action)) {
+        continue;
+      }
+      Add(rule, "never_matches",
+          absl::StrCat("rule ", Name(rule), "'s action \"", action.pattern(),
+                       "\" is no MCP method and no other rule mentions it "
+                       "(a typo?)"));
+    }
+  }
+
+  // True when an action pattern of another rule overlaps `action`.
+  bool OtherRuleMatches(const Rule& rule, const Glob& action) const {
+    for (const Rule& other : rules_) {
+      if (&other == &rule) continue;
+      for (const Glob& a : other.actions) {
+        if (GlobsOverlap(a, action)) return true;
+      }
+    }
+    return false;
+  }
+
+  const std::vector<Rule>& rules_;
+  std::vector<Finding> findings_;
+};
+
+}  // namespace
+
+std::string Finding::ToString() const {
+  return absl::StrCat(file, ":", line, ":", column, ": warning[", kind,
+                      "]: ", message);
+}
+
+std::vector<Finding> Lint(const policy::PolicySet& set) {
+  return Linter(set).Run();
+}
+
+}  // namespace verdict::lint

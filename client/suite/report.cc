@@ -1,0 +1,237 @@
+#include "client/suite/report.h"
+
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace verdict::suite {
+namespace {
+
+std::string_view StatusName(TestStatus status) {
+  switch (status) {
+    case TestStatus::kPass:
+      return "PASS";
+    case TestStatus::kFail:
+      return "FAIL";
+    case TestStatus::kError:
+      return "ERROR";
+    case TestStatus::kSkip:
+      return "SKIP";
+  }
+  return "ERROR";
+}
+
+// "1.2ms", "340µs": short, like opa test.
+std::string ShortDuration(absl::Duration d) {
+  const double micros = absl::ToDoubleMicroseconds(d);
+  if (micros < 1000) return absl::StrFormat("%.0fµs", micros);
+  return absl::StrFormat("%.1fms", micros / 1000);
+}
+
+std::string Seconds(absl::Duration d) {
+  return absl::StrFormat("%.6f", absl::ToDoubleSeconds(d));
+}
+
+void WriteReasons(const v1::CheckResponse& response, std::string_view indent,
+                  std::ostream& out) {
+  if (response.reasons().empty()) {
+    out << indent << "reasons: none\n";
+    return;
+  }
+  for (const v1::Reason& reason : response.reasons()) {
+    out << indent << "reason: " << reason.code();
+    if (!reason.rule().empty()) {
+      out << " " << reason.policy() << "/" << reason.rule();
+    }
+    if (!reason.message().empty()) out << " (" << reason.message() << ")";
+    out << "\n";
+  }
+}
+
+std::string_view EffectName(policy::Effect effect) {
+  return effect == policy::Effect::kAllow ? "allow" : "deny";
+}
+
+}  // namespace
+
+std::string XmlEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      case '\n':
+        out += "&#10;";
+        break;
+      default:
+        // Other control characters are not allowed in XML 1.0.
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\r') {
+          out += '?';
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+void WriteText(const RunReport& report, bool verbose, std::ostream& out) {
+  for (const SuiteResult& suite : report.suites) {
+    if (!suite.suite.has_value()) {
+      out << suite.file << ": ERROR: suite file did not load\n";
+      for (const SuiteError& error : suite.load_errors) {
+        out << "  " << error.ToString() << "\n";
+      }
+      continue;
+    }
+    out << suite.file << ": " << suite.suite->name << "\n";
+    for (const TestResult& result : suite.tests) {
+      const TestCase& test = suite.suite->tests[result.test];
+      out << "  " << StatusName(result.status) << "  " << test.name;
+      if (result.status != TestStatus::kSkip) {
+        out << " (" << ShortDuration(result.duration) << ")";
+      }
+      out << "\n";
+      const bool failed = result.status == TestStatus::kFail ||
+                          result.status == TestStatus::kError;
+      if (failed) {
+        out << "        at " << suite.file << ":" << test.line << ":"
+            << test.column << "\n";
+      }
+      for (const std::string& problem : result.problems) {
+        out << "        " << problem << "\n";
+      }
+      if (result.status == TestStatus::kFail ||
+          (verbose && result.status == TestStatus::kPass)) {
+        WriteReasons(result.response, "        ", out);
+      }
+    }
+  }
+  const RunCounts counts = report.Counts();
+  out << std::string(80, '-') << "\n";
+  out << "PASS: " << counts.passed << "/" << counts.total << "\n";
+  if (counts.failed > 0) {
+    out << "FAIL: " << counts.failed << "/" << counts.total << "\n";
+  }
+  if (counts.errors > 0) out << "ERROR: " << counts.errors << "\n";
+  if (counts.skipped > 0) {
+    out << "SKIP: " << counts.skipped << "/" << counts.total << "\n";
+  }
+}
+
+void WriteJunit(const RunReport& report, std::ostream& out) {
+  const RunCounts counts = report.Counts();
+  absl::Duration total_time;
+  for (const SuiteResult& suite : report.suites) {
+    for (const TestResult& test : suite.tests) total_time += test.duration;
+  }
+  out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  out << "<testsuites name=\"verdict test\" tests=\"" << counts.total
+      << "\" failures=\"" << counts.failed << "\" errors=\"" << counts.errors
+      << "\" skipped=\"" << counts.skipped << "\" time=\""
+      << Seconds(total_time) << "\">\n";
+  for (const SuiteResult& suite : report.suites) {
+    if (!suite.suite.has_value()) {
+      // A suite file that did not load is one errored testsuite, so CI
+      // shows it instead of silently running fewer tests.
+      std::string message;
+      for (const SuiteError& error : suite.load_errors) {
+        absl::StrAppend(&message, error.ToString(), "\n");
+      }
+      out << "  <testsuite name=\"" << XmlEscape(suite.file) << "\" file=\""
+          << XmlEscape(suite.file)
+          << "\" tests=\"0\" failures=\"0\" errors=\"1\" skipped=\"0\">\n"
+          << "    <error message=\"suite file did not load\">"
+          << XmlEscape(message) << "</error>\n"
+          << "  </testsuite>\n";
+      continue;
+    }
+    int failures = 0, errors = 0, skipped = 0;
+    absl::Duration time;
+    for (const TestResult& test : suite.tests) {
+      failures += test.status == TestStatus::kFail;
+      errors += test.status == TestStatus::kError;
+      skipped += test.status == TestStatus::kSkip;
+      time += test.duration;
+    }
+    out << "  <testsuite name=\"" << XmlEscape(suite.suite->name)
+        << "\" file=\"" << XmlEscape(suite.file) << "\" tests=\""
+        << suite.tests.size() << "\" failures=\"" << failures << "\" errors=\""
+        << errors << "\" skipped=\"" << skipped << "\" time=\"" << Seconds(time)
+        << "\">\n";
+    for (const TestResult& result : suite.tests) {
+      const TestCase& test = suite.suite->tests[result.test];
+      out << "    <testcase name=\"" << XmlEscape(test.name)
+          << "\" classname=\"" << XmlEscape(suite.suite->name) << "\" file=\""
+          << XmlEscape(suite.file) << "\" line=\"" << test.line << "\" time=\""
+          << Seconds(result.duration) << "\"";
+      if (result.status == TestStatus::kPass) {
+        out << "/>\n";
+        continue;
+      }
+      out << ">\n";
+      std::string detail;
+      for (const std::string& problem : result.problems) {
+        absl::StrAppend(&detail, problem, "\n");
+      }
+      const std::string first =
+          result.problems.empty() ? "" : result.problems.front();
+      switch (result.status) {
+        case TestStatus::kFail:
+          for (const v1::Reason& reason : result.response.reasons()) {
+            absl::StrAppend(&detail, "reason: ", reason.code());
+            if (!reason.rule().empty()) {
+              absl::StrAppend(&detail, " ", reason.policy(), "/",
+                              reason.rule());
+            }
+            absl::StrAppend(&detail, "\n");
+          }
+          out << "      <failure message=\"" << XmlEscape(first)
+              << "\" type=\"assertion\">" << XmlEscape(detail)
+              << "</failure>\n";
+          break;
+        case TestStatus::kError:
+          out << "      <error message=\"" << XmlEscape(first) << "\">"
+              << XmlEscape(detail) << "</error>\n";
+          break;
+        default:
+          out << "      <skipped message=\"" << XmlEscape(first) << "\"/>\n";
+      }
+      out << "    </testcase>\n";
+    }
+    out << "  </testsuite>\n";
+  }
+  out << "</testsuites>\n";
+}
+
+void WriteCoverage(const policy::PolicySet& set,
+                   const std::vector<const policy::Rule*>& uncovered,
+                   const std::string& policy_dir, std::ostream& out) {
+  const size_t total = set.rules().size();
+  out << "coverage: " << (total - uncovered.size()) << "/" << total
+      << " rules exercised\n";
+  for (const policy::Rule* rule : uncovered) {
+    out << "  ";
+    if (!policy_dir.empty() && policy_dir != ".") out << policy_dir << "/";
+    out << rule->position.file << ":" << rule->position.line << ":"
+        << rule->position.column << ": not exercised: " << rule->policy << "/"
+        << rule->id << " (" << EffectName(rule->effect) << ")\n";
+  }
+}
+
+}  // namespace verdict::suite

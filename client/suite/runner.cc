@@ -1,0 +1,367 @@
+#include "client/suite/runner.h"
+
+#include <fstream>
+#include <iterator>
+#include <string_view>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "client/verdict_client.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "server/engine/engine.h"
+#include "server/engine/reason.h"
+#include "server/engine/request.h"
+
+namespace verdict::suite {
+namespace {
+
+constexpr std::string_view kToolsCall = "tools/call";
+constexpr std::string_view kAsserted = "asserted";
+
+// What the Decider answers to a malformed request, before the engine runs.
+std::string_view RequestProblem(const v1::CheckRequest& request) {
+  if (request.action().empty()) return "action is required";
+  if (request.action() == kToolsCall && request.tool().name().empty()) {
+    return "tool.name is required for tools/call";
+  }
+  if (request.subject().id().empty()) return "subject.id is required";
+  return {};
+}
+
+void AddReason(engine::ReasonCode code, std::string_view message,
+               v1::CheckResponse* response) {
+  v1::Reason* reason = response->add_reasons();
+  reason->set_code(std::string(engine::ReasonCodeName(code)));
+  reason->set_message(std::string(message));
+}
+
+std::string Joined(std::string_view message, std::string_view detail) {
+  if (message.empty() || detail.empty()) {
+    return std::string(message.empty() ? detail : message);
+  }
+  std::string out(message);
+  out.append(": ");
+  out.append(detail);
+  return out;
+}
+
+// The response verdictd's Decider builds from the same Result.
+void FillResponse(const engine::Result& result, bool explain,
+                  v1::CheckResponse* response) {
+  const bool allowed = result.decision == engine::Decision::kAllow;
+  response->set_decision(allowed ? v1::ALLOW : v1::DENY);
+  for (const engine::Reason& reason : result.reasons) {
+    v1::Reason* out = response->add_reasons();
+    out->set_code(std::string(engine::ReasonCodeName(reason.code)));
+    out->set_message(Joined(reason.message, reason.detail));
+    if (reason.rule != nullptr) {
+      out->set_policy(reason.rule->policy);
+      out->set_rule(reason.rule->id);
+    }
+  }
+  if (allowed) {
+    auto* fields = response->mutable_obligations()->mutable_fields();
+    for (const policy::Rule* rule : result.obligations_from) {
+      for (const auto& entry : rule->obligations.fields()) {
+        fields->insert(entry);  // the first rule wins, as in verdictd
+      }
+    }
+  }
+  if (!explain) return;
+  for (const engine::TraceStep& step : result.trace) {
+    v1::TraceStep* out = response->add_trace();
+    if (step.rule != nullptr) {
+      out->set_policy(step.rule->policy);
+      out->set_rule(step.rule->id);
+      out->set_effect(step.rule->effect == policy::Effect::kAllow ? "allow"
+                                                                  : "deny");
+    }
+    out->set_outcome(std::string(engine::RuleOutcomeName(step.outcome)));
+    out->set_detail(Joined(step.error, step.detail));
+  }
+}
+
+class InProcessBackend final : public Backend {
+ public:
+  explicit InProcessBackend(const policy::PolicySet& set) : set_(set) {}
+
+  absl::StatusOr<v1::CheckResponse> Check(const TestCase& test,
+                                          bool explain) override {
+    const v1::CheckRequest& in = test.request;
+    v1::CheckResponse response;
+    response.set_policy_revision(set_.revision());
+    if (std::string_view problem = RequestProblem(in); !problem.empty()) {
+      response.set_decision(v1::DENY);
+      AddReason(engine::ReasonCode::kInvalidRequest, problem, &response);
+      return response;
+    }
+    // Field by field as Decider does: the subject is asserted, absent
+    // messages are absent (not empty) for conditions.
+    engine::Request request;
+    request.subject.id = in.subject().id();
+    request.subject.roles = &in.subject().roles();
+    request.subject.attributes =
+        in.subject().has_attributes() ? &in.subject().attributes() : nullptr;
+    request.subject.auth = kAsserted;
+    request.tool.server = in.tool().server();
+    request.tool.name = in.tool().name();
+    request.tool.arguments =
+        in.tool().has_arguments() ? &in.tool().arguments() : nullptr;
+    request.tool.annotations =
+        in.tool().has_annotations() ? &in.tool().annotations() : nullptr;
+    request.action = in.action();
+    if (in.has_resource()) {
+      request.resource.present = true;
+      request.resource.kind = in.resource().kind();
+      request.resource.id = in.resource().id();
+      request.resource.attributes = in.resource().has_attributes()
+                                        ? &in.resource().attributes()
+                                        : nullptr;
+    }
+    request.context = in.has_context() ? &in.context() : nullptr;
+    request.now = test.now.value_or(absl::Now());
+
+    engine::EvalOptions options;
+    options.explain = explain;
+    engine::Evaluate(set_, request, options, &scratch_, &result_);
+    FillResponse(result_, explain, &response);
+    return response;
+  }
+
+  bool supports_now() const override { return true; }
+
+ private:
+  const policy::PolicySet& set_;
+  engine::EvalScratch scratch_;
+  engine::Result result_;
+};
+
+class ServerBackend final : public Backend {
+ public:
+  explicit ServerBackend(const std::string& address)
+      : client_(client::VerdictClient::Connect(address)) {}
+
+  absl::StatusOr<v1::CheckResponse> Check(const TestCase& test,
+                                          bool explain) override {
+    v1::CheckRequest request = test.request;
+    request.set_explain(explain);
+    return client_->Check(request);
+  }
+
+  bool supports_now() const override { return false; }
+
+ private:
+  std::unique_ptr<client::VerdictClient> client_;
+};
+
+std::string ToJson(const google::protobuf::Message& message) {
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(message, &json).ok()) {
+    return "(unprintable)";
+  }
+  return json;
+}
+
+std::string ReasonNames(const v1::CheckResponse& response) {
+  std::string out;
+  for (const v1::Reason& reason : response.reasons()) {
+    absl::StrAppend(&out, out.empty() ? "" : ", ", reason.code());
+    if (!reason.rule().empty()) {
+      absl::StrAppend(&out, " ", reason.policy(), "/", reason.rule());
+    }
+  }
+  return out.empty() ? "none" : out;
+}
+
+std::string JoinPath(const std::string& dir, const std::string& relative) {
+  if (dir.empty() || dir == ".") return relative;
+  if (dir.back() == '/') return dir + relative;
+  return absl::StrCat(dir, "/", relative);
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> NewInProcessBackend(const policy::PolicySet& set) {
+  return std::make_unique<InProcessBackend>(set);
+}
+
+std::unique_ptr<Backend> NewServerBackend(const std::string& address) {
+  return std::make_unique<ServerBackend>(address);
+}
+
+RunCounts RunReport::Counts() const {
+  RunCounts counts;
+  for (const SuiteResult& suite : suites) {
+    if (!suite.load_errors.empty()) ++counts.errors;
+    for (const TestResult& test : suite.tests) {
+      ++counts.total;
+      switch (test.status) {
+        case TestStatus::kPass:
+          ++counts.passed;
+          break;
+        case TestStatus::kFail:
+          ++counts.failed;
+          break;
+        case TestStatus::kError:
+          ++counts.errors;
+          break;
+        case TestStatus::kSkip:
+          ++counts.skipped;
+          break;
+      }
+    }
+  }
+  return counts;
+}
+
+bool RunReport::ok() const {
+  const RunCounts counts = Counts();
+  return counts.failed == 0 && counts.errors == 0;
+}
+
+std::vector<std::string> Judge(const TestCase& test,
+                               const v1::CheckResponse& response) {
+  std::vector<std::string> problems;
+  const bool allowed = response.decision() == v1::ALLOW;
+  if (allowed != test.expect_allow) {
+    problems.push_back(absl::StrCat("expected ",
+                                    test.expect_allow ? "allow" : "deny",
+                                    ", got ", allowed ? "allow" : "deny"));
+  }
+  if (!test.reason.empty()) {
+    bool found = false;
+    for (const v1::Reason& reason : response.reasons()) {
+      if (reason.code() == test.reason || reason.rule() == test.reason ||
+          (!reason.rule().empty() &&
+           absl::StrCat(reason.policy(), "/", reason.rule()) == test.reason)) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) {
+      problems.push_back(absl::StrCat("expected reason ", test.reason, ", got ",
+                                      ReasonNames(response)));
+    }
+  }
+  if (test.obligations.has_value()) {
+    const auto& actual = response.obligations().fields();
+    for (const auto& [key, want] : test.obligations->fields()) {
+      auto it = actual.find(key);
+      if (it == actual.end()) {
+        problems.push_back(absl::StrCat("expected obligation ", key, " = ",
+                                        ToJson(want), ", got none"));
+      } else if (!google::protobuf::util::MessageDifferencer::Equals(
+                     want, it->second)) {
+        problems.push_back(absl::StrCat("expected obligation ", key, " = ",
+                                        ToJson(want), ", got ",
+                                        ToJson(it->second)));
+      }
+    }
+  }
+  return problems;
+}
+
+void RunSuite(Suite suite, std::string shown_file, Backend* backend,
+              const RunOptions& options, RunReport* report) {
+  SuiteResult result;
+  result.file = std::move(shown_file);
+  for (size_t i = 0; i < suite.tests.size(); ++i) {
+    const TestCase& test = suite.tests[i];
+    if (options.filter.has_value() &&
+        !options.filter->Matches(suite.name, '/', test.name)) {
+      continue;
+    }
+    TestResult outcome;
+    outcome.test = i;
+    if (test.now.has_value() && !backend->supports_now()) {
+      outcome.status = TestStatus::kSkip;
+      outcome.problems.push_back(
+          "sets now: a server evaluates at its own time");
+      result.tests.push_back(std::move(outcome));
+      continue;
+    }
+    const absl::Time start = absl::Now();
+    absl::StatusOr<v1::CheckResponse> response =
+        backend->Check(test, options.explain);
+    outcome.duration = absl::Now() - start;
+    if (!response.ok()) {
+      outcome.status = TestStatus::kError;
+      outcome.problems.push_back(std::string(response.status().ToString()));
+    } else {
+      outcome.response = *std::move(response);
+      outcome.problems = Judge(test, outcome.response);
+      outcome.status =
+          outcome.problems.empty() ? TestStatus::kPass : TestStatus::kFail;
+    }
+    result.tests.push_back(std::move(outcome));
+  }
+  if (options.filter.has_value() && result.tests.empty()) return;
+  result.suite = std::move(suite);
+  report->suites.push_back(std::move(result));
+}
+
+RunReport RunDirectory(const std::string& dir, Backend* backend,
+                       const RunOptions& options) {
+  RunReport report;
+  std::vector<SuiteError> errors;
+  const std::vector<std::string> files = FindSuiteFiles(dir, &errors);
+  if (!errors.empty()) {
+    SuiteResult failed;
+    failed.file = dir;
+    failed.load_errors = std::move(errors);
+    report.suites.push_back(std::move(failed));
+    return report;
+  }
+  for (const std::string& relative : files) {
+    std::string shown = JoinPath(dir, relative);
+    std::ifstream in(JoinPath(dir, relative), std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+    std::vector<SuiteError> load_errors;
+    std::optional<Suite> suite;
+    if (!in.is_open() || in.bad()) {
+      load_errors.push_back({shown, 0, 0, "cannot read file"});
+    } else {
+      suite = LoadSuite(shown, text, &load_errors);
+    }
+    if (!suite.has_value()) {
+      SuiteResult failed;
+      failed.file = std::move(shown);
+      failed.load_errors = std::move(load_errors);
+      report.suites.push_back(std::move(failed));
+      continue;
+    }
+    RunSuite(*std::move(suite), std::move(shown), backend, options, &report);
+  }
+  return report;
+}
+
+std::vector<const policy::Rule*> UncoveredRules(const policy::PolicySet& set,
+                                                const RunReport& report) {
+  absl::flat_hash_set<std::pair<std::string, std::string>> exercised;
+  for (const SuiteResult& suite : report.suites) {
+    for (const TestResult& test : suite.tests) {
+      for (const v1::Reason& reason : test.response.reasons()) {
+        if (!reason.rule().empty()) {
+          exercised.emplace(reason.policy(), reason.rule());
+        }
+      }
+      for (const v1::TraceStep& step : test.response.trace()) {
+        if (step.outcome() == "matched") {
+          exercised.emplace(step.policy(), step.rule());
+        }
+      }
+    }
+  }
+  std::vector<const policy::Rule*> uncovered;
+  for (const policy::Rule& rule : set.rules()) {
+    if (!exercised.contains(std::make_pair(rule.policy, rule.id))) {
+      uncovered.push_back(&rule);
+    }
+  }
+  return uncovered;
+}
+
+}  // namespace verdict::suite

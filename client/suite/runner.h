@@ -1,0 +1,112 @@
+// Runs policy test suites and records what happened to every test.
+//
+// A Backend answers a test's CheckRequest: InProcessBackend evaluates it with
+// engine::Evaluate on a compiled PolicySet, building the engine::Request the
+// way verdictd's Decider does (asserted subject, the same shape checks), so
+// a suite that passes here passes against a server running the same
+// policies; ServerBackend sends it to a live verdictd. Both return a
+// v1::CheckResponse, and a test is judged only from that response.
+//
+// Judging (docs/testing.md): the decision must equal `expect`; `reason`, if
+// given, must equal the code, the rule id or "policy/rule" of one of the
+// response's reasons; `obligations`, if given, must be a subset of the
+// response's: every key present with an equal value. A test with `now`
+// runs in process at that time; a server uses its own clock, so such tests
+// are skipped with --server.
+//
+// Not thread-safe: one Runner per thread.
+
+#ifndef VERDICT_CLIENT_SUITE_RUNNER_H_
+#define VERDICT_CLIENT_SUITE_RUNNER_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "client/suite/suite.h"
+#include "server/policy/glob.h"
+#include "server/policy/policy_set.h"
+#include "verdict/v1/authorizer.pb.h"
+
+namespace verdict::suite {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // Decides `test`'s request; with `explain` the response carries a trace.
+  virtual absl::StatusOr<v1::CheckResponse> Check(const TestCase& test,
+                                                  bool explain) = 0;
+  // False when the backend cannot evaluate at a chosen time (`now`).
+  virtual bool supports_now() const = 0;
+};
+
+// Evaluates in process; `set` must outlive the backend.
+std::unique_ptr<Backend> NewInProcessBackend(const policy::PolicySet& set);
+// Sends every test to the verdictd at `address` ("host:port").
+std::unique_ptr<Backend> NewServerBackend(const std::string& address);
+
+enum class TestStatus { kPass, kFail, kError, kSkip };
+
+struct TestResult {
+  size_t test = 0;  // index into the SuiteResult's suite->tests
+  TestStatus status = TestStatus::kError;
+  absl::Duration duration;
+  // Why it failed, errored or was skipped, one line each.
+  std::vector<std::string> problems;
+  v1::CheckResponse response;
+};
+
+struct SuiteResult {
+  std::string file;  // as shown to the user
+  // The loaded suite; absent when the file did not load (see load_errors).
+  std::optional<Suite> suite;
+  std::vector<SuiteError> load_errors;
+  std::vector<TestResult> tests;  // the tests the filter selected, in order
+};
+
+struct RunCounts {
+  int total = 0;
+  int passed = 0;
+  int failed = 0;
+  int errors = 0;  // backend errors, and suite files that did not load
+  int skipped = 0;
+};
+
+struct RunReport {
+  std::vector<SuiteResult> suites;
+  RunCounts Counts() const;
+  // True when every selected test passed or was skipped and every suite
+  // file loaded.
+  bool ok() const;
+};
+
+struct RunOptions {
+  // Selects tests by "suite name/test name"; absent: every test.
+  std::optional<policy::Glob> filter;
+  bool explain = false;  // ask for traces (for coverage)
+};
+
+// Loads and runs every suite file under `dir` (paths shown as `dir/...`).
+RunReport RunDirectory(const std::string& dir, Backend* backend,
+                       const RunOptions& options);
+
+// Runs the already loaded `suite`, appending to `*report`.
+void RunSuite(Suite suite, std::string shown_file, Backend* backend,
+              const RunOptions& options, RunReport* report);
+
+// Judges `response` against `test`, returning one line per mismatch.
+std::vector<std::string> Judge(const TestCase& test,
+                               const v1::CheckResponse& response);
+
+// The rules of `set` that no test exercised: a rule is exercised when a
+// test's response names it among its reasons, or (with explain) its trace
+// marks it matched. In set order.
+std::vector<const policy::Rule*> UncoveredRules(const policy::PolicySet& set,
+                                                const RunReport& report);
+
+}  // namespace verdict::suite
+
+#endif  // VERDICT_CLIENT_SUITE_RUNNER_H_

@@ -1,0 +1,75 @@
+// Policy test suites (spec section 10): the model of a *_test.yaml file and
+// its loader.
+//
+// A suite names fixtures (`subjects`, `tools`, `resources`) and lists tests;
+// each test becomes the exact v1::CheckRequest that `verdict test --server`
+// sends, so a suite means the same thing in process and against a server.
+// The loader checks the whole schema: unknown and duplicate keys, wrong
+// types, unknown fixture names, duplicate test names, bad `expect` values
+// and timestamps are SuiteErrors with file:line:col, collected rather than
+// stopping at the first.
+//
+// Never throws (yaml-cpp exceptions are caught here); pure functions apart
+// from FindSuiteFiles, which reads a directory; thread-safe.
+
+#ifndef VERDICT_CLIENT_SUITE_SUITE_H_
+#define VERDICT_CLIENT_SUITE_SUITE_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "google/protobuf/struct.pb.h"
+#include "verdict/v1/authorizer.pb.h"
+
+namespace verdict::suite {
+
+struct SuiteError {
+  std::string file;
+  int line = 0;  // 1-based; 0 when the error is about the whole file
+  int column = 0;
+  std::string message;
+
+  // "file:line:col: error: message"
+  std::string ToString() const;
+};
+
+struct TestCase {
+  std::string name;
+  int line = 0;  // where the test's mapping starts
+  int column = 0;
+  v1::CheckRequest request;  // subject, tool, action, resource, context
+  bool expect_allow = false;
+  // A rule id, "policy/rule" or a reason code that must be among the
+  // response's reasons; empty: not checked.
+  std::string reason;
+  // Every key must be in the response's obligations with an equal value.
+  std::optional<google::protobuf::Struct> obligations;
+  // The evaluation time for time-dependent rules; absent: the clock.
+  std::optional<absl::Time> now;
+};
+
+struct Suite {
+  std::string file;  // as given to LoadSuite
+  std::string name;  // `suite:`, or the file name without _test.yaml
+  std::vector<TestCase> tests;
+};
+
+// Parses one suite file. On any error returns nullopt and appends every
+// error found to `*errors` (non-null).
+std::optional<Suite> LoadSuite(std::string_view file, std::string_view text,
+                               std::vector<SuiteError>* errors);
+
+// True for *_test.yaml and *_test.yml names.
+bool IsSuiteFileName(std::string_view name);
+
+// The suite files under `dir`, recursively, as paths relative to `dir`,
+// sorted. A missing or unreadable directory is an error.
+std::vector<std::string> FindSuiteFiles(const std::string& dir,
+                                        std::vector<SuiteError>* errors);
+
+}  // namespace verdict::suite
+
+#endif  // VERDICT_CLIENT_SUITE_SUITE_H_
