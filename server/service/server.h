@@ -54,7 +54,9 @@ class Server {
   Reloader& reloader() { return *reloader_; }
 
   // Stops accepting calls, lets in-flight ones finish (cancelling what is
-  // still running after `grace`), then returns. Idempotent.
+  // still running after `grace`), then returns. gRPC 1.51 also waits for
+  // connected clients to go away, so with open client channels this takes
+  // the whole grace period. Idempotent.
   void Shutdown(absl::Duration grace = absl::Seconds(5));
 
  private:

@@ -525,6 +525,9 @@ rules:
   EXPECT_FALSE(after.last_reload_errors().empty());
   EXPECT_EQ(decide("update_contact").decision(), v1::ALLOW);
 
+  // An open client connection would hold the shutdown for its grace period.
+  admin.reset();
+  authorizer.reset();
   EXPECT_EQ(server->Stop(), 0) << server->output();
   fs::remove_all(dir);
 }
@@ -617,6 +620,7 @@ TEST(VerdictdStartTest, ConfigFileLimitsApplyAndSigtermExitsZero) {
     EXPECT_EQ(response.reasons(0).code(), "invalid_request");
     EXPECT_EQ(response.cache_ttl().seconds(), 0);
   }
+  authorizer.reset();
   EXPECT_EQ(server->Stop(), 0) << server->output();
   EXPECT_THAT(server->output(), HasSubstr("shutting down"));
 }
