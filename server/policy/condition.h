@@ -3,9 +3,12 @@
 //
 // The compiler lexes, parses, resolves variables against the request schema
 // (subject, actor, delegation, tool, action, resource, context, grant, now),
-// type-checks where types are known, and enforces size and nesting budgets so
-// that evaluation never recurses deeper than kMaxConditionDepth. It collects
-// every error it can rather than stopping at the first.
+// type-checks where types are known (values from maps and `context` are dyn
+// and checked at runtime), compiles RE2 patterns and timestamp literals once,
+// and enforces size, nesting and node budgets so that evaluation never
+// recurses deeper than kMaxConditionDepth. Every lexical error is reported;
+// parsing stops at the first syntax error (later ones would only echo it);
+// every check error is reported, sorted by position.
 //
 // Pure function of its input; safe from any thread; never throws.
 
@@ -28,7 +31,9 @@ inline constexpr int kMaxConditionDepth = 64;
 struct ConditionError {
   int line = 1;    // 1-based line within the condition text
   int column = 1;  // 1-based byte column within that line
-  std::string code;     // syntax, undeclared, no_such_field, type, limit, regex
+  // syntax (also bad escapes, unterminated strings), undeclared,
+  // no_such_field, type (also non-constant map literals), limit, regex
+  std::string code;
   std::string message;  // human readable, names the offending token
 };
 

@@ -6,9 +6,9 @@
 // compiled RE2s and variadic operand lists. Variables were resolved at
 // compile time into Field loads, so evaluation never looks a name up.
 //
-// Promises: immutable once built by CompileCondition; the tree is at most
-// kMaxConditionDepth deep (plus one level per node for has()/macros), so the
-// recursive interpreter has a bounded stack; every view a Value or Node
+// Promises: immutable once built by CompileCondition; the tree is no taller
+// than the parsed expression, at most kMaxConditionDepth, so the recursive
+// interpreter has a bounded stack; every view a Value or Node
 // takes into the pools stays valid when the Program is moved, because pooled
 // objects live behind unique_ptr.
 //

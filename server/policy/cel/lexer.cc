@@ -367,7 +367,13 @@ void Lex(std::string_view text, std::vector<Token>* tokens,
 
 std::string Describe(const Token& token, std::string_view text) {
   if (token.kind == Tok::kEnd) return "end of input";
-  return Cat("'", text.substr(token.offset, token.length), "'");
+  // Long literals would swamp the message; their start identifies them.
+  constexpr size_t kMaxShown = 32;
+  const std::string_view shown = text.substr(token.offset, token.length);
+  if (shown.size() > kMaxShown) {
+    return Cat("'", shown.substr(0, kMaxShown), "...'");
+  }
+  return Cat("'", shown, "'");
 }
 
 }  // namespace verdict::policy::cel
