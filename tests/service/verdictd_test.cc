@@ -525,6 +525,20 @@ rules:
   EXPECT_FALSE(after.last_reload_errors().empty());
   EXPECT_EQ(decide("update_contact").decision(), v1::ALLOW);
 
+  // SIGHUP reloads too: the fixed file is picked up without an RPC.
+  WriteFile(dir + "/update.yaml", R"(policy: crm-updates
+roles: [crm-reader]
+rules:
+  - id: update
+    effect: deny
+    servers: [crm]
+    tools: [update_contact]
+)");
+  server->Signal(SIGHUP);
+  ASSERT_TRUE(server->WaitForOutput("verdictd: reloaded")) << server->output();
+  EXPECT_EQ(decide("update_contact").decision(), v1::DENY);
+  EXPECT_TRUE(status().last_reload_ok());
+
   // An open client connection would hold the shutdown for its grace period.
   admin.reset();
   authorizer.reset();

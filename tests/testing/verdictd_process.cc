@@ -147,6 +147,16 @@ bool VerdictdProcess::WaitForServing(absl::Time deadline) {
   return true;
 }
 
+bool VerdictdProcess::WaitForOutput(const std::string& text,
+                                    absl::Duration deadline) {
+  absl::MutexLock lock(&mu_);
+  auto found_or_closed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return closed_ || output_.find(text) != std::string::npos;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&found_or_closed), deadline);
+  return output_.find(text) != std::string::npos;
+}
+
 std::string VerdictdProcess::output() const {
   absl::MutexLock lock(&mu_);
   return output_;

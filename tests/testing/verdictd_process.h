@@ -48,6 +48,11 @@ class VerdictdProcess {
   // Everything the server wrote to stdout and stderr so far.
   std::string output() const;
 
+  // Waits until the output contains `text` (true) or the deadline passes or
+  // the process closes its output (false).
+  bool WaitForOutput(const std::string& text,
+                     absl::Duration deadline = absl::Seconds(20));
+
   // Sends `signal` (e.g. SIGHUP).
   void Signal(int signal) const;
 
