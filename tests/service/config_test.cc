@@ -3,6 +3,9 @@
 
 #include "server/config/config.h"
 
+#include <ostream>
+
+#include "absl/strings/ascii.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -95,6 +98,13 @@ struct BadCase {
   const char* yaml;
   const char* expected;  // substring of the error, with its position
 };
+
+// Names the case in test listings (and ctest) by its expected error.
+void PrintTo(const BadCase& c, std::ostream* out) {
+  for (const char* p = c.expected; *p != '\0'; ++p) {
+    *out << (absl::ascii_isalnum(static_cast<unsigned char>(*p)) ? *p : '_');
+  }
+}
 
 class ConfigErrorTest : public ::testing::TestWithParam<BadCase> {};
 
