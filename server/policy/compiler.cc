@@ -1,6 +1,11 @@
 #include "server/policy/compiler.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -8,6 +13,7 @@
 #include <optional>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <tuple>
 #include <utility>
 
@@ -61,49 +67,53 @@ std::string Revision(const std::vector<const SourceFile*>& files) {
   return hex;
 }
 
-struct NamePosition {
-  std::string_view file;
-  AstPosition position;
+// One file parsed into policy ASTs, with its schema errors.
+struct LoadedFile {
+  std::vector<Diagnostic> diagnostics;
+  std::vector<AstPolicy> policies;
 };
 
-class SetCompiler {
+// What one file compiles to on its own; names across files are checked when
+// the results are merged.
+struct FileResult {
+  std::vector<Diagnostic> diagnostics;
+  std::vector<Rule> rules;
+  std::vector<AstString> policy_names;  // one per policy document
+};
+
+// Compiles one loaded file: globs, conditions, rule ids within a policy.
+// Everything the set keeps is copied, not moved, out of the AST: the AST may
+// have been allocated on a helper thread's malloc arena, and long-lived data
+// scattered over those arenas would pin much of their memory.
+class FileCompiler {
  public:
-  explicit SetCompiler(std::vector<Diagnostic>* found) : found_(found) {}
+  FileCompiler(const SourceFile& file, LoadedFile loaded)
+      : file_(file), loaded_(std::move(loaded)) {}
 
-  void AddFile(const SourceFile& file) {
-    std::vector<AstPolicy> policies =
-        LoadPolicyFile(file.path, file.contents, found_);
-    const uint32_t file_id = builder_.AddFile(file.path);
-    for (const AstPolicy& policy : policies) {
-      CompilePolicy(file.path, file_id, policy);
-    }
-  }
-
-  std::unique_ptr<const PolicySet> Build(std::string revision) && {
-    builder_.set_revision(std::move(revision));
-    builder_.set_policy_count(policy_count_);
-    return std::move(builder_).Build();
+  FileResult Compile() && {
+    result_.diagnostics = std::move(loaded_.diagnostics);
+    for (const AstPolicy& policy : loaded_.policies) CompilePolicy(policy);
+    return std::move(result_);
   }
 
  private:
-  void Error(std::string_view file, AstPosition position, std::string_view code,
-             std::string message) {
-    Diagnostic& d = found_->emplace_back();
-    d.file = std::string(file);
+  void Error(AstPosition position, std::string_view code, std::string message) {
+    Diagnostic& d = result_.diagnostics.emplace_back();
+    d.file = file_.path;
     d.line = position.line;
     d.column = position.column;
     d.code = std::string(code);
     d.message = std::move(message);
   }
 
-  std::vector<Glob> CompileGlobs(std::string_view file, const AstList& list) {
+  std::vector<Glob> CompileGlobs(const AstList& list) {
     std::vector<Glob> globs;
     if (!list.has_value()) return globs;
     globs.reserve(list->size());
     for (const AstString& item : *list) {
       absl::StatusOr<Glob> glob = Glob::Compile(item.text);
       if (!glob.ok()) {
-        Error(file, item.position, "empty_glob",
+        Error(item.position, "empty_glob",
               std::string(glob.status().message()));
         continue;
       }
@@ -120,54 +130,40 @@ class SetCompiler {
     return names;
   }
 
-  std::optional<Program> CompileWhen(std::string_view file,
-                                     const AstCondition& when) {
+  std::optional<Program> CompileWhen(const AstCondition& when) {
     std::vector<ConditionError> errors;
     absl::StatusOr<Program> program = CompileCondition(when.text, &errors);
     if (program.ok()) return *std::move(program);
     if (errors.empty()) {
-      Error(file, when.position, "condition",
+      Error(when.position, "condition",
             std::string(program.status().message()));
     }
     for (const ConditionError& error : errors) {
-      Error(file, when.MapToFile(error.line, error.column), "condition",
+      Error(when.MapToFile(error.line, error.column), "condition",
             absl::StrCat(error.code, ": ", error.message));
     }
     return std::nullopt;
   }
 
-  void CompilePolicy(std::string_view file, uint32_t file_id,
-                     const AstPolicy& policy) {
-    ++policy_count_;
-    if (!policy.name.text.empty()) {
-      auto [first, inserted] = policy_names_.try_emplace(
-          policy.name.text, NamePosition{file, policy.name.position});
-      if (!inserted) {
-        Error(file, policy.name.position, "duplicate_policy",
-              absl::StrCat("policy \"", policy.name.text,
-                           "\" is already defined at ",
-                           std::string(first->second.file), ":",
-                           first->second.position.line, ":",
-                           first->second.position.column));
-      }
-    }
-    const std::vector<Glob> subjects = CompileGlobs(file, policy.subjects);
+  void CompilePolicy(const AstPolicy& policy) {
+    result_.policy_names.push_back(policy.name);
+    const std::vector<Glob> subjects = CompileGlobs(policy.subjects);
     const std::vector<std::string> roles = Names(policy.roles);
-    absl::flat_hash_map<std::string_view, AstPosition> rule_ids;
+    absl::flat_hash_map<std::string, AstPosition> rule_ids;
+    result_.rules.reserve(result_.rules.size() + policy.rules.size());
     for (const AstRule& ast : policy.rules) {
       if (!ast.id.text.empty()) {
         auto [first, inserted] =
             rule_ids.try_emplace(ast.id.text, ast.id.position);
         if (!inserted) {
-          Error(file, ast.id.position, "duplicate_rule",
+          Error(ast.id.position, "duplicate_rule",
                 absl::StrCat("rule \"", ast.id.text,
-                             "\" is already defined "
-                             "in policy \"",
+                             "\" is already defined in policy \"",
                              policy.name.text, "\" at line ",
                              first->second.line));
         }
       }
-      Rule rule;
+      Rule& rule = result_.rules.emplace_back();
       rule.policy = policy.name.text;
       rule.id = ast.id.text;
       rule.effect = ast.effect;
@@ -175,24 +171,98 @@ class SetCompiler {
       rule.obligations = ast.obligations;
       rule.position.line = ast.position.line;
       rule.position.column = ast.position.column;
-      rule.servers = CompileGlobs(file, ast.servers);
-      rule.tools = CompileGlobs(file, ast.tools);
-      rule.actions = CompileGlobs(file, ast.actions);
-      rule.resources = CompileGlobs(file, ast.resources);
-      rule.subjects = CompileGlobs(file, ast.subjects);
+      rule.servers = CompileGlobs(ast.servers);
+      rule.tools = CompileGlobs(ast.tools);
+      rule.actions = CompileGlobs(ast.actions);
+      rule.resources = CompileGlobs(ast.resources);
+      rule.subjects = CompileGlobs(ast.subjects);
       rule.policy_subjects = subjects;
       rule.roles = Names(ast.roles);
       rule.policy_roles = roles;
-      if (ast.when.has_value()) rule.condition = CompileWhen(file, *ast.when);
-      builder_.AddRule(std::move(rule), file_id);
+      if (ast.when.has_value()) rule.condition = CompileWhen(*ast.when);
     }
   }
 
-  std::vector<Diagnostic>* found_;
-  PolicySetBuilder builder_;
-  absl::flat_hash_map<std::string, NamePosition> policy_names_;
-  int policy_count_ = 0;
+  const SourceFile& file_;
+  LoadedFile loaded_;
+  FileResult result_;
 };
+
+// Parses every file, on up to kMaxLoadThreads threads when there is enough
+// input to pay for them: YAML parsing dominates compile time.
+std::vector<LoadedFile> LoadFiles(const std::vector<const SourceFile*>& files) {
+  constexpr size_t kMaxLoadThreads = 4;
+  constexpr size_t kBytesPerThread = 256 << 10;
+  std::vector<LoadedFile> results(files.size());
+  std::atomic<size_t> next{0};
+  auto work = [&files, &results, &next] {
+    for (size_t i = next++; i < files.size(); i = next++) {
+      results[i].policies = LoadPolicyFile(files[i]->path, files[i]->contents,
+                                           &results[i].diagnostics);
+    }
+  };
+  size_t bytes = 0;
+  for (const SourceFile* file : files) bytes += file->contents.size();
+  const size_t threads = std::min<size_t>(
+      {kMaxLoadThreads, std::max(1u, std::thread::hardware_concurrency()),
+       files.size(), 1 + bytes / kBytesPerThread});
+  std::vector<std::thread> helpers;
+  for (size_t i = 1; i < threads; ++i) {
+    try {
+      helpers.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // no thread available: this thread does the rest
+    }
+  }
+  work();
+  for (std::thread& helper : helpers) helper.join();
+  return results;
+}
+
+struct NamePosition {
+  std::string_view file;
+  AstPosition position;
+};
+
+// Compiles the loaded files in path order, checks policy names across the
+// set and assembles the PolicySet. Returns null when any file had errors.
+std::unique_ptr<const PolicySet> Merge(
+    const std::vector<const SourceFile*>& files, std::vector<LoadedFile> loaded,
+    std::vector<Diagnostic>* found) {
+  PolicySetBuilder builder;
+  absl::flat_hash_map<std::string, NamePosition> names;
+  int policy_count = 0;
+  for (size_t i = 0; i < files.size(); ++i) {
+    FileResult result = FileCompiler(*files[i], std::move(loaded[i])).Compile();
+    const std::string& path = files[i]->path;
+    for (const AstString& name : result.policy_names) {
+      ++policy_count;
+      if (name.text.empty()) continue;
+      auto [first, inserted] =
+          names.try_emplace(name.text, NamePosition{path, name.position});
+      if (inserted) continue;
+      Diagnostic& d = found->emplace_back();
+      d.file = path;
+      d.line = name.position.line;
+      d.column = name.position.column;
+      d.code = "duplicate_policy";
+      d.message = absl::StrCat(
+          "policy \"", name.text, "\" is already defined at ",
+          std::string(first->second.file), ":", first->second.position.line,
+          ":", first->second.position.column);
+    }
+    found->insert(found->end(),
+                  std::make_move_iterator(result.diagnostics.begin()),
+                  std::make_move_iterator(result.diagnostics.end()));
+    if (!found->empty()) continue;
+    const uint32_t file_id = builder.AddFile(path);
+    for (Rule& rule : result.rules) builder.AddRule(std::move(rule), file_id);
+  }
+  if (!found->empty()) return nullptr;
+  builder.set_policy_count(policy_count);
+  builder.set_revision(Revision(files));
+  return std::move(builder).Build();
+}
 
 void SortAndAnnotate(const std::vector<const SourceFile*>& files,
                      std::vector<Diagnostic>* found) {
@@ -252,9 +322,14 @@ absl::StatusOr<std::unique_ptr<const PolicySet>> CompileSources(
                      return a->path < b->path;
                    });
   std::vector<Diagnostic> found;
-  SetCompiler compiler(&found);
-  for (const SourceFile* file : sorted) compiler.AddFile(*file);
-  if (!found.empty()) {
+  std::unique_ptr<const PolicySet> set =
+      Merge(sorted, LoadFiles(sorted), &found);
+#ifdef __GLIBC__
+  // Parsing frees many small YAML nodes, some on helper threads' arenas;
+  // hand that memory back so that a reload does not grow the server's RSS.
+  malloc_trim(0);
+#endif
+  if (set == nullptr) {
     SortAndAnnotate(sorted, &found);
     absl::Status status = Failure(found);
     diagnostics->insert(diagnostics->end(),
@@ -262,7 +337,7 @@ absl::StatusOr<std::unique_ptr<const PolicySet>> CompileSources(
                         std::make_move_iterator(found.end()));
     return status;
   }
-  return std::move(compiler).Build(Revision(sorted));
+  return set;
 }
 
 absl::StatusOr<std::unique_ptr<const PolicySet>> CompileDirectory(
