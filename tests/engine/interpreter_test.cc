@@ -8,7 +8,9 @@
 #include <atomic>
 #include <cstdlib>
 #include <deque>
+#include <functional>
 #include <new>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -422,6 +424,98 @@ TEST_F(InterpreterTest, DeepDynamicValuesFailClosed) {
   }
   EXPECT_EQ(Eval("context.deep == context.deep2").error,
             "value nested too deep");
+}
+
+TEST_F(InterpreterTest, ViewsSurviveMovingTheProgram) {
+  std::vector<policy::ConditionError> errors;
+  absl::StatusOr<policy::Program> compiled = policy::CompileCondition(
+      "context.environment in ['dev', 'prod'] && "
+      "{'k': 'v'}['k'] == 'v' && context.unknown_key == 1",
+      &errors);
+  ASSERT_TRUE(compiled.ok());
+  policy::Program moved = std::move(*compiled);
+  policy::Program target;
+  target = std::move(moved);
+  const ConditionOutcome o = EvaluateCondition(target, request_, &scratch_);
+  EXPECT_EQ(o.truth, kE);
+  EXPECT_EQ(o.detail, "unknown_key");
+}
+
+// Random well-formed expressions over the request: whatever they compute,
+// evaluation returns one of the three truths without crashing.
+TEST_F(InterpreterTest, RandomExpressionsEvaluateWithoutCrashing) {
+  AddActor();
+  std::mt19937 rng(7);
+  const std::vector<std::string> kLeaves = {"context.count",
+                                            "context.zero",
+                                            "context.name",
+                                            "context.tags",
+                                            "context.nums",
+                                            "context.nested",
+                                            "context.missing",
+                                            "context.flag",
+                                            "subject.id",
+                                            "subject.roles",
+                                            "subject.attributes.clearance",
+                                            "tool.arguments",
+                                            "actor.id",
+                                            "grant.task",
+                                            "resource.id",
+                                            "now",
+                                            "delegation.depth",
+                                            "0",
+                                            "-1",
+                                            "9223372036854775807",
+                                            "2.5",
+                                            "'x'",
+                                            "''",
+                                            "true",
+                                            "null",
+                                            "[1, 'a']",
+                                            "{'a': 1}",
+                                            "[]"};
+  const std::vector<std::string> kBinary = {
+      "+", "-", "*", "/", "%", "==", "!=", "<", ">=", "in", "&&", "||"};
+  std::function<std::string(int)> gen = [&](int depth) -> std::string {
+    if (depth == 0) return kLeaves[rng() % kLeaves.size()];
+    switch (rng() % 8) {
+      case 0:
+        return "!(" + gen(depth - 1) + ")";
+      case 1:
+        return "-(" + gen(depth - 1) + ")";
+      case 2:
+        return "size(" + gen(depth - 1) + ")";
+      case 3:
+        return "(" + gen(depth - 1) + ").exists(v, v == " + gen(depth - 1) +
+               ")";
+      case 4:
+        return "(" + gen(depth - 1) + ") ? (" + gen(depth - 1) + ") : (" +
+               gen(depth - 1) + ")";
+      case 5:
+        return "(" + gen(depth - 1) + ")[" + gen(depth - 1) + "]";
+      default:
+        return "(" + gen(depth - 1) + ") " + kBinary[rng() % kBinary.size()] +
+               " (" + gen(depth - 1) + ")";
+    }
+  };
+  int evaluated = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string text = gen(1 + static_cast<int>(rng() % 4));
+    if (i % 2 == 1) text = "(" + text + ") == (" + gen(2) + ")";
+    std::vector<policy::ConditionError> errors;
+    absl::StatusOr<policy::Program> p = policy::CompileCondition(text, &errors);
+    if (!p.ok()) {
+      EXPECT_FALSE(errors.empty()) << text;
+      continue;
+    }
+    ++evaluated;
+    const ConditionOutcome o = EvaluateCondition(*p, request_, &scratch_);
+    EXPECT_TRUE(o.truth == kT || o.truth == kF || o.truth == kE) << text;
+    if (o.truth == kE) {
+      EXPECT_FALSE(o.error.empty()) << text;
+    }
+  }
+  EXPECT_GT(evaluated, 100);
 }
 
 TEST_F(InterpreterTest, EvaluationDoesNotAllocate) {
