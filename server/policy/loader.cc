@@ -14,6 +14,8 @@
 namespace verdict::policy {
 namespace {
 
+constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
+
 constexpr std::string_view kPolicyKeys[] = {"policy", "description", "subjects",
                                             "roles", "rules"};
 constexpr std::string_view kRuleKeys[] = {
@@ -126,6 +128,11 @@ class FileLoader {
 
   std::vector<AstPolicy> Load() {
     std::vector<AstPolicy> policies;
+    // yaml-cpp skips a byte order mark and counts positions after it; so do
+    // we, which is also what editors that hide the mark show.
+    if (text_.substr(0, kByteOrderMark.size()) == kByteOrderMark) {
+      text_.remove_prefix(kByteOrderMark.size());
+    }
     const size_t bad = FindInvalidUtf8(text_);
     if (bad != std::string_view::npos) {
       const size_t newline =
@@ -525,6 +532,9 @@ size_t FindInvalidUtf8(std::string_view text) {
 
 std::string_view SourceLine(std::string_view text, int line) {
   if (line < 1) return {};
+  if (text.substr(0, kByteOrderMark.size()) == kByteOrderMark) {
+    text.remove_prefix(kByteOrderMark.size());
+  }
   size_t start = 0;
   for (int l = 1; l < line; ++l) {
     start = text.find('\n', start);

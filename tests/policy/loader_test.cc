@@ -303,6 +303,28 @@ TEST(LoaderTest, ConditionErrorsInFoldedBlocksPointAtTheScalar) {
   EXPECT_EQ(d[0].column, 11);
 }
 
+TEST(LoaderTest, ByteOrderMarkAndCrLfKeepPositionsExact) {
+  const auto [line, column] = ConditionErrorAt("context.x == @");
+  ASSERT_EQ(line, 1);
+  std::vector<Diagnostic> d =
+      Diagnose({{"p.yaml",
+                 "\xEF\xBB\xBF" + RuleWithWhen("    when: context.x == @\n")}});
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].line, 5);
+  EXPECT_EQ(d[0].column, 10 + column);
+
+  const auto [block_line, block_column] =
+      ConditionErrorAt("context.a &&\n  bogus.x\n");
+  ASSERT_EQ(block_line, 2);
+  d = Diagnose({{"p.yaml",
+                 "policy: p\r\nrules:\r\n  - id: r\r\n    effect: allow\r\n"
+                 "    when: |\r\n      context.a &&\r\n        bogus.x\r\n"}});
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].line, 7);
+  EXPECT_EQ(d[0].column, 6 + block_column);
+  EXPECT_EQ(d[0].snippet, "        bogus.x");
+}
+
 TEST(LoaderTest, ManyErrorsAreCollectedAndSortedByFileAndPosition) {
   const std::string bad =
       "policy: p\nrules:\n  - id: r\n    effect: nope\n    tools: []\n";
