@@ -6,8 +6,8 @@
 // type-checks where types are known (values from maps and `context` are dyn
 // and checked at runtime), compiles RE2 patterns and timestamp literals once,
 // and enforces size, nesting and node budgets so that evaluation never
-// recurses deeper than kMaxConditionDepth. Every lexical error is reported;
-// parsing stops at the first syntax error (later ones would only echo it);
+// recurses deeper than kMaxConditionDepth. Lexical errors are reported (up to
+// 20); parsing stops at the first syntax error (later ones would only echo it);
 // every check error is reported, sorted by position.
 //
 // Pure function of its input; safe from any thread; never throws.

@@ -248,27 +248,37 @@ std::string_view OpText(Tok op) {
   }
 }
 
-ConditionError MakeError(std::string_view text, uint32_t offset,
-                         std::string code, std::string message) {
-  ConditionError e;
-  e.code = std::move(code);
-  e.message = std::move(message);
-  size_t line_start = 0;
-  for (size_t i = 0; i < offset && i < text.size(); ++i) {
-    if (text[i] == '\n') {
-      ++e.line;
-      line_start = i + 1;
+// Turns byte offsets into 1-based (line, byte column) positions.
+class Positions {
+ public:
+  explicit Positions(std::string_view text) {
+    line_starts_.push_back(0);
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '\n') line_starts_.push_back(static_cast<uint32_t>(i + 1));
     }
   }
-  e.column = static_cast<int>(offset - line_start) + 1;
-  return e;
-}
+
+  ConditionError Error(uint32_t offset, std::string code,
+                       std::string message) const {
+    const auto after =
+        std::upper_bound(line_starts_.begin(), line_starts_.end(), offset);
+    ConditionError e;
+    e.line = static_cast<int>(after - line_starts_.begin());
+    e.column = static_cast<int>(offset - *(after - 1)) + 1;
+    e.code = std::move(code);
+    e.message = std::move(message);
+    return e;
+  }
+
+ private:
+  std::vector<uint32_t> line_starts_;
+};
 
 class Compiler {
  public:
-  Compiler(std::string_view text, const Ast& ast, ProgramBuilder* out,
+  Compiler(const Positions& positions, const Ast& ast, ProgramBuilder* out,
            std::vector<ConditionError>* errors)
-      : text_(text), ast_(ast), out_(out), errors_(errors) {}
+      : positions_(positions), ast_(ast), out_(out), errors_(errors) {}
 
   void Run() {
     const Expr& root_expr = ast_.nodes[ast_.root];
@@ -295,7 +305,7 @@ class Compiler {
 
   void Error(uint32_t offset, std::string code, std::string message) {
     errors_->push_back(
-        MakeError(text_, offset, std::move(code), std::move(message)));
+        positions_.Error(offset, std::move(code), std::move(message)));
   }
 
   Typed Fail() { return Typed{}; }
@@ -914,7 +924,7 @@ class Compiler {
     return Make(Type::kBool, out_->AddNode(op, range.node, slot, body.node));
   }
 
-  std::string_view text_;
+  const Positions& positions_;
   const Ast& ast_;
   ProgramBuilder* out_;
   std::vector<ConditionError>* errors_;
@@ -934,34 +944,35 @@ absl::StatusOr<Program> CompileCondition(std::string_view text,
                  " error(s); first: ", (*errors)[errors_before].message));
   };
   if (text.size() > static_cast<size_t>(kMaxConditionBytes)) {
-    errors->push_back(
-        cel::MakeError(text, 0, "limit",
-                       cel::Cat("condition is ", text.size(),
-                                " bytes; the limit is ", kMaxConditionBytes)));
+    errors->push_back(cel::Positions("").Error(
+        0, "limit",
+        cel::Cat("condition is ", text.size(), " bytes; the limit is ",
+                 kMaxConditionBytes)));
     return failure();
   }
+  const cel::Positions positions(text);
   std::vector<cel::Token> tokens;
   std::vector<cel::LexError> lex_errors;
   cel::Lex(text, &tokens, &lex_errors);
   if (!lex_errors.empty()) {
     for (cel::LexError& e : lex_errors) {
       errors->push_back(
-          cel::MakeError(text, e.offset, "syntax", std::move(e.message)));
+          positions.Error(e.offset, "syntax", std::move(e.message)));
     }
     return failure();
   }
   cel::Ast ast;
   cel::ParseError parse_error;
   if (!cel::Parse(text, tokens, &ast, &parse_error)) {
-    errors->push_back(cel::MakeError(text, parse_error.offset,
-                                     std::move(parse_error.code),
-                                     std::move(parse_error.message)));
+    errors->push_back(positions.Error(parse_error.offset,
+                                      std::move(parse_error.code),
+                                      std::move(parse_error.message)));
     return failure();
   }
   Program program;
   ProgramBuilder builder(&program);
   std::vector<ConditionError> check_errors;
-  cel::Compiler(text, ast, &builder, &check_errors).Run();
+  cel::Compiler(positions, ast, &builder, &check_errors).Run();
   if (!check_errors.empty()) {
     std::stable_sort(check_errors.begin(), check_errors.end(),
                      [](const ConditionError& a, const ConditionError& b) {

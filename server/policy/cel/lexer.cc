@@ -44,7 +44,9 @@ class Lexer {
       : text_(text), tokens_(tokens), errors_(errors) {}
 
   void Run() {
-    while (true) {
+    // Past a few errors the rest is noise (random bytes give thousands).
+    constexpr size_t kMaxErrors = 20;
+    while (errors_->size() < kMaxErrors) {
       SkipSpaceAndComments();
       if (pos_ >= text_.size()) break;
       LexOne();

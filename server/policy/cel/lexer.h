@@ -1,8 +1,8 @@
 // Lexer for the condition language: text to a vector of tokens.
 //
 // Decodes literals as it goes (escapes in strings, hex and decimal numbers)
-// so the parser never looks at raw text again. Collects every lexical error
-// with its byte offset and keeps going, skipping the bad token.
+// so the parser never looks at raw text again. Collects lexical errors with
+// their byte offsets and keeps going past a bad token, up to 20 errors.
 //
 // Pure function; never throws; safe from any thread.
 

@@ -232,6 +232,19 @@ TEST(ConditionTest, ReportsEveryCheckError) {
   EXPECT_EQ(c.errors[3].column, 57);
 }
 
+TEST(ConditionTest, ReportsSeveralLexicalErrors) {
+  const Compiled c = Compile("'a\\q' == '\\z' &&\n  subject.id == '\\x1'");
+  ASSERT_EQ(c.errors.size(), 3u) << Describe(c.errors);
+  EXPECT_EQ(c.errors[0].column, 3);
+  EXPECT_EQ(c.errors[1].column, 11);
+  EXPECT_EQ(c.errors[2].line, 2);
+  EXPECT_EQ(c.errors[2].column, 18);
+  // Garbage yields a bounded number of errors, not one per byte.
+  const Compiled garbage = Compile(std::string(kMaxConditionBytes, '#'));
+  EXPECT_FALSE(garbage.ok);
+  EXPECT_LE(garbage.errors.size(), 20u);
+}
+
 TEST(ConditionTest, AppendsToExistingErrors) {
   std::vector<ConditionError> errors(1);
   EXPECT_FALSE(CompileCondition("foo", &errors).ok());
