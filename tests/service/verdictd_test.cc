@@ -546,6 +546,27 @@ rules:
   fs::remove_all(dir);
 }
 
+TEST(VerdictdStartTest, PortInUseFailsStartup) {
+  std::unique_ptr<VerdictdProcess> first =
+      StartOrDie({"--policies", kFixtureDir});
+  ASSERT_NE(first, nullptr);
+  absl::StatusOr<ProcessResult> second =
+      RunProcess(VerdictdPath(),
+                 {"--listen", first->address(), "--policies", kFixtureDir});
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->exit_code, 1);
+  EXPECT_THAT(second->err, HasSubstr("cannot listen on " + first->address()));
+}
+
+TEST(VerdictdStartTest, DashedFlagsAreAcceptedAndUnbuiltFeaturesWarn) {
+  std::unique_ptr<VerdictdProcess> server =
+      StartOrDie({"--policies", kFixtureDir, "--metrics-listen", "127.0.0.1:0",
+                  "--audit-log", "/dev/null"});
+  ASSERT_NE(server, nullptr);
+  EXPECT_THAT(server->output(),
+              HasSubstr("decision log is not implemented yet"));
+}
+
 TEST(VerdictdStartTest, BrokenPolicyFailsStartupWithPosition) {
   absl::StatusOr<ProcessResult> result = RunProcess(
       VerdictdPath(), {"--listen", "127.0.0.1:0", "--policies", kBrokenDir});
