@@ -127,9 +127,11 @@ class Value {
   }
   static Value Timestamp(absl::Time t) {
     Value v(Kind::kTimestamp);
-    v.u_.i = absl::ToUnixSeconds(t);
-    v.aux_ = static_cast<uint32_t>(
-        absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(v.u_.i)));
+    v.u_.i = absl::ToUnixSeconds(t);  // saturates for the infinities
+    if (t != absl::InfiniteFuture() && t != absl::InfinitePast()) {
+      v.aux_ = static_cast<uint32_t>(
+          absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(v.u_.i)));
+    }
     return v;
   }
   static Value List(const StringList* list) {

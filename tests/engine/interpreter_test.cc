@@ -387,6 +387,17 @@ TEST_F(InterpreterTest, TimestampsAndNow) {
   EXPECT_EQ(T("context.name.getHours() == 1"), kE);
   AddGrant();
   EXPECT_EQ(T("grant.expires_at > now"), kT);
+  request_.grant.expires_at = absl::InfiniteFuture();
+  EXPECT_EQ(T("grant.expires_at > now && grant.expires_at > "
+              "timestamp('9999-12-31T23:59:59.999Z')"),
+            kT);
+  request_.grant.expires_at = request_.now + absl::Hours(1);
+  request_.now = absl::FromUnixSeconds(-1) + absl::Milliseconds(250);
+  EXPECT_EQ(T("now < timestamp('1970-01-01T00:00:00Z') && "
+              "now > timestamp('1969-12-31T23:59:59Z') && "
+              "now == timestamp('1969-12-31T23:59:59.25Z')"),
+            kT);
+  request_.now = absl::FromUnixSeconds(1736260500);
   request_.now += absl::Hours(2);
   EXPECT_EQ(T("grant.expires_at > now"), kF);
   EXPECT_EQ(T("now.getHours() == 16"), kT);
