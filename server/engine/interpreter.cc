@@ -583,9 +583,13 @@ class Evaluator {
     bool errored = false;
     bool decided = false;
     int64_t count = 0;
+    const EvalScratch::Mark mark = scratch_->GetMark();
     ForEach(range, [&](const Value& element) {
       locals_[n.b] = element;
       Value v = Eval(n.c);
+      // The step's result is a bool or an error whose detail never points
+      // into the scratch, so its buffers can serve the next step.
+      scratch_->Release(mark);
       if (!v.is_error() && v.kind() != Kind::kBool) {
         v = Value::Error(ErrorCode::kNotBool, "predicate");
       }

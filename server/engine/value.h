@@ -319,6 +319,17 @@ class EvalScratch {
     strings_used_ = 0;
     lists_used_ = 0;
   }
+  // Buffers handed out after a Mark can be taken back with Release(mark),
+  // e.g. after each comprehension step, whose bool result refers to none.
+  struct Mark {
+    size_t strings = 0;
+    size_t lists = 0;
+  };
+  Mark GetMark() const { return {strings_used_, lists_used_}; }
+  void Release(Mark mark) {
+    strings_used_ = mark.strings;
+    lists_used_ = mark.lists;
+  }
   // An empty string (with its old capacity) valid until the next Reset().
   std::string* NewString();
   // An empty list (with its old capacity) valid until the next Reset().

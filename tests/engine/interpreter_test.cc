@@ -540,6 +540,7 @@ TEST_F(InterpreterTest, EvaluationDoesNotAllocate) {
       "context.missing == 1 || context.flag",
       "[subject.id, tool.name].exists(v, v == 'alice')",
       "subject.id + '@x' == 'alice@x'",
+      "context.tags.all(t, [t, t + '!'].exists(u, u.endsWith('!')))",
   };
   for (const char* text : kConditions) {
     const policy::Program& p = Compile(text);
