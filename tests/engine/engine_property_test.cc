@@ -192,7 +192,7 @@ BruteForceDecision DecideByScanning(const policy::PolicySet& set,
 
 std::string Describe(const std::vector<std::pair<ReasonCode, const Rule*>>& r) {
   return absl::StrJoin(r, ", ", [](std::string* out, const auto& reason) {
-    absl::StrAppend(out, ReasonCodeName(reason.first));
+    out->append(ReasonCodeName(reason.first));
     if (reason.second != nullptr) {
       absl::StrAppend(out, "(", reason.second->policy, "/", reason.second->id,
                       ")");
