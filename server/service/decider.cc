@@ -162,29 +162,32 @@ void FillFromResult(const engine::Result& result, bool explain,
   }
 }
 
-void Decide(const policy::PolicySet* set, const Item& item,
-            const CallerInfo& caller, const DeciderOptions& options,
-            v1::CheckResponse* response) {
+// Decides `item` into `*response`; returns the engine's result, or null
+// when the request was decided before the engine.
+const engine::Result* DecideItem(const policy::PolicySet* set, const Item& item,
+                                 const CallerInfo& caller,
+                                 const DeciderOptions& options, absl::Time now,
+                                 v1::CheckResponse* response) {
   NextDecisionId(response->mutable_decision_id());
   if (set != nullptr) response->set_policy_revision(set->revision());
   if (!caller.trusted) {
     Deny(ReasonCode::kCallerNotTrusted,
          "without TLS only loopback callers are accepted", response);
-    return;
+    return nullptr;
   }
   if (HasCredential(item.credentials)) {
     Deny(ReasonCode::kUnauthenticated,
          "credential verification is not configured", response);
-    return;
+    return nullptr;
   }
   if (std::string_view problem = Problem(item, options.max_context_depth);
       !problem.empty()) {
     Deny(ReasonCode::kInvalidRequest, problem, response);
-    return;
+    return nullptr;
   }
   if (set == nullptr) {
     Deny(ReasonCode::kEvaluationError, "no policy set is loaded", response);
-    return;
+    return nullptr;
   }
   v1::Identity* identity = response->mutable_identity();
   identity->set_subject(item.subject.id());
@@ -212,7 +215,7 @@ void Decide(const policy::PolicySet* set, const Item& item,
                                       : nullptr;
   }
   request.context = item.context;
-  request.now = absl::Now();
+  request.now = now;
 
   engine::EvalOptions eval_options;
   eval_options.explain = item.explain;
@@ -221,6 +224,27 @@ void Decide(const policy::PolicySet* set, const Item& item,
   thread_local engine::Result result;
   engine::Evaluate(*set, request, eval_options, &scratch, &result);
   FillFromResult(result, item.explain, options.cache_ttl, response);
+  return &result;
+}
+
+void Decide(const policy::PolicySet* set, const Item& item,
+            const CallerInfo& caller, const DeciderOptions& options,
+            v1::CheckResponse* response) {
+  const absl::Time start = absl::Now();
+  const engine::Result* result =
+      DecideItem(set, item, caller, options, start, response);
+  if (options.observer == nullptr) return;
+  options.observer->OnDecision(DecisionEvent{
+      .response = *response,
+      .result = result,
+      .subject_id = item.subject.id(),
+      .tool_server = item.tool.server(),
+      .tool_name = item.tool.name(),
+      .action = item.action,
+      .resource = item.resource,
+      .context = item.context,
+      .latency = absl::Now() - start,
+  });
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "server/service/decision_observer.h"
 #include "server/service/policy_store.h"
 #include "verdict/v1/authorizer.pb.h"
 
@@ -27,6 +28,7 @@ inline constexpr int kMaxBatchItems = 1024;
 struct DeciderOptions {
   int max_context_depth = 16;  // nesting limit for every Struct
   absl::Duration cache_ttl = absl::ZeroDuration();  // for time-free allows
+  DecisionObserver* observer = nullptr;             // not owned; null: none
 };
 
 // Whether the caller may ask; until TLS exists, loopback callers only.

@@ -4,6 +4,9 @@
 
 #include "server/service/decider.h"
 
+#include <string>
+#include <vector>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/service/policy_store.h"
@@ -68,6 +71,59 @@ TEST(DeciderTest, TrustedReaderIsAllowedWithCacheTtlFromOptions) {
   EXPECT_EQ(response.decision(), v1::ALLOW);
   EXPECT_EQ(response.cache_ttl().seconds(), 7);
   EXPECT_EQ(response.policy_revision(), store.Status().revision);
+}
+
+// Records what it is shown, copying what the event only borrows.
+class RecordingObserver : public DecisionObserver {
+ public:
+  struct Seen {
+    std::string decision_id;
+    bool had_result;
+    std::string tool_name;
+    bool nonnegative_latency;
+  };
+  void OnDecision(const DecisionEvent& event) override {
+    seen.push_back({event.response.decision_id(), event.result != nullptr,
+                    std::string(event.tool_name),
+                    event.latency >= absl::ZeroDuration()});
+  }
+  std::vector<Seen> seen;
+};
+
+TEST(DeciderTest, ObserverSeesEveryDecisionOncePerBatchItem) {
+  PolicyStore store(kFixtureDir);
+  ASSERT_TRUE(store.Reload().ok);
+  RecordingObserver observer;
+  const Decider decider(&store, DeciderOptions{.observer = &observer});
+
+  v1::CheckResponse allowed;
+  decider.Check(ReaderRequest(), CallerInfo{.trusted = true}, &allowed);
+  v1::CheckResponse untrusted;
+  decider.Check(ReaderRequest(), CallerInfo{.trusted = false}, &untrusted);
+  v1::CheckBatchRequest batch;
+  batch.mutable_subject()->set_id("agent");
+  for (const char* tool : {"a", "b"}) {
+    v1::CheckBatchItem* item = batch.add_items();
+    item->mutable_tool()->set_name(tool);
+    item->set_action("tools/call");
+  }
+  v1::CheckBatchResponse batch_response;
+  ASSERT_TRUE(
+      decider.CheckBatch(batch, CallerInfo{.trusted = true}, &batch_response)
+          .ok());
+
+  ASSERT_EQ(observer.seen.size(), 4u);
+  EXPECT_EQ(observer.seen[0].decision_id, allowed.decision_id());
+  EXPECT_TRUE(observer.seen[0].had_result);
+  EXPECT_EQ(observer.seen[0].tool_name, "get_contact");
+  EXPECT_FALSE(observer.seen[1].had_result);  // decided before the engine
+  EXPECT_EQ(observer.seen[2].tool_name, "a");
+  EXPECT_EQ(observer.seen[3].tool_name, "b");
+  EXPECT_EQ(observer.seen[3].decision_id,
+            batch_response.results(1).decision_id());
+  for (const RecordingObserver::Seen& seen : observer.seen) {
+    EXPECT_TRUE(seen.nonnegative_latency);
+  }
 }
 
 TEST(PolicyStoreTest, FailedReloadKeepsTheLastGoodSet) {

@@ -1,0 +1,44 @@
+// DecisionObserver: where metrics and the decision log will see decisions.
+//
+// The Decider calls OnDecision once per decision (once per item of a batch)
+// on the request thread, after the response is complete and before it is
+// sent. An observer must not block, throw or keep any pointer from the event
+// past the call: everything in it is borrowed from the request and response.
+// Implementations must be thread-safe.
+
+#ifndef VERDICT_SERVER_SERVICE_DECISION_OBSERVER_H_
+#define VERDICT_SERVER_SERVICE_DECISION_OBSERVER_H_
+
+#include <string_view>
+
+#include "absl/time/time.h"
+#include "google/protobuf/struct.pb.h"
+#include "server/engine/engine.h"
+#include "verdict/v1/authorizer.pb.h"
+
+namespace verdict::service {
+
+struct DecisionEvent {
+  const v1::CheckResponse& response;  // decision, reasons, id, revision
+  // The engine's result, with the deciding rules; null when the request was
+  // decided before the engine ran (untrusted caller, credential, invalid
+  // request, no policy set).
+  const engine::Result* result;
+  std::string_view subject_id;
+  std::string_view tool_server;
+  std::string_view tool_name;
+  std::string_view action;
+  const v1::Resource* resource;             // null: absent
+  const google::protobuf::Struct* context;  // null: absent
+  absl::Duration latency;  // from the start of the decision to its end
+};
+
+class DecisionObserver {
+ public:
+  virtual ~DecisionObserver() = default;
+  virtual void OnDecision(const DecisionEvent& event) = 0;
+};
+
+}  // namespace verdict::service
+
+#endif  // VERDICT_SERVER_SERVICE_DECISION_OBSERVER_H_
