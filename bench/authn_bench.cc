@@ -68,16 +68,16 @@ const Fixture& GetFixture() {
         testing::GenerateKey(testing::KeyKind::kEd25519, "ed");
     const std::string jwks = (f->dir / "bench.jwks.json").string();
     testing::ReplaceFile(
-        jwks, testing::Jwks({testing::PublicJwk(rsa), testing::PublicJwk(p256),
-                             testing::PublicJwk(p384), testing::PublicJwk(ed)}));
-    const nlohmann::json claims = {
-        {"iss", kIssuer},
-        {"sub", "alice@corp.bench"},
-        {"aud", kAudience},
-        {"iat", absl::ToUnixSeconds(kNow) - 60},
-        {"exp", absl::ToUnixSeconds(kNow) + 600},
-        {"groups", {"engineering", "oncall"}},
-        {"scope", "crm.read crm.write"}};
+        jwks,
+        testing::Jwks({testing::PublicJwk(rsa), testing::PublicJwk(p256),
+                       testing::PublicJwk(p384), testing::PublicJwk(ed)}));
+    const nlohmann::json claims = {{"iss", kIssuer},
+                                   {"sub", "alice@corp.bench"},
+                                   {"aud", kAudience},
+                                   {"iat", absl::ToUnixSeconds(kNow) - 60},
+                                   {"exp", absl::ToUnixSeconds(kNow) + 600},
+                                   {"groups", {"engineering", "oncall"}},
+                                   {"scope", "crm.read crm.write"}};
     for (const JwsAlgorithm algorithm : kAlgorithms) {
       const testing::TestKey* key = &rsa;
       switch (testing::KeyKindFor(algorithm)) {

@@ -14,8 +14,7 @@ bool TrustDomainChar(char c) {
 
 bool PathChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_' ||
-         c == '/';
+         (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_' || c == '/';
 }
 
 }  // namespace
@@ -60,10 +59,9 @@ std::string_view SpiffeTrustDomain(std::string_view id) {
   size_t start = 0;
   while (start < path.size()) {
     const size_t end = path.find('/', start + 1);
-    const std::string_view segment =
-        path.substr(start + 1, end == std::string_view::npos
-                                   ? std::string_view::npos
-                                   : end - start - 1);
+    const std::string_view segment = path.substr(
+        start + 1, end == std::string_view::npos ? std::string_view::npos
+                                                 : end - start - 1);
     if (segment.empty() || segment == "." || segment == "..") return {};
     for (const char c : segment) {
       if (!PathChar(c)) return {};

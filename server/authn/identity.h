@@ -23,7 +23,7 @@
 namespace verdict::authn {
 
 struct Identity {
-  std::string subject;       // subject id: the mapped claim or the SPIFFE ID
+  std::string subject;  // subject id: the mapped claim or the SPIFFE ID
   engine::StringList roles;
   engine::StringList scopes;
   engine::Struct attributes;  // claims copied by the issuer's mapping

@@ -14,8 +14,8 @@ namespace verdict::authn {
 namespace {
 
 constexpr std::array<std::string_view, kJwsAlgorithmCount> kAlgorithmNames = {
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
-    "ES256", "ES384", "EdDSA"};
+    "RS256", "RS384", "RS512", "PS256", "PS384",
+    "PS512", "ES256", "ES384", "EdDSA"};
 
 constexpr int kMinRsaBits = 2048;
 
@@ -156,7 +156,8 @@ bool UsableForVerification(const nlohmann::json& jwk) {
   if (ops != jwk.end()) {
     if (!ops->is_array()) return false;
     bool verify = false;
-    for (const auto& op : *ops) verify = verify || (op.is_string() && op == "verify");
+    for (const auto& op : *ops)
+      verify = verify || (op.is_string() && op == "verify");
     if (!verify) return false;
   }
   return true;
@@ -253,8 +254,7 @@ absl::StatusOr<JwkSet> ParseJwks(std::string_view text) {
   for (const nlohmann::json& entry : *keys) {
     ++index;
     auto fail = [index](absl::string_view why) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("key ", index, ": ", why));
+      return absl::InvalidArgumentError(absl::StrCat("key ", index, ": ", why));
     };
     if (!entry.is_object()) return fail("not an object");
     for (const char* secret : {"d", "p", "q", "dp", "dq", "qi", "k"}) {
@@ -266,8 +266,9 @@ absl::StatusOr<JwkSet> ParseJwks(std::string_view text) {
     jwk.type = *type;
     if (const auto alg = entry.find("alg"); alg != entry.end()) {
       const std::optional<JwsAlgorithm> parsed =
-          alg->is_string() ? ParseJwsAlgorithm(alg->get_ref<const std::string&>())
-                           : std::nullopt;
+          alg->is_string()
+              ? ParseJwsAlgorithm(alg->get_ref<const std::string&>())
+              : std::nullopt;
       // An encryption or HMAC alg, or one for another key type: not ours.
       if (!parsed.has_value() || KeyTypeFor(*parsed) != *type) continue;
       jwk.alg = parsed;
@@ -314,8 +315,7 @@ bool JwsVerifier::Verify(JwsAlgorithm algorithm, const Jwk& key,
   if (md == nullptr && algorithm != JwsAlgorithm::kEdDSA) return false;
   std::optional<std::string> der;
   if (algorithm == JwsAlgorithm::kES256 || algorithm == JwsAlgorithm::kES384) {
-    der = EcdsaRawToDer(signature,
-                        algorithm == JwsAlgorithm::kES256 ? 32 : 48);
+    der = EcdsaRawToDer(signature, algorithm == JwsAlgorithm::kES256 ? 32 : 48);
     if (!der.has_value()) return false;
     signature = *der;
   }

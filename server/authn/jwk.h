@@ -50,10 +50,10 @@ enum class KeyType : uint8_t { kRsa, kEcP256, kEcP384, kEd25519 };
 KeyType KeyTypeFor(JwsAlgorithm algorithm);
 
 struct Jwk {
-  std::string kid;                   // empty: the JWK had none
+  std::string kid;  // empty: the JWK had none
   KeyType type = KeyType::kRsa;
-  std::optional<JwsAlgorithm> alg;   // set: the key verifies only this alg
-  EvpPkeyPtr key;                    // public key, never null
+  std::optional<JwsAlgorithm> alg;  // set: the key verifies only this alg
+  EvpPkeyPtr key;                   // public key, never null
 };
 
 struct JwkSet {
@@ -84,8 +84,7 @@ class JwsVerifier {
   // type or alg does not fit `algorithm`; callers check that first to report
   // algorithm_not_allowed rather than signature_invalid.
   bool Verify(JwsAlgorithm algorithm, const Jwk& key,
-              std::string_view signing_input,
-              std::string_view signature) const;
+              std::string_view signing_input, std::string_view signature) const;
 
  private:
   EvpMdPtr sha256_;

@@ -158,8 +158,8 @@ AuthOutcome JwtAuthenticator::Authenticate(std::string_view token,
   if (outcome.ok()) {
     const Issuer& issuer = *issuers_.find(outcome.identity->issuer)->second;
     cache_.Insert(digest, outcome.identity,
-                  outcome.identity->expires_at + issuer.options.clock_skew,
-                  now, generation);
+                  outcome.identity->expires_at + issuer.options.clock_skew, now,
+                  generation);
   }
   return outcome;
 }
@@ -185,8 +185,8 @@ AuthOutcome JwtAuthenticator::Verify(std::string_view token,
   const std::string_view signing_input = token.substr(0, second_dot);
   std::optional<std::string> header_text =
       Base64UrlDecode(token.substr(0, first_dot));
-  std::optional<std::string> payload_text = Base64UrlDecode(
-      token.substr(first_dot + 1, second_dot - first_dot - 1));
+  std::optional<std::string> payload_text =
+      Base64UrlDecode(token.substr(first_dot + 1, second_dot - first_dot - 1));
   std::optional<std::string> signature =
       Base64UrlDecode(token.substr(second_dot + 1));
   if (!header_text.has_value() || !payload_text.has_value() ||
@@ -233,7 +233,8 @@ AuthOutcome JwtAuthenticator::Verify(std::string_view token,
   }
   const auto issuer_it = issuers_.find(iss->get_ref<const std::string&>());
   if (issuer_it == issuers_.end()) {
-    return Fail(ReasonCode::kIssuerUnknown, "token iss is not a configured issuer");
+    return Fail(ReasonCode::kIssuerUnknown,
+                "token iss is not a configured issuer");
   }
   const Issuer& issuer = *issuer_it->second;
   if (!issuer.allowed[static_cast<int>(*algorithm)]) {
@@ -296,7 +297,9 @@ AuthOutcome JwtAuthenticator::Verify(std::string_view token,
     return Fail(ReasonCode::kTokenNotYetValid, "token iat is in the future");
   }
   if (issuer.options.max_lifetime > absl::ZeroDuration()) {
-    const absl::Time start = iat.has_value() ? *iat : nbf.has_value() ? *nbf : now;
+    const absl::Time start = iat.has_value()   ? *iat
+                             : nbf.has_value() ? *nbf
+                                               : now;
     if (*exp - start > issuer.options.max_lifetime) {
       return Fail(ReasonCode::kUnauthenticated,
                   "token lifetime exceeds the issuer's max_lifetime");
@@ -315,7 +318,8 @@ AuthOutcome JwtAuthenticator::Verify(std::string_view token,
       return false;
     };
     if (aud->is_array()) {
-      for (const auto& value : *aud) audience_ok = audience_ok || accepted(value);
+      for (const auto& value : *aud)
+        audience_ok = audience_ok || accepted(value);
     } else {
       audience_ok = accepted(*aud);
     }

@@ -53,8 +53,8 @@ struct JwtClaimMapping {
 };
 
 struct JwtIssuerOptions {
-  std::string issuer;     // matched exactly against "iss"
-  std::string jwks_file;  // local file, re-read when it changes
+  std::string issuer;                  // matched exactly against "iss"
+  std::string jwks_file;               // local file, re-read when it changes
   std::vector<std::string> audiences;  // at least one
   std::vector<std::string> algorithms = {"RS256", "ES256", "EdDSA"};
   absl::Duration clock_skew = absl::Seconds(30);

@@ -23,10 +23,10 @@ absl::StatusOr<FileStamp> StampFile(const std::string& path) {
   stamp.device = info.st_dev;
   stamp.inode = info.st_ino;
   stamp.size = info.st_size;
-  stamp.mtime_ns = int64_t{info.st_mtim.tv_sec} * 1000000000 +
-                   info.st_mtim.tv_nsec;
-  stamp.ctime_ns = int64_t{info.st_ctim.tv_sec} * 1000000000 +
-                   info.st_ctim.tv_nsec;
+  stamp.mtime_ns =
+      int64_t{info.st_mtim.tv_sec} * 1000000000 + info.st_mtim.tv_nsec;
+  stamp.ctime_ns =
+      int64_t{info.st_ctim.tv_sec} * 1000000000 + info.st_ctim.tv_nsec;
   return stamp;
 }
 

@@ -67,7 +67,8 @@ absl::StatusOr<nlohmann::json> ParseStrictJsonObject(std::string_view text) {
         break;
       case Event::key:
         if (!open_objects.empty() && parsed.is_string() &&
-            !open_objects.back().insert(parsed.get_ref<const std::string&>())
+            !open_objects.back()
+                 .insert(parsed.get_ref<const std::string&>())
                  .second) {
           duplicate = true;
         }
@@ -112,7 +113,8 @@ void JsonToProtoValue(const nlohmann::json& json,
       break;
     case nlohmann::json::value_t::array: {
       auto* list = value->mutable_list_value();
-      for (const auto& element : json) JsonToProtoValue(element, list->add_values());
+      for (const auto& element : json)
+        JsonToProtoValue(element, list->add_values());
       break;
     }
     case nlohmann::json::value_t::object: {

@@ -34,7 +34,8 @@ std::optional<std::vector<X509Ptr>> ParsePemCertificates(std::string_view pem,
   if (bio == nullptr) return std::nullopt;
   std::vector<X509Ptr> certificates;
   while (static_cast<int>(certificates.size()) <= limit) {
-    X509Ptr certificate(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    X509Ptr certificate(
+        PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
     if (certificate == nullptr) {
       const unsigned long error = ERR_peek_last_error();  // NOLINT
       ERR_clear_error();
@@ -162,8 +163,7 @@ AuthOutcome X509SvidAuthenticator::Verify(std::string_view pem_chain,
   if (static_cast<int>(chain->size()) > options_.max_chain_certificates) {
     return Fail(ReasonCode::kUnauthenticated,
                 absl::StrCat("X.509-SVID chain has more than ",
-                             options_.max_chain_certificates,
-                             " certificates"));
+                             options_.max_chain_certificates, " certificates"));
   }
   X509* leaf = chain->front().get();
 
@@ -192,8 +192,8 @@ AuthOutcome X509SvidAuthenticator::Verify(std::string_view pem_chain,
     return Fail(ReasonCode::kUnauthenticated,
                 "X.509-SVID URI SAN is not a SPIFFE ID");
   }
-  const auto domain_it =
-      domains_.find(absl::string_view(trust_domain.data(), trust_domain.size()));
+  const auto domain_it = domains_.find(
+      absl::string_view(trust_domain.data(), trust_domain.size()));
   if (domain_it == domains_.end()) {
     return Fail(ReasonCode::kIssuerUnknown,
                 "X.509-SVID trust domain is not configured");

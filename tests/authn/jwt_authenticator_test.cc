@@ -76,7 +76,8 @@ class JwtAuthenticatorTest : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     testing::ReplaceFile(JwksPath(), MainJwks());
-    testing::ReplaceFile(SinglePath(), testing::Jwks({PublicJwk(keys_->p256, "")}));
+    testing::ReplaceFile(SinglePath(),
+                         testing::Jwks({PublicJwk(keys_->p256, "")}));
     // The single key has no kid: tokens without kid may use it.
     nlohmann::json single = PublicJwk(keys_->p256);
     single.erase("kid");
@@ -89,7 +90,9 @@ class JwtAuthenticatorTest : public ::testing::Test {
   }
 
   std::string JwksPath() const { return (dir_ / "idp.jwks.json").string(); }
-  std::string SinglePath() const { return (dir_ / "single.jwks.json").string(); }
+  std::string SinglePath() const {
+    return (dir_ / "single.jwks.json").string();
+  }
 
   static std::string MainJwks() {
     return testing::Jwks({PublicJwk(keys_->rsa), PublicJwk(keys_->p256),
@@ -137,9 +140,9 @@ class JwtAuthenticatorTest : public ::testing::Test {
             {"department", "sales"}};
   }
 
-  static std::string Token(JwsAlgorithm algorithm,
-                           const nlohmann::json& claims = Claims(),
-                           const nlohmann::json& header = nlohmann::json::object()) {
+  static std::string Token(
+      JwsAlgorithm algorithm, const nlohmann::json& claims = Claims(),
+      const nlohmann::json& header = nlohmann::json::object()) {
     return SignJwt(algorithm, keys_->For(algorithm), header, claims);
   }
 
@@ -152,11 +155,13 @@ class JwtAuthenticatorTest : public ::testing::Test {
   void ExpectRefused(const std::string& token, ReasonCode code) const {
     const AuthOutcome outcome = Check(token);
     EXPECT_FALSE(outcome.ok());
-    EXPECT_EQ(engine::ReasonCodeName(outcome.code), engine::ReasonCodeName(code))
+    EXPECT_EQ(engine::ReasonCodeName(outcome.code),
+              engine::ReasonCodeName(code))
         << outcome.message;
     EXPECT_FALSE(outcome.message.empty());
     for (size_t start = 0; start + 16 <= token.size(); start += 16) {
-      EXPECT_EQ(outcome.message.find(token.substr(start, 16)), std::string::npos)
+      EXPECT_EQ(outcome.message.find(token.substr(start, 16)),
+                std::string::npos)
           << outcome.message;
     }
   }
@@ -206,7 +211,8 @@ TEST_F(JwtAuthenticatorTest, KeyBoundToOneAlgorithmVerifiesThatAlgorithm) {
       testing::SigningInput({{"alg", "PS256"}, {"kid", "rsa-ps256"}}, Claims());
   const std::string token =
       input + "." +
-      Base64UrlEncode(testing::Sign(JwsAlgorithm::kPS256, keys_->rsa_ps_only, input));
+      Base64UrlEncode(
+          testing::Sign(JwsAlgorithm::kPS256, keys_->rsa_ps_only, input));
   EXPECT_TRUE(Check(token).ok());
 }
 
@@ -243,7 +249,8 @@ TEST_F(JwtAuthenticatorTest, AudienceListAndClockSkewAreAccepted) {
 }
 
 TEST_F(JwtAuthenticatorTest, UnsignedAndHmacTokensAreRefused) {
-  const std::string none_input = testing::SigningInput({{"alg", "none"}}, Claims());
+  const std::string none_input =
+      testing::SigningInput({{"alg", "none"}}, Claims());
   ExpectRefused(none_input + ".", ReasonCode::kAlgorithmNotAllowed);
   ExpectRefused(none_input + "." + Segment(std::string_view("x")),
                 ReasonCode::kAlgorithmNotAllowed);
@@ -259,8 +266,9 @@ TEST_F(JwtAuthenticatorTest, UnsignedAndHmacTokensAreRefused) {
     SCOPED_TRACE(alg);
     const std::string input =
         testing::SigningInput({{"alg", alg}, {"kid", "rsa"}}, Claims());
-    ExpectRefused(input + "." + Base64UrlEncode(testing::Hmac(digest, secret, input)),
-                  ReasonCode::kAlgorithmNotAllowed);
+    ExpectRefused(
+        input + "." + Base64UrlEncode(testing::Hmac(digest, secret, input)),
+        ReasonCode::kAlgorithmNotAllowed);
   }
 }
 
@@ -274,10 +282,10 @@ TEST_F(JwtAuthenticatorTest, AlgorithmsOutsideTheIssuerOrKeyAreRefused) {
   // ES256 claimed over the RSA key, RS256 over the Ed25519 key.
   const std::string es_over_rsa =
       testing::SigningInput({{"alg", "ES256"}, {"kid", "rsa"}}, Claims());
-  ExpectRefused(
-      es_over_rsa + "." +
-          Base64UrlEncode(testing::Sign(JwsAlgorithm::kES256, keys_->p256, es_over_rsa)),
-      ReasonCode::kAlgorithmNotAllowed);
+  ExpectRefused(es_over_rsa + "." +
+                    Base64UrlEncode(testing::Sign(JwsAlgorithm::kES256,
+                                                  keys_->p256, es_over_rsa)),
+                ReasonCode::kAlgorithmNotAllowed);
   ExpectRefused(Token(JwsAlgorithm::kRS256, Claims(), {{"kid", "ed"}}),
                 ReasonCode::kAlgorithmNotAllowed);
   // ES384 over the P-256 key.
@@ -287,13 +295,14 @@ TEST_F(JwtAuthenticatorTest, AlgorithmsOutsideTheIssuerOrKeyAreRefused) {
   const std::string rs_input =
       testing::SigningInput({{"alg", "RS256"}, {"kid", "rsa-ps256"}}, Claims());
   ExpectRefused(rs_input + "." +
-                    Base64UrlEncode(testing::Sign(JwsAlgorithm::kRS256,
-                                                  keys_->rsa_ps_only, rs_input)),
+                    Base64UrlEncode(testing::Sign(
+                        JwsAlgorithm::kRS256, keys_->rsa_ps_only, rs_input)),
                 ReasonCode::kAlgorithmNotAllowed);
   // Unknown algorithm names.
-  ExpectRefused(testing::SigningInput({{"alg", "ES512"}, {"kid", "p256"}}, Claims()) +
-                    "." + Segment(std::string_view("sig")),
-                ReasonCode::kAlgorithmNotAllowed);
+  ExpectRefused(
+      testing::SigningInput({{"alg", "ES512"}, {"kid", "p256"}}, Claims()) +
+          "." + Segment(std::string_view("sig")),
+      ReasonCode::kAlgorithmNotAllowed);
 }
 
 TEST_F(JwtAuthenticatorTest, KeySelectionNeverFallsBack) {
@@ -302,31 +311,35 @@ TEST_F(JwtAuthenticatorTest, KeySelectionNeverFallsBack) {
   // No kid while the JWKS has several keys: no "try every key".
   const std::string input = testing::SigningInput({{"alg", "ES256"}}, Claims());
   ExpectRefused(input + "." +
-                    Base64UrlEncode(testing::Sign(JwsAlgorithm::kES256, keys_->p256, input)),
+                    Base64UrlEncode(testing::Sign(JwsAlgorithm::kES256,
+                                                  keys_->p256, input)),
                 ReasonCode::kSignatureInvalid);
   // No kid, single key of another type.
   nlohmann::json claims = Claims();
   claims["iss"] = kSingleKeyIssuer;
-  const std::string ed_input = testing::SigningInput({{"alg", "EdDSA"}}, claims);
+  const std::string ed_input =
+      testing::SigningInput({{"alg", "EdDSA"}}, claims);
   ExpectRefused(ed_input + "." +
-                    Base64UrlEncode(testing::Sign(JwsAlgorithm::kEdDSA, keys_->ed, ed_input)),
+                    Base64UrlEncode(testing::Sign(JwsAlgorithm::kEdDSA,
+                                                  keys_->ed, ed_input)),
                 ReasonCode::kAlgorithmNotAllowed);
   // An embedded "jwk" header naming the attacker's key is ignored.
-  nlohmann::json header = {{"alg", "RS256"},
-                           {"kid", "rsa"},
-                           {"jwk", PublicJwk(keys_->attacker)}};
-  ExpectRefused(SignJwt(JwsAlgorithm::kRS256, keys_->attacker, header, Claims()),
-                ReasonCode::kSignatureInvalid);
+  nlohmann::json header = {
+      {"alg", "RS256"}, {"kid", "rsa"}, {"jwk", PublicJwk(keys_->attacker)}};
+  ExpectRefused(
+      SignJwt(JwsAlgorithm::kRS256, keys_->attacker, header, Claims()),
+      ReasonCode::kSignatureInvalid);
   // A non-string kid.
   ExpectRefused(Token(JwsAlgorithm::kES256, Claims(), {{"kid", 7}}),
                 ReasonCode::kUnauthenticated);
 }
 
 TEST_F(JwtAuthenticatorTest, CritHeaderIsRefused) {
+  ExpectRefused(
+      Token(JwsAlgorithm::kES256, Claims(), {{"crit", {"exp"}}, {"exp", 1}}),
+      ReasonCode::kUnauthenticated);
   ExpectRefused(Token(JwsAlgorithm::kES256, Claims(),
-                      {{"crit", {"exp"}}, {"exp", 1}}),
-                ReasonCode::kUnauthenticated);
-  ExpectRefused(Token(JwsAlgorithm::kES256, Claims(), {{"crit", {"b64"}}, {"b64", false}}),
+                      {{"crit", {"b64"}}, {"b64", false}}),
                 ReasonCode::kUnauthenticated);
 }
 
@@ -339,22 +352,25 @@ TEST_F(JwtAuthenticatorTest, MalformedEncodingsAreRefused) {
   const std::string payload = good.substr(dot1 + 1, dot2 - dot1 - 1);
   const std::string signature = good.substr(dot2 + 1);
 
-  ExpectRefused(header + "=." + payload + "." + signature, ReasonCode::kUnauthenticated);
+  ExpectRefused(header + "=." + payload + "." + signature,
+                ReasonCode::kUnauthenticated);
   ExpectRefused(header + "." + payload + "." + signature + "==",
                 ReasonCode::kUnauthenticated);
-  ExpectRefused(header + "." + payload + "+." + signature, ReasonCode::kUnauthenticated);
+  ExpectRefused(header + "." + payload + "+." + signature,
+                ReasonCode::kUnauthenticated);
   ExpectRefused(header + "." + payload + "/" + "." + signature,
                 ReasonCode::kUnauthenticated);
   ExpectRefused(" " + good, ReasonCode::kUnauthenticated);
   ExpectRefused(good + "\n", ReasonCode::kUnauthenticated);
   // An impossible length (1 mod 4).
-  const std::string padding(signature.size() % 4 == 1 ? 4 : (5 - signature.size() % 4) % 4, 'A');
+  const std::string padding(
+      signature.size() % 4 == 1 ? 4 : (5 - signature.size() % 4) % 4, 'A');
   ASSERT_EQ((signature.size() + padding.size()) % 4, 1u);
   ExpectRefused(header + "." + payload + "." + signature + padding,
                 ReasonCode::kUnauthenticated);
   // Non-canonical: "Ag" and "Ah" both would decode to 0x02.
-  ExpectRefused(Segment(std::string_view("{")) .substr(0, 1) + "h." + payload + "." +
-                    signature,
+  ExpectRefused(Segment(std::string_view("{")).substr(0, 1) + "h." + payload +
+                    "." + signature,
                 ReasonCode::kUnauthenticated);
   ExpectRefused(std::string(), ReasonCode::kUnauthenticated);
 }
@@ -363,20 +379,25 @@ TEST_F(JwtAuthenticatorTest, WrongSegmentCountsAndTrailingDataAreRefused) {
   const std::string good = Token(JwsAlgorithm::kES256);
   const size_t dot1 = good.find('.');
   const size_t dot2 = good.find('.', dot1 + 1);
-  ExpectRefused(good.substr(0, dot2), ReasonCode::kUnauthenticated);  // 2 segments
-  ExpectRefused(good + ".", ReasonCode::kUnauthenticated);             // 4 segments
-  ExpectRefused(good + "." + good.substr(dot2 + 1), ReasonCode::kUnauthenticated);
-  ExpectRefused(good.substr(0, dot1) + "." + good, ReasonCode::kUnauthenticated);
+  ExpectRefused(good.substr(0, dot2),
+                ReasonCode::kUnauthenticated);              // 2 segments
+  ExpectRefused(good + ".", ReasonCode::kUnauthenticated);  // 4 segments
+  ExpectRefused(good + "." + good.substr(dot2 + 1),
+                ReasonCode::kUnauthenticated);
+  ExpectRefused(good.substr(0, dot1) + "." + good,
+                ReasonCode::kUnauthenticated);
   ExpectRefused("a.b.c.d.e", ReasonCode::kUnauthenticated);  // JWE shape
   ExpectRefused("...", ReasonCode::kUnauthenticated);
   ExpectRefused("abc", ReasonCode::kUnauthenticated);
   // Extra bytes in the signature segment.
   ExpectRefused(good + "AAAA", ReasonCode::kSignatureInvalid);
   // Claims with data after the closing brace, signed correctly.
-  const std::string input = JsonSegment(nlohmann::json{{"alg", "ES256"}, {"kid", "p256"}}) +
-                            "." + Segment(std::string_view(Claims().dump() + " {}"));
+  const std::string input =
+      JsonSegment(nlohmann::json{{"alg", "ES256"}, {"kid", "p256"}}) + "." +
+      Segment(std::string_view(Claims().dump() + " {}"));
   ExpectRefused(input + "." +
-                    Base64UrlEncode(testing::Sign(JwsAlgorithm::kES256, keys_->p256, input)),
+                    Base64UrlEncode(testing::Sign(JwsAlgorithm::kES256,
+                                                  keys_->p256, input)),
                 ReasonCode::kUnauthenticated);
 }
 
@@ -384,29 +405,36 @@ TEST_F(JwtAuthenticatorTest, BadJsonAndDuplicateMembersAreRefused) {
   auto signed_raw = [](std::string_view header, std::string_view claims) {
     const std::string input = Segment(header) + "." + Segment(claims);
     return input + "." +
-           Base64UrlEncode(testing::Sign(JwsAlgorithm::kES256, keys_->p256, input));
+           Base64UrlEncode(
+               testing::Sign(JwsAlgorithm::kES256, keys_->p256, input));
   };
   const std::string claims = Claims().dump();
   const std::string header = R"({"alg":"ES256","kid":"p256"})";
   ASSERT_TRUE(Check(signed_raw(header, claims)).ok());
   ExpectRefused(signed_raw(R"({"alg":"ES256","kid":"p256")", claims),
                 ReasonCode::kUnauthenticated);
-  ExpectRefused(signed_raw(header, "{\"iss\": }"), ReasonCode::kUnauthenticated);
+  ExpectRefused(signed_raw(header, "{\"iss\": }"),
+                ReasonCode::kUnauthenticated);
   ExpectRefused(signed_raw("[]", claims), ReasonCode::kUnauthenticated);
-  ExpectRefused(signed_raw(header, "\"just a string\""), ReasonCode::kUnauthenticated);
-  ExpectRefused(signed_raw(R"({"alg":"ES256","alg":"none","kid":"p256"})", claims),
+  ExpectRefused(signed_raw(header, "\"just a string\""),
                 ReasonCode::kUnauthenticated);
-  ExpectRefused(signed_raw(R"({"alg":"ES256","kid":"p256","kid":"rsa"})", claims),
-                ReasonCode::kUnauthenticated);
+  ExpectRefused(
+      signed_raw(R"({"alg":"ES256","alg":"none","kid":"p256"})", claims),
+      ReasonCode::kUnauthenticated);
+  ExpectRefused(
+      signed_raw(R"({"alg":"ES256","kid":"p256","kid":"rsa"})", claims),
+      ReasonCode::kUnauthenticated);
   std::string duplicate_sub = claims;
   duplicate_sub.insert(1, R"("sub":"mallory",)");
-  ExpectRefused(signed_raw(header, duplicate_sub), ReasonCode::kUnauthenticated);
+  ExpectRefused(signed_raw(header, duplicate_sub),
+                ReasonCode::kUnauthenticated);
   // Duplicates nested inside a claim are refused too.
   std::string nested = claims;
   nested.insert(1, R"("ctx":{"a":1,"a":2},)");
   ExpectRefused(signed_raw(header, nested), ReasonCode::kUnauthenticated);
   // Invalid UTF-8 inside a string.
-  ExpectRefused(signed_raw(header, "{\"iss\":\"\xff\"}"), ReasonCode::kUnauthenticated);
+  ExpectRefused(signed_raw(header, "{\"iss\":\"\xff\"}"),
+                ReasonCode::kUnauthenticated);
 }
 
 TEST_F(JwtAuthenticatorTest, TimeClaimsAreEnforced) {
@@ -417,44 +445,58 @@ TEST_F(JwtAuthenticatorTest, TimeClaimsAreEnforced) {
   ExpectRefused(Token(JwsAlgorithm::kES256, claims), ReasonCode::kTokenExpired);
   claims = Claims();
   claims["nbf"] = absl::ToUnixSeconds(kNow) + 31;
-  ExpectRefused(Token(JwsAlgorithm::kES256, claims), ReasonCode::kTokenNotYetValid);
+  ExpectRefused(Token(JwsAlgorithm::kES256, claims),
+                ReasonCode::kTokenNotYetValid);
   claims = Claims();
   claims["iat"] = absl::ToUnixSeconds(kNow) + 31;
-  ExpectRefused(Token(JwsAlgorithm::kES256, claims), ReasonCode::kTokenNotYetValid);
+  ExpectRefused(Token(JwsAlgorithm::kES256, claims),
+                ReasonCode::kTokenNotYetValid);
   claims = Claims();
   claims.erase("exp");
-  ExpectRefused(Token(JwsAlgorithm::kES256, claims), ReasonCode::kUnauthenticated);
+  ExpectRefused(Token(JwsAlgorithm::kES256, claims),
+                ReasonCode::kUnauthenticated);
   claims = Claims();
   claims["exp"] = "tomorrow";
-  ExpectRefused(Token(JwsAlgorithm::kES256, claims), ReasonCode::kUnauthenticated);
+  ExpectRefused(Token(JwsAlgorithm::kES256, claims),
+                ReasonCode::kUnauthenticated);
   claims["exp"] = 1e300;
-  ExpectRefused(Token(JwsAlgorithm::kES256, claims), ReasonCode::kUnauthenticated);
+  ExpectRefused(Token(JwsAlgorithm::kES256, claims),
+                ReasonCode::kUnauthenticated);
   // Lifetime over the 1h cap, even though still valid now.
   claims = Claims();
   claims["exp"] = absl::ToUnixSeconds(kNow) + 7200;
-  ExpectRefused(Token(JwsAlgorithm::kES256, claims), ReasonCode::kUnauthenticated);
+  ExpectRefused(Token(JwsAlgorithm::kES256, claims),
+                ReasonCode::kUnauthenticated);
   claims.erase("iat");
   claims.erase("nbf");
-  ExpectRefused(Token(JwsAlgorithm::kES256, claims), ReasonCode::kUnauthenticated);
+  ExpectRefused(Token(JwsAlgorithm::kES256, claims),
+                ReasonCode::kUnauthenticated);
 }
 
 TEST_F(JwtAuthenticatorTest, IssuerAndAudienceAreEnforced) {
   nlohmann::json claims = Claims();
   claims["iss"] = "https://evil.test";
-  ExpectRefused(Token(JwsAlgorithm::kES256, claims), ReasonCode::kIssuerUnknown);
+  ExpectRefused(Token(JwsAlgorithm::kES256, claims),
+                ReasonCode::kIssuerUnknown);
   claims["iss"] = "https://idp.test/";  // exact match only
-  ExpectRefused(Token(JwsAlgorithm::kES256, claims), ReasonCode::kIssuerUnknown);
+  ExpectRefused(Token(JwsAlgorithm::kES256, claims),
+                ReasonCode::kIssuerUnknown);
   claims.erase("iss");
-  ExpectRefused(Token(JwsAlgorithm::kES256, claims), ReasonCode::kIssuerUnknown);
+  ExpectRefused(Token(JwsAlgorithm::kES256, claims),
+                ReasonCode::kIssuerUnknown);
   claims = Claims();
   claims["aud"] = "https://mcp.test/billing";
-  ExpectRefused(Token(JwsAlgorithm::kES256, claims), ReasonCode::kAudienceMismatch);
+  ExpectRefused(Token(JwsAlgorithm::kES256, claims),
+                ReasonCode::kAudienceMismatch);
   claims["aud"] = {"https://mcp.test/billing", "https://mcp.test/hr"};
-  ExpectRefused(Token(JwsAlgorithm::kES256, claims), ReasonCode::kAudienceMismatch);
+  ExpectRefused(Token(JwsAlgorithm::kES256, claims),
+                ReasonCode::kAudienceMismatch);
   claims["aud"] = nlohmann::json::array();
-  ExpectRefused(Token(JwsAlgorithm::kES256, claims), ReasonCode::kAudienceMismatch);
+  ExpectRefused(Token(JwsAlgorithm::kES256, claims),
+                ReasonCode::kAudienceMismatch);
   claims.erase("aud");
-  ExpectRefused(Token(JwsAlgorithm::kES256, claims), ReasonCode::kAudienceMismatch);
+  ExpectRefused(Token(JwsAlgorithm::kES256, claims),
+                ReasonCode::kAudienceMismatch);
 }
 
 TEST_F(JwtAuthenticatorTest, ForgedAndTamperedSignaturesAreRefused) {
@@ -488,7 +530,8 @@ TEST_F(JwtAuthenticatorTest, ForgedAndTamperedSignaturesAreRefused) {
                            input.size()),
             1);
   ExpectRefused(input + "." +
-                    Base64UrlEncode(std::string_view(reinterpret_cast<char*>(der), length)),
+                    Base64UrlEncode(
+                        std::string_view(reinterpret_cast<char*>(der), length)),
                 ReasonCode::kSignatureInvalid);
   // Signed by another key under a known kid.
   ExpectRefused(SignJwt(JwsAlgorithm::kRS256, keys_->attacker, {}, Claims()),
@@ -498,7 +541,8 @@ TEST_F(JwtAuthenticatorTest, ForgedAndTamperedSignaturesAreRefused) {
 TEST_F(JwtAuthenticatorTest, AbsurdSizesAreRefusedCheaply) {
   nlohmann::json claims = Claims();
   claims["padding"] = std::string(20000, 'x');
-  ExpectRefused(Token(JwsAlgorithm::kES256, claims), ReasonCode::kUnauthenticated);
+  ExpectRefused(Token(JwsAlgorithm::kES256, claims),
+                ReasonCode::kUnauthenticated);
   ExpectRefused(std::string(1 << 20, 'A'), ReasonCode::kUnauthenticated);
   // Nesting past the cap, signed correctly.
   auto nested = [](int depth) {
@@ -508,28 +552,34 @@ TEST_F(JwtAuthenticatorTest, AbsurdSizesAreRefusedCheaply) {
   };
   claims = Claims();
   claims["deep"] = nested(40);
-  ExpectRefused(Token(JwsAlgorithm::kES256, claims), ReasonCode::kUnauthenticated);
+  ExpectRefused(Token(JwsAlgorithm::kES256, claims),
+                ReasonCode::kUnauthenticated);
   claims["deep"] = nested(8);
   EXPECT_TRUE(Check(Token(JwsAlgorithm::kES256, claims)).ok());
   // Deep nesting in a header that never reaches the signature check.
   const std::string deep_header =
       std::string(5000, '[') + std::string(5000, ']');
-  ExpectRefused(Segment(std::string_view(deep_header)) + "." + JsonSegment(Claims()) + ".AAAA",
+  ExpectRefused(Segment(std::string_view(deep_header)) + "." +
+                    JsonSegment(Claims()) + ".AAAA",
                 ReasonCode::kUnauthenticated);
 }
 
 TEST_F(JwtAuthenticatorTest, MalformedClaimMappingsAreRefused) {
   nlohmann::json claims = Claims();
   claims["groups"] = {"engineering", 7};
-  ExpectRefused(Token(JwsAlgorithm::kES256, claims), ReasonCode::kUnauthenticated);
+  ExpectRefused(Token(JwsAlgorithm::kES256, claims),
+                ReasonCode::kUnauthenticated);
   claims = Claims();
   claims["sub"] = "";
-  ExpectRefused(Token(JwsAlgorithm::kES256, claims), ReasonCode::kUnauthenticated);
+  ExpectRefused(Token(JwsAlgorithm::kES256, claims),
+                ReasonCode::kUnauthenticated);
   claims["sub"] = 42;
-  ExpectRefused(Token(JwsAlgorithm::kES256, claims), ReasonCode::kUnauthenticated);
+  ExpectRefused(Token(JwsAlgorithm::kES256, claims),
+                ReasonCode::kUnauthenticated);
   claims = Claims();
   claims["scope"] = {{"read", true}};
-  ExpectRefused(Token(JwsAlgorithm::kES256, claims), ReasonCode::kUnauthenticated);
+  ExpectRefused(Token(JwsAlgorithm::kES256, claims),
+                ReasonCode::kUnauthenticated);
 }
 
 TEST_F(JwtAuthenticatorTest, RepeatedTokensAreServedFromTheCacheUntilExpiry) {
@@ -564,7 +614,8 @@ TEST_F(JwtAuthenticatorTest, CacheIsBounded) {
 
 TEST_F(JwtAuthenticatorTest, JwksReloadAddsAndRemovesKeysAndClearsTheCache) {
   const TestKey fresh = GenerateKey(KeyKind::kEcP256, "fresh");
-  const std::string fresh_token = SignJwt(JwsAlgorithm::kES256, fresh, {}, Claims());
+  const std::string fresh_token =
+      SignJwt(JwsAlgorithm::kES256, fresh, {}, Claims());
   const std::string old_token = Token(JwsAlgorithm::kEdDSA);
   ASSERT_TRUE(Check(old_token).ok());
   ExpectRefused(fresh_token, ReasonCode::kSignatureInvalid);
@@ -574,7 +625,8 @@ TEST_F(JwtAuthenticatorTest, JwksReloadAddsAndRemovesKeysAndClearsTheCache) {
   EXPECT_EQ(authenticator_->cached_tokens(), 1u);
 
   // Rotation: "fresh" in, "ed" out.
-  testing::ReplaceFile(JwksPath(), testing::Jwks({PublicJwk(keys_->rsa), PublicJwk(fresh)}));
+  testing::ReplaceFile(
+      JwksPath(), testing::Jwks({PublicJwk(keys_->rsa), PublicJwk(fresh)}));
   ASSERT_TRUE(authenticator_->ReloadChangedKeys().ok());
   EXPECT_EQ(authenticator_->cached_tokens(), 0u);
   EXPECT_TRUE(Check(fresh_token).ok());
@@ -584,7 +636,8 @@ TEST_F(JwtAuthenticatorTest, JwksReloadAddsAndRemovesKeysAndClearsTheCache) {
   testing::ReplaceFile(JwksPath(), "{\"keys\": [");
   const absl::Status status = authenticator_->ReloadChangedKeys();
   EXPECT_FALSE(status.ok());
-  EXPECT_NE(status.message().find("previous keys kept"), absl::string_view::npos);
+  EXPECT_NE(status.message().find("previous keys kept"),
+            absl::string_view::npos);
   EXPECT_TRUE(Check(fresh_token).ok());
 }
 
@@ -605,7 +658,8 @@ TEST_F(JwtAuthenticatorTest, WatchedJwksReloadsWithoutACall) {
 
 TEST_F(JwtAuthenticatorTest, ConcurrentVerificationDuringReloads) {
   std::vector<std::string> tokens;
-  for (const JwsAlgorithm algorithm : kAllAlgorithms) tokens.push_back(Token(algorithm));
+  for (const JwsAlgorithm algorithm : kAllAlgorithms)
+    tokens.push_back(Token(algorithm));
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {

@@ -60,7 +60,8 @@ void SetTime(ASN1_TIME* field, absl::Time time) {
   Check(ASN1_TIME_set(field, absl::ToTimeT(time)) != nullptr, "ASN1_TIME_set");
 }
 
-void AddExtension(X509* cert, X509V3_CTX* ctx, int nid, const std::string& value) {
+void AddExtension(X509* cert, X509V3_CTX* ctx, int nid,
+                  const std::string& value) {
   X509_EXTENSION* extension =
       X509V3_EXT_conf_nid(nullptr, ctx, nid, value.c_str());
   Check(extension != nullptr, "X509V3_EXT_conf_nid");
@@ -111,8 +112,10 @@ nlohmann::json PublicJwk(const TestKey& key, std::string_view alg) {
   switch (key.kind) {
     case KeyKind::kRsa2048:
       jwk["kty"] = "RSA";
-      jwk["n"] = Base64UrlEncode(BignumParam(key.key.get(), OSSL_PKEY_PARAM_RSA_N, 0));
-      jwk["e"] = Base64UrlEncode(BignumParam(key.key.get(), OSSL_PKEY_PARAM_RSA_E, 0));
+      jwk["n"] =
+          Base64UrlEncode(BignumParam(key.key.get(), OSSL_PKEY_PARAM_RSA_N, 0));
+      jwk["e"] =
+          Base64UrlEncode(BignumParam(key.key.get(), OSSL_PKEY_PARAM_RSA_E, 0));
       break;
     case KeyKind::kEcP256:
     case KeyKind::kEcP384: {

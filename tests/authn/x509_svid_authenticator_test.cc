@@ -76,7 +76,8 @@ class X509SvidAuthenticatorTest : public ::testing::Test {
                      absl::Time now = kNow) const {
     const AuthOutcome outcome = Check(pem, now);
     EXPECT_FALSE(outcome.ok());
-    EXPECT_EQ(engine::ReasonCodeName(outcome.code), engine::ReasonCodeName(code))
+    EXPECT_EQ(engine::ReasonCodeName(outcome.code),
+              engine::ReasonCodeName(code))
         << outcome.message;
     EXPECT_EQ(outcome.message.find("BEGIN CERTIFICATE"), std::string::npos);
   }
@@ -147,9 +148,10 @@ TEST_F(X509SvidAuthenticatorTest, UriSansMustBeExactlyOneSpiffeId) {
       ReasonCode::kUnauthenticated);
   ExpectRefused(MakeCert(Leaf({}), &root_).Pem(), ReasonCode::kUnauthenticated);
   for (const char* bad :
-       {"https://corp.test/mcp/crm", "spiffe://corp.test", "spiffe://corp.test/",
-        "spiffe://Corp.test/mcp", "spiffe://corp.test:443/mcp",
-        "spiffe://corp.test/mcp/../admin", "spiffe://corp.test/mcp?x=1"}) {
+       {"https://corp.test/mcp/crm", "spiffe://corp.test",
+        "spiffe://corp.test/", "spiffe://Corp.test/mcp",
+        "spiffe://corp.test:443/mcp", "spiffe://corp.test/mcp/../admin",
+        "spiffe://corp.test/mcp?x=1"}) {
     SCOPED_TRACE(bad);
     ExpectRefused(MakeCert(Leaf({bad}), &root_).Pem(),
                   ReasonCode::kUnauthenticated);
