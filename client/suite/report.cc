@@ -55,7 +55,7 @@ std::string_view EffectName(policy::Effect effect) {
 
 }  // namespace
 
-std::string XmlEscape(std::string_view text) {
+std::string XmlEscape(std::string_view text, bool attribute) {
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
@@ -76,11 +76,16 @@ std::string XmlEscape(std::string_view text) {
         out += "&apos;";
         break;
       case '\n':
-        out += "&#10;";
+      case '\t':
+        if (attribute) {
+          out += c == '\n' ? "&#10;" : "&#9;";
+        } else {
+          out += c;
+        }
         break;
       default:
         // Other control characters are not allowed in XML 1.0.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\r') {
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\r') {
           out += '?';
         } else {
           out += c;
@@ -157,7 +162,7 @@ void WriteJunit(const RunReport& report, std::ostream& out) {
           << XmlEscape(suite.file)
           << "\" tests=\"0\" failures=\"0\" errors=\"1\" skipped=\"0\">\n"
           << "    <error message=\"suite file did not load\">"
-          << XmlEscape(message) << "</error>\n"
+          << XmlEscape(message, false) << "</error>\n"
           << "  </testsuite>\n";
       continue;
     }
@@ -202,12 +207,12 @@ void WriteJunit(const RunReport& report, std::ostream& out) {
             absl::StrAppend(&detail, "\n");
           }
           out << "      <failure message=\"" << XmlEscape(first)
-              << "\" type=\"assertion\">" << XmlEscape(detail)
+              << "\" type=\"assertion\">" << XmlEscape(detail, false)
               << "</failure>\n";
           break;
         case TestStatus::kError:
           out << "      <error message=\"" << XmlEscape(first) << "\">"
-              << XmlEscape(detail) << "</error>\n";
+              << XmlEscape(detail, false) << "</error>\n";
           break;
         default:
           out << "      <skipped message=\"" << XmlEscape(first) << "\"/>\n";

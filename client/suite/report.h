@@ -35,8 +35,10 @@ void WriteCoverage(const policy::PolicySet& set,
                    const std::vector<const policy::Rule*>& uncovered,
                    const std::string& policy_dir, std::ostream& out);
 
-// `text` escaped for XML attribute and character data.
-std::string XmlEscape(std::string_view text);
+// `text` escaped for XML character data, or for an attribute value (where
+// line breaks and tabs must be escaped to survive). Control characters that
+// XML 1.0 forbids become '?'.
+std::string XmlEscape(std::string_view text, bool attribute = true);
 
 }  // namespace verdict::suite
 

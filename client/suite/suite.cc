@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <map>
 #include <system_error>
+#include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -50,8 +51,15 @@ class Loader {
     } catch (const std::exception& e) {
       Error(YAML::Mark::null_mark(), e.what());
     }
-    if (errors_->size() != errors_before) return std::nullopt;
-    return suite;
+    if (errors_->size() == errors_before) return suite;
+    // Found in walk order (a test's keys before its subject's); shown in
+    // file order.
+    std::stable_sort(errors_->begin() + errors_before, errors_->end(),
+                     [](const SuiteError& a, const SuiteError& b) {
+                       return std::tie(a.line, a.column) <
+                              std::tie(b.line, b.column);
+                     });
+    return std::nullopt;
   }
 
  private:
@@ -264,9 +272,9 @@ class Loader {
     for (const Field& f : *fields) {
       const std::string& k = f.key;
       if (k == "name") {
+        has_name = true;
         std::optional<std::string> name = String(f.value, "test name");
         if (!name) continue;
-        has_name = true;
         if (!names->insert(*name).second) {
           Error(f.value, absl::StrCat("duplicate test name \"", *name, "\""));
         }
@@ -290,6 +298,7 @@ class Loader {
       } else if (k == "arguments") {
         arguments = &f.value;
       } else if (k == "expect") {
+        has_expect = true;  // a bad value is its own error
         std::optional<std::string> expect = String(f.value, "expect");
         if (!expect) continue;
         if (*expect != "allow" && *expect != "deny") {
@@ -297,7 +306,6 @@ class Loader {
                                       *expect, "\""));
           continue;
         }
-        has_expect = true;
         test.expect_allow = *expect == "allow";
       } else if (k == "reason") {
         std::optional<std::string> reason = String(f.value, "reason");

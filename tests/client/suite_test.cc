@@ -1,0 +1,479 @@
+// Policy test suites: the loader's schema and positions, judging responses,
+// running in process (fixtures, argument merging, `now`, --filter), coverage,
+// and the text and JUnit reports.
+
+#include "client/suite/suite.h"
+
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "client/suite/report.h"
+#include "client/suite/runner.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/policy/compiler.h"
+
+namespace verdict::suite {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+using ::testing::SizeIs;
+
+constexpr char kPolicy[] = R"yaml(
+policy: kb
+roles: [reader]
+rules:
+  - id: search
+    effect: allow
+    servers: [kb]
+    tools: [search]
+    actions: [tools/call]
+    when: context.environment == "prod" && tool.arguments.limit <= 50
+    obligations: {max_results: 50, redact: [email]}
+  - id: office-hours-export
+    effect: allow
+    servers: [kb]
+    tools: [export]
+    actions: [tools/call]
+    when: now.getHours() >= 9 && now.getHours() < 17
+  - id: no-secrets
+    effect: deny
+    servers: [kb]
+    resources: ["secret:*"]
+  - id: never-exercised
+    effect: allow
+    servers: [kb]
+    tools: [unused]
+)yaml";
+
+std::unique_ptr<const policy::PolicySet> Compile() {
+  std::vector<policy::Diagnostic> diagnostics;
+  auto set = policy::CompileSources({{"kb.yaml", kPolicy}}, &diagnostics);
+  EXPECT_TRUE(set.ok()) << set.status();
+  return set.ok() ? *std::move(set) : nullptr;
+}
+
+Suite LoadOrDie(const std::string& text) {
+  std::vector<SuiteError> errors;
+  std::optional<Suite> suite = LoadSuite("s_test.yaml", text, &errors);
+  EXPECT_TRUE(suite.has_value());
+  for (const SuiteError& e : errors) ADD_FAILURE() << e.ToString();
+  return suite.has_value() ? *std::move(suite) : Suite();
+}
+
+std::vector<SuiteError> LoadErrors(const std::string& text) {
+  std::vector<SuiteError> errors;
+  EXPECT_FALSE(LoadSuite("s_test.yaml", text, &errors).has_value());
+  return errors;
+}
+
+TEST(LoadSuiteTest, ResolvesFixturesInlineValuesAndDefaults) {
+  const Suite suite = LoadOrDie(R"yaml(
+suite: kb suite
+subjects:
+  reader: {id: agent-1, roles: [reader], attributes: {clearance: 2}}
+tools:
+  search: {server: kb, name: search, arguments: {query: vat, limit: 10}}
+resources:
+  secret: {kind: secret, id: api-key, attributes: {level: 3}}
+tests:
+  - name: by name
+    subject: reader
+    tool: search
+    resource: secret
+    arguments: {limit: 500, page: 2}
+    context: {environment: prod}
+    expect: deny
+    reason: no-secrets
+    obligations: {max_results: 50}
+    now: "2026-03-03T10:00:00Z"
+  - name: inline
+    subject: {id: agent-2}
+    tool: {server: kb, name: export}
+    action: tools/list
+    expect: allow
+)yaml");
+  EXPECT_EQ(suite.name, "kb suite");
+  ASSERT_THAT(suite.tests, SizeIs(2));
+  const TestCase& first = suite.tests[0];
+  EXPECT_EQ(first.name, "by name");
+  EXPECT_EQ(first.line, 10);
+  EXPECT_EQ(first.column, 5);
+  EXPECT_EQ(first.request.subject().id(), "agent-1");
+  EXPECT_THAT(first.request.subject().roles(), ElementsAre("reader"));
+  EXPECT_EQ(first.request.subject()
+                .attributes()
+                .fields()
+                .at("clearance")
+                .number_value(),
+            2);
+  EXPECT_EQ(first.request.action(), "tools/call");
+  EXPECT_TRUE(first.request.has_resource());
+  EXPECT_EQ(first.request.resource().kind(), "secret");
+  // Test arguments go over the fixture's key by key.
+  const auto& args = first.request.tool().arguments().fields();
+  EXPECT_EQ(args.at("query").string_value(), "vat");
+  EXPECT_EQ(args.at("limit").number_value(), 500);
+  EXPECT_EQ(args.at("page").number_value(), 2);
+  EXPECT_FALSE(first.expect_allow);
+  EXPECT_EQ(first.reason, "no-secrets");
+  ASSERT_TRUE(first.obligations.has_value());
+  EXPECT_EQ(first.obligations->fields().at("max_results").number_value(), 50);
+  ASSERT_TRUE(first.now.has_value());
+  EXPECT_EQ(*first.now, absl::FromUnixSeconds(1772532000));
+
+  const TestCase& second = suite.tests[1];
+  EXPECT_EQ(second.request.action(), "tools/list");
+  EXPECT_FALSE(second.request.has_resource());
+  EXPECT_FALSE(second.request.has_context());
+  EXPECT_TRUE(second.expect_allow);
+  EXPECT_FALSE(second.now.has_value());
+  EXPECT_FALSE(second.obligations.has_value());
+}
+
+TEST(LoadSuiteTest, SuiteNameDefaultsToTheFileName) {
+  std::vector<SuiteError> errors;
+  std::optional<Suite> suite = LoadSuite(
+      "dir/crm_test.yml",
+      "tests: [{name: t, subject: {id: a}, tool: {name: x}, expect: deny}]",
+      &errors);
+  ASSERT_TRUE(suite.has_value());
+  EXPECT_EQ(suite->name, "crm");
+}
+
+TEST(LoadSuiteTest, UnknownKeysAreErrorsWithPositions) {
+  const std::vector<SuiteError> errors = LoadErrors(R"yaml(suite: s
+tests:
+  - name: t
+    subject: {id: a, role: [x]}
+    tool: {server: kb, name: search}
+    expcet: allow
+    expect: deny
+)yaml");
+  ASSERT_THAT(errors, SizeIs(2));
+  EXPECT_EQ(errors[0].ToString(),
+            "s_test.yaml:4:22: error: unknown key \"role\" in subject (known: "
+            "id, roles, attributes)");
+  EXPECT_EQ(errors[1].line, 6);
+  EXPECT_EQ(errors[1].column, 5);
+  EXPECT_THAT(errors[1].message, HasSubstr("unknown key \"expcet\" in test"));
+}
+
+TEST(LoadSuiteTest, ReportsEveryKindOfMistake) {
+  const std::vector<SuiteError> errors = LoadErrors(R"yaml(suite: s
+subjects:
+  a: {id: a}
+tests:
+  - name: t
+    subject: nobody
+    tool: {name: x}
+    expect: maybe
+  - name: t
+    subject: a
+    tool: {name: x}
+    expect: deny
+    now: yesterday
+  - subject: a
+    tool: {name: x}
+    expect: deny
+    expect: allow
+)yaml");
+  std::vector<std::string> messages;
+  for (const SuiteError& e : errors) {
+    messages.push_back(absl::StrCat(e.line, ": ", e.message));
+  }
+  EXPECT_THAT(messages,
+              ElementsAre("6: unknown subject fixture \"nobody\"",
+                          "8: expect must be allow or deny, not \"maybe\"",
+                          "9: duplicate test name \"t\"",
+                          HasSubstr("13: now must be an RFC 3339 time"),
+                          "14: a test needs a name",
+                          "17: duplicate key \"expect\" in test"));
+}
+
+TEST(LoadSuiteTest, SyntaxErrorsAndEmptyFilesAreErrors) {
+  EXPECT_THAT(LoadErrors("tests: [unclosed"), SizeIs(1));
+  EXPECT_THAT(LoadErrors(""), SizeIs(1));
+  EXPECT_THAT(LoadErrors("suite: s\ntests: []"), SizeIs(1));
+  EXPECT_THAT(LoadErrors("- a list"), SizeIs(1));
+  const std::vector<SuiteError> errors = LoadErrors(
+      "tests:\n  - name: t\n    context: {a: 1, a: 2}\n    "
+      "expect: deny\n");
+  ASSERT_THAT(errors, SizeIs(1));
+  EXPECT_THAT(errors[0].message, HasSubstr("context"));
+}
+
+TEST(SuiteFileNameTest, OnlyTestYamlFilesAreSuites) {
+  EXPECT_TRUE(IsSuiteFileName("crm_test.yaml"));
+  EXPECT_TRUE(IsSuiteFileName("crm_test.yml"));
+  EXPECT_FALSE(IsSuiteFileName("crm.yaml"));
+  EXPECT_FALSE(IsSuiteFileName("crm_test.yaml.bak"));
+  EXPECT_FALSE(IsSuiteFileName("test.yaml"));
+}
+
+v1::CheckResponse Response(bool allow) {
+  v1::CheckResponse response;
+  response.set_decision(allow ? v1::ALLOW : v1::DENY);
+  v1::Reason* reason = response.add_reasons();
+  reason->set_code(allow ? "allowed_by_rule" : "denied_by_rule");
+  reason->set_policy("kb");
+  reason->set_rule("search");
+  (*response.mutable_obligations()->mutable_fields())["max_results"]
+      .set_number_value(50);
+  (*response.mutable_obligations()->mutable_fields())["mode"].set_string_value(
+      "fast");
+  return response;
+}
+
+TEST(JudgeTest, ReasonMatchesCodeRuleOrPolicySlashRule) {
+  TestCase test;
+  test.expect_allow = true;
+  for (const char* reason : {"", "allowed_by_rule", "search", "kb/search"}) {
+    test.reason = reason;
+    EXPECT_THAT(Judge(test, Response(true)), IsEmpty()) << reason;
+  }
+  for (const char* reason :
+       {"denied_by_rule", "other", "kb/other", "x/search", "kb"}) {
+    test.reason = reason;
+    EXPECT_THAT(Judge(test, Response(true)),
+                ElementsAre(HasSubstr("expected reason")))
+        << reason;
+  }
+}
+
+TEST(JudgeTest, DecisionMismatchNamesBoth) {
+  TestCase test;
+  test.expect_allow = false;
+  EXPECT_THAT(Judge(test, Response(true)),
+              ElementsAre("expected deny, got allow"));
+  test.expect_allow = true;
+  EXPECT_THAT(Judge(test, Response(false)),
+              ElementsAre("expected allow, got deny"));
+}
+
+TEST(JudgeTest, ObligationsAreASubset) {
+  TestCase test;
+  test.expect_allow = true;
+  test.obligations.emplace();
+  EXPECT_THAT(Judge(test, Response(true)), IsEmpty());
+  (*test.obligations->mutable_fields())["max_results"].set_number_value(50);
+  EXPECT_THAT(Judge(test, Response(true)), IsEmpty());
+  (*test.obligations->mutable_fields())["max_results"].set_number_value(10);
+  EXPECT_THAT(Judge(test, Response(true)),
+              ElementsAre("expected obligation max_results = 10, got 50"));
+  test.obligations->mutable_fields()->erase("max_results");
+  (*test.obligations->mutable_fields())["absent"].set_bool_value(true);
+  EXPECT_THAT(Judge(test, Response(true)),
+              ElementsAre("expected obligation absent = true, got none"));
+}
+
+constexpr char kRunSuite[] = R"yaml(
+suite: kb
+subjects:
+  reader: {id: agent-1, roles: [reader]}
+tools:
+  search: {server: kb, name: search, arguments: {limit: 10}}
+tests:
+  - name: search allowed
+    subject: reader
+    tool: search
+    context: {environment: prod}
+    expect: allow
+    reason: kb/search
+    obligations: {max_results: 50}
+  - name: big search denied
+    subject: reader
+    tool: search
+    arguments: {limit: 500}
+    context: {environment: prod}
+    expect: deny
+  - name: export in the morning
+    subject: reader
+    tool: {server: kb, name: export}
+    now: "2026-03-03T10:00:00Z"
+    expect: allow
+  - name: export at night
+    subject: reader
+    tool: {server: kb, name: export}
+    now: "2026-03-03T23:00:00Z"
+    expect: deny
+  - name: secret denied
+    subject: reader
+    tool: search
+    resource: {kind: secret, id: k}
+    context: {environment: prod}
+    expect: deny
+    reason: no-secrets
+  - name: wrong on purpose
+    subject: reader
+    tool: search
+    context: {environment: dev}
+    expect: allow
+  - name: no subject is an invalid request
+    tool: search
+    expect: deny
+    reason: invalid_request
+)yaml";
+
+TEST(RunSuiteTest, RunsInProcessWithTheEngine) {
+  auto set = Compile();
+  ASSERT_NE(set, nullptr);
+  auto backend = NewInProcessBackend(*set);
+  RunReport report;
+  RunSuite(LoadOrDie(kRunSuite), "s_test.yaml", backend.get(), RunOptions(),
+           &report);
+  ASSERT_THAT(report.suites, SizeIs(1));
+  std::vector<TestStatus> statuses;
+  for (const TestResult& r : report.suites[0].tests) {
+    statuses.push_back(r.status);
+  }
+  EXPECT_THAT(statuses, ElementsAre(TestStatus::kPass, TestStatus::kPass,
+                                    TestStatus::kPass, TestStatus::kPass,
+                                    TestStatus::kPass, TestStatus::kFail,
+                                    TestStatus::kPass));
+  const RunCounts counts = report.Counts();
+  EXPECT_EQ(counts.total, 7);
+  EXPECT_EQ(counts.passed, 6);
+  EXPECT_EQ(counts.failed, 1);
+  EXPECT_FALSE(report.ok());
+  const TestResult& first = report.suites[0].tests[0];
+  EXPECT_EQ(first.response.identity().method(), "");
+  EXPECT_EQ(first.response.policy_revision(), set->revision());
+}
+
+TEST(RunSuiteTest, FilterSelectsBySuiteSlashTestName) {
+  auto set = Compile();
+  ASSERT_NE(set, nullptr);
+  auto backend = NewInProcessBackend(*set);
+  RunOptions options;
+  options.filter = *policy::Glob::Compile("kb/export*");
+  RunReport report;
+  RunSuite(LoadOrDie(kRunSuite), "s_test.yaml", backend.get(), options,
+           &report);
+  ASSERT_THAT(report.suites, SizeIs(1));
+  EXPECT_EQ(report.Counts().total, 2);
+  EXPECT_TRUE(report.ok());
+
+  options.filter = *policy::Glob::Compile("other/*");
+  RunReport none;
+  RunSuite(LoadOrDie(kRunSuite), "s_test.yaml", backend.get(), options, &none);
+  EXPECT_THAT(none.suites, IsEmpty());
+}
+
+// Stands in for a server: answers allow to everything, cannot honour `now`.
+class AllowAllBackend final : public Backend {
+ public:
+  absl::StatusOr<v1::CheckResponse> Check(const TestCase&, bool) override {
+    v1::CheckResponse response;
+    response.set_decision(v1::ALLOW);
+    return response;
+  }
+  bool supports_now() const override { return false; }
+};
+
+TEST(RunSuiteTest, TestsWithNowAreSkippedWhereTimeCannotBeSet) {
+  AllowAllBackend backend;
+  RunReport report;
+  RunSuite(LoadOrDie(kRunSuite), "s_test.yaml", &backend, RunOptions(),
+           &report);
+  const RunCounts counts = report.Counts();
+  EXPECT_EQ(counts.skipped, 2);
+  EXPECT_EQ(report.suites[0].tests[2].status, TestStatus::kSkip);
+}
+
+TEST(CoverageTest, ListsRulesNoTestExercised) {
+  auto set = Compile();
+  ASSERT_NE(set, nullptr);
+  auto backend = NewInProcessBackend(*set);
+  RunOptions options;
+  options.explain = true;
+  RunReport report;
+  RunSuite(LoadOrDie(kRunSuite), "s_test.yaml", backend.get(), options,
+           &report);
+  const std::vector<const policy::Rule*> uncovered =
+      UncoveredRules(*set, report);
+  ASSERT_THAT(uncovered, SizeIs(1));
+  EXPECT_EQ(uncovered[0]->id, "never-exercised");
+
+  std::ostringstream out;
+  WriteCoverage(*set, uncovered, "policies", out);
+  EXPECT_THAT(out.str(), HasSubstr("coverage: 3/4 rules exercised"));
+  EXPECT_THAT(out.str(), HasSubstr("policies/kb.yaml:22:5: not exercised: "
+                                   "kb/never-exercised (allow)"));
+}
+
+TEST(CoverageTest, ReasonsSufficeWithoutExplain) {
+  auto set = Compile();
+  ASSERT_NE(set, nullptr);
+  auto backend = NewInProcessBackend(*set);
+  RunReport report;
+  RunSuite(LoadOrDie(kRunSuite), "s_test.yaml", backend.get(), RunOptions(),
+           &report);
+  std::vector<std::string> uncovered;
+  for (const policy::Rule* rule : UncoveredRules(*set, report)) {
+    uncovered.push_back(rule->id);
+  }
+  EXPECT_THAT(uncovered, ElementsAre("never-exercised"));
+}
+
+RunReport FailingReport(const policy::PolicySet& set) {
+  auto backend = NewInProcessBackend(set);
+  RunReport report;
+  RunSuite(LoadOrDie(kRunSuite), "dir/s_test.yaml", backend.get(), RunOptions(),
+           &report);
+  SuiteResult broken;
+  broken.file = "dir/broken_test.yaml";
+  broken.load_errors.push_back({"dir/broken_test.yaml", 3, 7, "bad <key>"});
+  report.suites.push_back(std::move(broken));
+  return report;
+}
+
+TEST(ReportTest, TextTreeShowsFailuresWithDetails) {
+  auto set = Compile();
+  ASSERT_NE(set, nullptr);
+  std::ostringstream out;
+  WriteText(FailingReport(*set), /*verbose=*/false, out);
+  const std::string text = out.str();
+  EXPECT_THAT(text, HasSubstr("dir/s_test.yaml: kb\n  PASS  search allowed ("));
+  EXPECT_THAT(text, HasSubstr("  FAIL  wrong on purpose ("));
+  EXPECT_THAT(text, HasSubstr("at dir/s_test.yaml:38:5\n"
+                              "        expected allow, got deny\n"
+                              "        reason: no_matching_rule"));
+  EXPECT_THAT(text, HasSubstr("dir/broken_test.yaml: ERROR"));
+  EXPECT_THAT(text, HasSubstr("dir/broken_test.yaml:3:7: error: bad <key>"));
+  EXPECT_THAT(text, HasSubstr("\nPASS: 6/7\nFAIL: 1/7\nERROR: 1\n"));
+  // Passing tests show no reasons unless verbose.
+  EXPECT_THAT(text, Not(HasSubstr("reason: allowed_by_rule kb/search")));
+  std::ostringstream verbose;
+  WriteText(FailingReport(*set), /*verbose=*/true, verbose);
+  EXPECT_THAT(verbose.str(), HasSubstr("reason: allowed_by_rule kb/search"));
+}
+
+TEST(ReportTest, JunitCountsAndEscapes) {
+  auto set = Compile();
+  ASSERT_NE(set, nullptr);
+  std::ostringstream out;
+  WriteJunit(FailingReport(*set), out);
+  const std::string xml = out.str();
+  EXPECT_THAT(xml, HasSubstr("<testsuites name=\"verdict test\" tests=\"7\" "
+                             "failures=\"1\" errors=\"1\" skipped=\"0\""));
+  EXPECT_THAT(xml, HasSubstr("<testsuite name=\"kb\" file=\"dir/s_test.yaml\" "
+                             "tests=\"7\" failures=\"1\" errors=\"0\""));
+  EXPECT_THAT(xml, HasSubstr("<testcase name=\"wrong on purpose\" "
+                             "classname=\"kb\" file=\"dir/s_test.yaml\" "
+                             "line=\"38\""));
+  EXPECT_THAT(xml, HasSubstr("<failure message=\"expected allow, got deny\""));
+  EXPECT_THAT(xml, HasSubstr("bad &lt;key&gt;"));
+  EXPECT_EQ(XmlEscape("a\"b'c&\n<", true), "a&quot;b&apos;c&amp;&#10;&lt;");
+  EXPECT_EQ(XmlEscape("line\nnext\x01", false), "line\nnext?");
+}
+
+}  // namespace
+}  // namespace verdict::suite
