@@ -4,7 +4,6 @@
 #include <exception>
 #include <filesystem>
 #include <initializer_list>
-#include <map>
 #include <system_error>
 #include <tuple>
 #include <utility>
@@ -218,7 +217,7 @@ class Loader {
   // Fixtures of one kind: a mapping from name to a fixture mapping.
   template <typename Message, typename ParseFn>
   void Fixtures(const YAML::Node& node, std::string_view what, ParseFn parse,
-                std::map<std::string, Message>* out) {
+                absl::flat_hash_map<std::string, Message>* out) {
     if (!node.IsMap()) {
       Error(node, absl::StrCat(AbslView(what), " must map names to fixtures"));
       return;
@@ -241,7 +240,7 @@ class Loader {
   // A test's subject, tool or resource: a fixture name or an inline mapping.
   template <typename Message, typename ParseFn>
   bool FixtureOrInline(const YAML::Node& node, std::string_view what,
-                       const std::map<std::string, Message>& fixtures,
+                       const absl::flat_hash_map<std::string, Message>& fixtures,
                        ParseFn parse, Message* out) {
     if (node.IsScalar()) {
       auto it = fixtures.find(node.Scalar());
@@ -399,9 +398,9 @@ class Loader {
 
   std::string file_;
   std::vector<SuiteError>* errors_;
-  std::map<std::string, v1::Subject> subjects_;
-  std::map<std::string, v1::Tool> tools_;
-  std::map<std::string, v1::Resource> resources_;
+  absl::flat_hash_map<std::string, v1::Subject> subjects_;
+  absl::flat_hash_map<std::string, v1::Tool> tools_;
+  absl::flat_hash_map<std::string, v1::Resource> resources_;
 };
 
 }  // namespace
