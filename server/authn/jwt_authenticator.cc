@@ -34,8 +34,8 @@ std::optional<absl::Time> NumericDate(const nlohmann::json& value) {
   return absl::UnixEpoch() + absl::Seconds(seconds);
 }
 
-// Appends the strings of `claim` (a list of strings, or a string split at
-// `separator` if any) to `out`; false when its shape is anything else.
+// Appends the strings of `claim` (a list of strings, or one string, split at
+// spaces when `split_string`) to `out`; false for any other shape.
 bool AppendStrings(const nlohmann::json& claim, bool split_string,
                    engine::StringList* out) {
   if (claim.is_string()) {
@@ -143,13 +143,13 @@ AuthOutcome JwtAuthenticator::Authenticate(std::string_view token,
                 absl::StrCat("bearer token larger than ",
                              options_.max_token_bytes, " bytes"));
   }
-  if (options_.cache_capacity == 0) return Verify(token, now);
+  if (options_.cache_capacity == 0) return VerifyNoThrow(token, now);
   const IdentityCache::Digest digest = cache_.DigestOf(token);
   if (std::shared_ptr<const Identity> cached = cache_.Find(digest, now)) {
     return AuthOutcome::Success(std::move(cached));
   }
   const uint64_t generation = cache_.generation();
-  AuthOutcome outcome = Verify(token, now);
+  AuthOutcome outcome = VerifyNoThrow(token, now);
   if (outcome.ok()) {
     const Issuer& issuer = *issuers_.find(outcome.identity->issuer)->second;
     cache_.Insert(digest, outcome.identity,
@@ -157,6 +157,17 @@ AuthOutcome JwtAuthenticator::Authenticate(std::string_view token,
                   generation);
   }
   return outcome;
+}
+
+AuthOutcome JwtAuthenticator::VerifyNoThrow(std::string_view token,
+                                            absl::Time now) const {
+  // Every JSON access is type-checked first; this is the boundary that keeps
+  // a missed case (or an allocation failure) from escaping as an exception.
+  try {
+    return Verify(token, now);
+  } catch (...) {
+    return Fail(ReasonCode::kUnauthenticated, "bearer token could not be read");
+  }
 }
 
 AuthOutcome JwtAuthenticator::Verify(std::string_view token,

@@ -96,6 +96,7 @@ class JwtAuthenticator final : public Authenticator {
 
   explicit JwtAuthenticator(JwtAuthenticatorOptions options);
 
+  AuthOutcome VerifyNoThrow(std::string_view token, absl::Time now) const;
   AuthOutcome Verify(std::string_view token, absl::Time now) const;
 
   const JwtAuthenticatorOptions options_;

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -562,6 +563,37 @@ TEST_F(JwtAuthenticatorTest, AbsurdSizesAreRefusedCheaply) {
   ExpectRefused(Segment(std::string_view(deep_header)) + "." +
                     JsonSegment(Claims()) + ".AAAA",
                 ReasonCode::kUnauthenticated);
+}
+
+// Mutated tokens (fixed seed) never verify and never crash; run under the
+// sanitizers this doubles as a small fuzz test of the whole parser.
+TEST_F(JwtAuthenticatorTest, RandomMutationsNeverVerify) {
+  Create([](JwtAuthenticatorOptions& options) { options.cache_capacity = 0; });
+  const std::string good = Token(JwsAlgorithm::kEdDSA);
+  std::mt19937 random(20261126);
+  constexpr char kBytes[] = "AZaz09-_.=+/ {}\"\\\x00\xff";
+  for (int i = 0; i < 3000; ++i) {
+    std::string token = good;
+    const int edits = 1 + static_cast<int>(random() % 4);
+    for (int e = 0; e < edits; ++e) {
+      const size_t at = random() % token.size();
+      switch (random() % 3) {
+        case 0:
+          token[at] = kBytes[random() % (sizeof(kBytes) - 1)];
+          break;
+        case 1:
+          token.erase(at, 1 + random() % 8);
+          break;
+        default:
+          token.insert(at, 1, kBytes[random() % (sizeof(kBytes) - 1)]);
+          break;
+      }
+      if (token.empty()) token = ".";
+    }
+    if (token == good) continue;
+    const AuthOutcome outcome = Check(token);
+    EXPECT_FALSE(outcome.ok()) << "mutation " << i << " verified";
+  }
 }
 
 TEST_F(JwtAuthenticatorTest, MalformedClaimMappingsAreRefused) {
