@@ -1,7 +1,5 @@
 #include "client/suite/report.h"
 
-#include <cstdio>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
