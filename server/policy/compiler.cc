@@ -30,6 +30,9 @@
 namespace verdict::policy {
 namespace {
 
+// The most (action, server, tool) pattern combinations one rule may list.
+constexpr uint64_t kMaxTargetCombinations = 1 << 16;
+
 // Files larger than this are refused rather than read into memory.
 constexpr uintmax_t kMaxPolicyFileBytes = 64 << 20;
 
@@ -180,6 +183,22 @@ class FileCompiler {
       rule.roles = Names(ast.roles);
       rule.policy_roles = roles;
       if (ast.when.has_value()) rule.condition = CompileWhen(*ast.when);
+      CheckTargetSize(rule, ast.position);
+    }
+  }
+
+  // The index files a rule under every (action, server, tool) pattern
+  // combination; a bound keeps one rule from costing unbounded memory.
+  void CheckTargetSize(const Rule& rule, AstPosition position) {
+    const uint64_t combinations =
+        uint64_t{std::max<size_t>(1, rule.actions.size())} *
+        std::max<size_t>(1, rule.servers.size()) *
+        std::max<size_t>(1, rule.tools.size());
+    if (combinations > kMaxTargetCombinations) {
+      Error(position, "limit",
+            absl::StrCat("rule lists ", combinations,
+                         " action x server x tool combinations; the limit is ",
+                         kMaxTargetCombinations, ": split the rule"));
     }
   }
 

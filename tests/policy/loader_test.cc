@@ -208,6 +208,19 @@ TEST(LoaderTest, BadEffectAndObligationsOnDeny) {
                   "only allowed on allow rules"));
 }
 
+TEST(LoaderTest, RuleWithTooManyTargetCombinationsIsRefused) {
+  std::string list = "[";
+  for (int i = 0; i < 41; ++i) list += (i ? ", n" : "n") + std::to_string(i);
+  list += "]";
+  EXPECT_THAT(
+      Errors("policy: p\nrules:\n  - id: r\n    effect: allow\n"
+             "    actions: " +
+             list + "\n    servers: " + list + "\n    tools: " + list + "\n"),
+      ElementsAre("p.yaml:3:5: error[limit]: rule lists 68921 action "
+                  "x server x tool combinations; the limit is 65536: "
+                  "split the rule"));
+}
+
 TEST(LoaderTest, YamlSyntaxErrorsCarryTheirMark) {
   const std::vector<Diagnostic> d =
       Diagnose({{"p.yaml", "policy: p\nrules: [a\nx: 1\n"}});
