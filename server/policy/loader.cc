@@ -194,8 +194,10 @@ class FileLoader {
   void ForEachKey(const YAML::Node& map, const std::string_view (&allowed)[N],
                   const char* where, OnKey on_key) {
     absl::flat_hash_map<std::string, AstPosition> seen;
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      const YAML::Node& key = it->first;
+    // Each element is a temporary pair of node handles: keep it by value,
+    // a reference to `it->first` would dangle.
+    for (const auto& entry : map) {
+      const YAML::Node key = entry.first;
       const AstPosition key_position = PositionOf(key.Mark());
       if (!key.IsScalar()) {
         Error(key_position, "bad_type",
@@ -218,7 +220,7 @@ class FileLoader {
                            "; allowed: ", JoinKeys(allowed)));
         continue;
       }
-      on_key(name, key, it->second);
+      on_key(name, key, YAML::Node(entry.second));
     }
   }
 

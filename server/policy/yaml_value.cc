@@ -107,15 +107,16 @@ class Converter {
       }
       case YAML::NodeType::Map: {
         auto* fields = out->mutable_struct_value()->mutable_fields();
-        for (auto it = node.begin(); it != node.end(); ++it) {
+        for (const auto& entry : node) {
+          const YAML::Node key_node = entry.first;
           const std::string key =
-              it->first.IsScalar() ? it->first.Scalar() : YAML::Dump(it->first);
+              key_node.IsScalar() ? key_node.Scalar() : YAML::Dump(key_node);
           if (fields->count(key) != 0) {
-            return Fail(it->first, "duplicate_key",
+            return Fail(key_node, "duplicate_key",
                         absl::StrCat("duplicate key \"", key, "\""));
           }
           Value& child = (*fields)[key];
-          absl::Status s = Convert(it->second, &child, depth + 1);
+          absl::Status s = Convert(entry.second, &child, depth + 1);
           if (!s.ok()) return s;
         }
         return absl::OkStatus();

@@ -25,13 +25,33 @@ bool g_counting = false;
 long g_allocations = 0;
 }  // namespace
 
+// Every non-aligned form is replaced so that sanitizers see matching pairs.
+// GCC flags free() on memory from operator new once these are inlined into
+// each other; here that pairing is the point.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void* operator new(std::size_t size) {
   if (g_counting) ++g_allocations;
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
   throw std::bad_alloc();
 }
+void* operator new[](std::size_t size) { return operator new(size); }
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+  if (g_counting) ++g_allocations;
+  return std::malloc(size == 0 ? 1 : size);
+}
+void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept {
+  return operator new(size, tag);
+}
 void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+#pragma GCC diagnostic pop
 
 namespace verdict::policy {
 namespace {
@@ -277,8 +297,11 @@ void CompileLarge(int n, std::chrono::seconds bound) {
 // optimized build; the bounds here are loose so that sanitizer builds pass.
 TEST(RuleIndexTest, TenThousandRulesCompileQuicklyInLittleMemory) {
   CompileLarge(10000, std::chrono::seconds(10));
-  // The whole test process, including the set: spec target 64 MiB.
-  EXPECT_LT(ResidentKiB(), 256 * 1024);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  // The whole test process, set included; the server's target is 64 MiB.
+  // Sanitizers' shadow memory and quarantine make RSS meaningless there.
+  EXPECT_LT(ResidentKiB(), 64 * 1024);
+#endif
 }
 
 TEST(RuleIndexTest, HundredThousandRulesCompile) {
