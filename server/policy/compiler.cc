@@ -283,6 +283,11 @@ std::unique_ptr<const PolicySet> Merge(
   return std::move(builder).Build();
 }
 
+bool ByPosition(const Diagnostic& a, const Diagnostic& b) {
+  return std::tie(a.file, a.line, a.column) <
+         std::tie(b.file, b.line, b.column);
+}
+
 void SortAndAnnotate(const std::vector<const SourceFile*>& files,
                      std::vector<Diagnostic>* found) {
   absl::flat_hash_map<std::string_view, std::string_view> contents;
@@ -293,11 +298,7 @@ void SortAndAnnotate(const std::vector<const SourceFile*>& files,
       d.snippet = std::string(SourceLine(it->second, d.line));
     }
   }
-  std::stable_sort(found->begin(), found->end(),
-                   [](const Diagnostic& a, const Diagnostic& b) {
-                     return std::tie(a.file, a.line, a.column) <
-                            std::tie(b.file, b.line, b.column);
-                   });
+  std::stable_sort(found->begin(), found->end(), ByPosition);
 }
 
 absl::Status Failure(const std::vector<Diagnostic>& found) {
@@ -413,12 +414,13 @@ absl::StatusOr<std::unique_ptr<const PolicySet>> CompileDirectory(
     }
     files.push_back({std::move(path), std::move(contents)});
   }
-  if (!found.empty()) {
-    absl::Status status = Failure(found);
-    diagnostics->insert(diagnostics->end(), found.begin(), found.end());
-    return status;
-  }
-  return CompileSources(files, diagnostics);
+  if (found.empty()) return CompileSources(files, diagnostics);
+  // Still compile what could be read, to report every problem at once.
+  (void)CompileSources(files, &found);
+  std::stable_sort(found.begin(), found.end(), ByPosition);
+  absl::Status status = Failure(found);
+  diagnostics->insert(diagnostics->end(), found.begin(), found.end());
+  return status;
 }
 
 }  // namespace verdict::policy

@@ -102,6 +102,21 @@ TEST(CompilerTest, DiagnosticsUseRelativePaths) {
             "\"effect\" in rule");
 }
 
+TEST(CompilerTest, UnreadableFileIsReportedWithTheOtherErrors) {
+  if (geteuid() == 0) GTEST_SKIP() << "root reads any file";
+  TempDir dir;
+  dir.Write("a.yaml", "policy: p\nrules: []\n");
+  dir.Write("b.yaml", Policy("b", "r"));
+  fs::permissions(fs::path(dir.path()) / "b.yaml", fs::perms::none);
+  std::vector<Diagnostic> diagnostics;
+  auto set = CompileDirectory(dir.path(), &diagnostics);
+  EXPECT_FALSE(set.ok());
+  ASSERT_EQ(diagnostics.size(), 2u);
+  EXPECT_EQ(diagnostics[0].code, "empty_list");
+  EXPECT_EQ(diagnostics[1].file, "b.yaml");
+  EXPECT_EQ(diagnostics[1].code, "io");
+}
+
 TEST(CompilerTest, EmptyDirectoryCompilesToAnEmptySet) {
   TempDir dir;
   dir.Write("suite_test.yaml", "suite: x\n");
