@@ -5,7 +5,9 @@
 
 #include "server/policy/loader.h"
 
+#include <algorithm>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -368,6 +370,64 @@ TEST(LoaderTest, MultiDocumentFilesSkipEmptyDocuments) {
   EXPECT_EQ(policies[0].name.text, "a");
   EXPECT_EQ(policies[1].name.text, "b");
   EXPECT_EQ(policies[1].name.position.line, 8);
+}
+
+TEST(LoaderTest, MutatedPoliciesNeverCrashAndAlwaysExplainFailure) {
+  const std::string seed_text = R"yaml(policy: crm
+subjects: ["spiffe://corp/agent/*"]
+rules:
+  - id: read
+    effect: allow
+    tools: ["get_*", 'search']
+    when: |
+      context.environment in ["dev", "prod"] &&
+        size(tool.arguments) < 3
+    obligations: {max_rows: 10, mask: [a, {b: c}]}
+  - id: deny
+    effect: deny
+    resources: ["dataset:*"]
+    when: "resource.attributes.level > 2"
+---
+policy: other
+rules: [{id: x, effect: allow}]
+)yaml";
+  const std::string alphabet = "\n :-[]{}'\"|>*?&!#%@\\az09\t\xC3\xFF";
+  std::mt19937 rng(7);
+  for (int round = 0; round < 3000; ++round) {
+    std::string text = seed_text;
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits; ++e) {
+      const size_t at = rng() % text.size();
+      const char c = alphabet[rng() % alphabet.size()];
+      switch (rng() % 3) {
+        case 0:
+          text[at] = c;
+          break;
+        case 1:
+          text.insert(text.begin() + at, c);
+          break;
+        default:
+          text.erase(at, 1 + rng() % 8);
+          break;
+      }
+      if (text.empty()) text = "x";
+    }
+    std::vector<Diagnostic> diagnostics;
+    auto set = CompileSources({{"m.yaml", text}}, &diagnostics);
+    if (set.ok()) {
+      EXPECT_TRUE(diagnostics.empty());
+      continue;
+    }
+    ASSERT_FALSE(diagnostics.empty()) << text;
+    const int lines =
+        1 + static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+    for (const Diagnostic& d : diagnostics) {
+      EXPECT_EQ(d.file, "m.yaml");
+      EXPECT_GE(d.line, 0);
+      EXPECT_LE(d.line, lines) << d.ToString() << "\n" << text;
+      EXPECT_FALSE(d.code.empty());
+    }
+  }
 }
 
 TEST(LoaderTest, GoldenBrokenFile) {
