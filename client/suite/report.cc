@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "server/policy/loader.h"
 
 namespace verdict::suite {
 namespace {
@@ -56,39 +57,48 @@ std::string_view EffectName(policy::Effect effect) {
 std::string XmlEscape(std::string_view text, bool attribute) {
   std::string out;
   out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      case '\n':
-      case '\t':
-        if (attribute) {
-          out += c == '\n' ? "&#10;" : "&#9;";
-        } else {
-          out += c;
-        }
-        break;
-      default:
-        // Other control characters are not allowed in XML 1.0.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\r') {
-          out += '?';
-        } else {
-          out += c;
-        }
+  while (!text.empty()) {
+    // Test names and messages come from YAML and the server: bytes that are
+    // not UTF-8 would make the whole report unreadable, so each becomes '?'.
+    const size_t bad = policy::FindInvalidUtf8(text);
+    const std::string_view valid = text.substr(0, bad);
+    for (char c : valid) {
+      switch (c) {
+        case '&':
+          out += "&amp;";
+          break;
+        case '<':
+          out += "&lt;";
+          break;
+        case '>':
+          out += "&gt;";
+          break;
+        case '"':
+          out += "&quot;";
+          break;
+        case '\'':
+          out += "&apos;";
+          break;
+        case '\n':
+        case '\t':
+          if (attribute) {
+            out += c == '\n' ? "&#10;" : "&#9;";
+          } else {
+            out += c;
+          }
+          break;
+        default:
+          // Other control characters are not allowed in XML 1.0.
+          if (static_cast<unsigned char>(c) < 0x20 && c != '\r') {
+            out += '?';
+          } else {
+            out += c;
+          }
+      }
     }
+    if (bad == std::string_view::npos) break;
+    out += '?';
+    text.remove_prefix(bad + 1);
   }
   return out;
 }

@@ -473,6 +473,7 @@ TEST(ReportTest, JunitCountsAndEscapes) {
   EXPECT_THAT(xml, HasSubstr("bad &lt;key&gt;"));
   EXPECT_EQ(XmlEscape("a\"b'c&\n<", true), "a&quot;b&apos;c&amp;&#10;&lt;");
   EXPECT_EQ(XmlEscape("line\nnext\x01", false), "line\nnext?");
+  EXPECT_EQ(XmlEscape("caf\xc3\xa9 \xff\xfe ok"), "caf\xc3\xa9 ?? ok");
 }
 
 }  // namespace
