@@ -8,10 +8,11 @@ namespace verdict::policy {
 template <typename Fn>
 void RuleIndex::Level::ForEachMatch(std::string_view name, Fn&& fn) const {
   if (any != kNone) fn(any);
-  // Debian's Abseil has its own string_view type for heterogeneous lookup.
-  if (auto it = exact.find(absl::string_view(name.data(), name.size()));
-      it != exact.end()) {
-    fn(it->second);
+  // Hashing the name costs more than the check; many nodes hold only "any"
+  // or only globs. (Debian's Abseil has its own string_view type.)
+  if (!exact.empty()) {
+    auto it = exact.find(absl::string_view(name.data(), name.size()));
+    if (it != exact.end()) fn(it->second);
   }
   if (!trie.empty()) {
     uint32_t node = 0;
