@@ -239,9 +239,10 @@ class Loader {
 
   // A test's subject, tool or resource: a fixture name or an inline mapping.
   template <typename Message, typename ParseFn>
-  bool FixtureOrInline(const YAML::Node& node, std::string_view what,
-                       const absl::flat_hash_map<std::string, Message>& fixtures,
-                       ParseFn parse, Message* out) {
+  bool FixtureOrInline(
+      const YAML::Node& node, std::string_view what,
+      const absl::flat_hash_map<std::string, Message>& fixtures, ParseFn parse,
+      Message* out) {
     if (node.IsScalar()) {
       auto it = fixtures.find(node.Scalar());
       if (it == fixtures.end()) {
