@@ -69,6 +69,12 @@ std::vector<std::string> Unsupported(const Config& config) {
   if (config.authentication.configured()) {
     problems.push_back("authentication is configured but not implemented yet");
   }
+  if (!config.audit.path.empty() &&
+      config.audit.on_failure == verdict::config::AuditFailureMode::kDeny) {
+    problems.push_back(
+        "audit.on_failure: deny asks that no decision go unrecorded, but the "
+        "decision log is not implemented yet");
+  }
   if (!config.callers.empty() && !config.tls.enabled) {
     problems.push_back(
         "callers need TLS client certificates, which are not implemented yet");

@@ -108,18 +108,19 @@ absl::StatusOr<v1::CheckRequest> BuildRequest(const ParsedArgs& args) {
     }
   }
   request.set_action(args.Get("action", "tools/call"));
-  if (args.Has("resource") || args.Has("resource-attr")) {
+  if (args.Has("resource-attr") && !args.Has("resource")) {
+    return absl::InvalidArgumentError("--resource-attr needs --resource");
+  }
+  if (args.Has("resource")) {
     v1::Resource* resource = request.mutable_resource();
-    if (args.Has("resource")) {
-      const std::string& text = args.Get("resource", "");
-      const size_t colon = text.find(':');
-      if (colon == std::string::npos || colon == 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--resource ", text, ": expected KIND:ID"));
-      }
-      resource->set_kind(text.substr(0, colon));
-      resource->set_id(text.substr(colon + 1));
+    const std::string& text = args.Get("resource", "");
+    const size_t colon = text.find(':');
+    if (colon == std::string::npos || colon == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--resource ", text, ": expected KIND:ID"));
     }
+    resource->set_kind(text.substr(0, colon));
+    resource->set_id(text.substr(colon + 1));
     if (args.Has("resource-attr")) {
       if (absl::Status s =
               AddPairs("resource-attr", args.GetAll("resource-attr"),

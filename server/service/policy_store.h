@@ -54,7 +54,9 @@ class PolicyStore {
 
   // The serving set, or null before the first successful Reload(). The
   // reference stays valid until this thread next calls Current() on any
-  // store: take it once per request and do not keep it.
+  // store: take it once per request and do not keep it. A thread's cache
+  // keeps a replaced set alive until that thread's next call, so a retired
+  // set is freed once every serving thread has moved on.
   const std::shared_ptr<const policy::PolicySet>& Current() const
       ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -130,6 +130,28 @@ TEST_F(VerdictCheckTest, CredentialFlagIsSentAndDenied) {
   EXPECT_THAT(result.out, HasSubstr("unauthenticated"));
 }
 
+TEST_F(VerdictCheckTest, ResourceAndItsAttributesReachTheRules) {
+  const std::vector<std::string> reader = {
+      "--subject",     "agent", "--role", "crm-reader",
+      "--tool-server", "crm",   "--tool", "export_contacts"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = reader;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Check(args);
+  };
+  const ProcessResult low = with({"--resource", "dataset:crm/contacts",
+                                  "--resource-attr", "sensitivity=1"});
+  EXPECT_EQ(low.exit_code, 0) << low.out << low.err;
+  EXPECT_THAT(low.out, HasSubstr("crm-agents/export-low-sensitivity"));
+  const ProcessResult high = with({"--resource", "dataset:crm/contacts",
+                                   "--resource-attr", "sensitivity=3"});
+  EXPECT_EQ(high.exit_code, 1) << high.out << high.err;
+  const ProcessResult secret = with({"--resource", "dataset:secret/keys",
+                                     "--resource-attr", "sensitivity=0"});
+  EXPECT_EQ(secret.exit_code, 1) << secret.out << secret.err;
+  EXPECT_THAT(secret.out, HasSubstr("crm-agents/no-secret-datasets"));
+}
+
 TEST_F(VerdictCheckTest, BadFlagsExitTwo) {
   const std::vector<std::vector<std::string>> cases = {
       {"--tool", "x", "--no-such-flag"},
@@ -138,6 +160,8 @@ TEST_F(VerdictCheckTest, BadFlagsExitTwo) {
       {"--tool", "x", "--resource", "no-colon"},
       {"--tool", "x", "--token", "a", "--grant", "b"},
       {"--tool", "x", "--context", "k={unclosed"},
+      {"--tool", "x", "--resource-attr", "a=1"},  // needs --resource
+      {"--tool", "x", "unexpected-positional"},
   };
   for (const std::vector<std::string>& args : cases) {
     const ProcessResult result = Check(args);

@@ -138,7 +138,7 @@ TEST(PolicyStoreTest, FailedReloadKeepsTheLastGoodSet) {
   ASSERT_TRUE(store.Reload().ok);
   const policy::PolicySet* first = store.Current().get();
   ASSERT_NE(first, nullptr);
-  EXPECT_EQ(store.Status().rule_count, 4);
+  EXPECT_EQ(store.Status().rule_count, 6);
   // A second reload of the same files publishes an equal revision.
   const ReloadOutcome again = store.Reload();
   EXPECT_TRUE(again.ok);

@@ -445,7 +445,7 @@ TEST_F(VerdictdTest, AdminStatusReportsRevisionAndCounts) {
   ASSERT_TRUE(admin_->Status(&context, v1::StatusRequest(), &status).ok());
   EXPECT_EQ(status.policy_revision(),
             Check(Request("get_contact")).policy_revision());
-  EXPECT_EQ(status.rule_count(), 4);
+  EXPECT_EQ(status.rule_count(), 6);
   EXPECT_EQ(status.policy_count(), 2);
   EXPECT_TRUE(status.last_reload_ok());
   EXPECT_TRUE(status.last_reload_errors().empty());
@@ -510,7 +510,7 @@ rules:
   EXPECT_TRUE(reloaded.ok());
   EXPECT_TRUE(reloaded.errors().empty());
   EXPECT_NE(reloaded.policy_revision(), first);
-  EXPECT_EQ(status().rule_count(), 5);
+  EXPECT_EQ(status().rule_count(), 7);
   EXPECT_EQ(decide("update_contact").decision(), v1::ALLOW);
 
   WriteFile(dir + "/update.yaml", "policy: crm-updates\nrules: [\n");
@@ -616,6 +616,17 @@ authentication:
               AllOf(HasSubstr("refusing to start"), HasSubstr("tls"),
                     HasSubstr("authentication")));
   EXPECT_THAT(result->err, Not(HasSubstr("serving on")));
+}
+
+TEST(VerdictdStartTest, RefusesAnAuditLogThatMustNotLoseRecords) {
+  const std::string path = absl::StrCat(::testing::TempDir(), "audit.yaml");
+  WriteFile(path, "audit: {path: decisions.jsonl, on_failure: deny}\n");
+  absl::StatusOr<ProcessResult> result = RunProcess(
+      VerdictdPath(),
+      {"--config", path, "--listen", "127.0.0.1:0", "--policies", kFixtureDir});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->exit_code, 2);
+  EXPECT_THAT(result->err, HasSubstr("audit.on_failure: deny"));
 }
 
 TEST(VerdictdStartTest, ConfigFileLimitsApplyAndSigtermExitsZero) {
