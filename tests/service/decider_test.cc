@@ -4,7 +4,11 @@
 
 #include "server/service/decider.h"
 
+#include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -144,6 +148,54 @@ TEST(PolicyStoreTest, FailedReloadKeepsTheLastGoodSet) {
   EXPECT_TRUE(again.ok);
   EXPECT_EQ(again.revision, first->revision());
   EXPECT_NE(store.Current().get(), nullptr);
+}
+
+// Readers on several threads decide while another thread keeps swapping
+// between two policy sets: every reader sees one whole set or the other.
+TEST(PolicyStoreTest, ConcurrentReadersSeeWholeSetsAcrossReloads) {
+  const std::string dir =
+      ::testing::TempDir() + "/verdict-store-" + std::to_string(getpid());
+  std::filesystem::create_directories(dir);
+  auto write = [&](int rules) {
+    std::ofstream out(dir + "/p.yaml", std::ios::trunc);
+    out << "policy: p\nrules:\n";
+    for (int i = 0; i < rules; ++i) {
+      out << "  - id: r" << i << "\n    effect: allow\n    tools: [t" << i
+          << "]\n";
+    }
+  };
+  write(1);
+  PolicyStore store(dir);
+  ASSERT_TRUE(store.Reload().ok);
+  const Decider decider(&store, DeciderOptions());
+
+  std::atomic<bool> done{false};
+  std::atomic<int> bad{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&] {
+      v1::CheckRequest request;
+      request.mutable_subject()->set_id("agent");
+      request.mutable_tool()->set_name("t0");
+      request.set_action("tools/call");
+      while (!done.load()) {
+        const std::shared_ptr<const policy::PolicySet>& set = store.Current();
+        const size_t rules = set == nullptr ? 0 : set->rules().size();
+        if (rules != 1 && rules != 2) bad.fetch_add(1);
+        v1::CheckResponse response;
+        decider.Check(request, CallerInfo{.trusted = true}, &response);
+        if (response.decision() != v1::ALLOW) bad.fetch_add(1);
+      }
+    });
+  }
+  for (int i = 0; i < 50; ++i) {
+    write(1 + i % 2);
+    EXPECT_TRUE(store.Reload().ok);
+  }
+  done.store(true);
+  for (std::thread& reader : readers) reader.join();
+  EXPECT_EQ(bad.load(), 0);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
