@@ -88,17 +88,27 @@ Workload GenerateWorkload(const WorkloadSpec& spec, int request_count) {
     }
   }
 
+  struct Target {
+    int server, team, tool;
+  };
+  const int teams = std::max(1, policies / servers);
+  auto random_target = [&] {
+    return Target{uniform(servers), uniform(teams), uniform(kToolsPerServer)};
+  };
+  std::vector<Target> hot;
+  for (int i = 0; i < spec.hot_targets; ++i) hot.push_back(random_target());
+
   workload.requests.resize(request_count);
   for (WorkloadRequest& request : workload.requests) {
-    const int server = uniform(servers);
-    const int team = uniform(std::max(1, policies / servers));
+    const auto [server, team, tool] =
+        hot.empty() ? random_target() : hot[uniform(hot.size())];
     request.subject = absl::StrCat("spiffe://corp.example/agent/", uniform(1000));
     request.roles.Add(Role(server, team));
     if (uniform(2)) request.roles.Add("writer");
     (*request.attributes.mutable_fields())["clearance"].set_number_value(
         uniform(4));
     request.server = absl::StrCat("srv", server);
-    request.tool = ToolName(uniform(kToolsPerServer));
+    request.tool = ToolName(tool);
     request.action = uniform(4) ? "tools/call" : "tools/list";
     (*request.arguments.mutable_fields())["limit"].set_number_value(
         uniform(2000));

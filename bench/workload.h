@@ -21,6 +21,11 @@ namespace verdict::bench {
 struct WorkloadSpec {
   int rules = 1000;
   uint32_t seed = 1;
+  // How many distinct (server, tool, team) targets the requests address; 0
+  // spreads them over the whole deployment. A fixed number measures the
+  // index's cost at every set size; spreading them measures memory latency
+  // too, since each request then touches rules no recent request touched.
+  int hot_targets = 0;
 };
 
 // One request of the mix and the storage its engine::Request views.

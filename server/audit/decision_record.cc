@@ -71,7 +71,7 @@ std::string StructDigest(const google::protobuf::Struct* value) {
     return "";
   }
   return absl::BytesToHexString(
-      std::string_view(reinterpret_cast<const char*>(digest), 8));
+      absl::string_view(reinterpret_cast<const char*>(digest), 8));
 }
 
 void AppendDecisionRecord(const DecisionContext& decision,
