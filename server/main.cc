@@ -12,6 +12,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -19,6 +20,7 @@
 #include "absl/flags/usage.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_join.h"
+#include "google/protobuf/stubs/logging.h"
 #include "server/config/config.h"
 #include "server/service/policy_store.h"
 #include "server/service/server.h"
@@ -82,9 +84,20 @@ std::vector<std::string> Unsupported(const Config& config) {
   return problems;
 }
 
+// Protobuf logs an ERROR for every request with invalid UTF-8, which would
+// let any caller flood the log; gRPC already answers such a request with an
+// error. Everything else protobuf says is kept.
+void ProtobufLog(google::protobuf::LogLevel level, const char* filename,
+                 int line, const std::string& message) {
+  if (std::string_view(filename).ends_with("wire_format_lite.cc")) return;
+  std::cerr << "verdictd: protobuf: " << filename << ":" << line << ": "
+            << message << "\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  google::protobuf::SetLogHandler(&ProtobufLog);
   absl::SetProgramUsageMessage(
       "verdictd [--config FILE] [--policies DIR] [--listen ADDR] "
       "[--metrics-listen ADDR] [--audit-log PATH]");

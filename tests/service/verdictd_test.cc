@@ -382,6 +382,8 @@ TEST_F(VerdictdTest, InvalidUtf8IsAnErrorOrDenyAndServerServes) {
     EXPECT_EQ(response.decision(), v1::DENY);
   }
   ExpectStillServing(server_->address());
+  // A client's bad bytes are answered, not logged: no log flooding.
+  EXPECT_THAT(server_->output(), Not(HasSubstr("UTF-8")));
 }
 
 TEST_F(VerdictdTest, HealthIsServing) {
