@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "client/bench/command.h"
 #include "client/cli/commands.h"
 #include "client/cli/policy_ci.h"
 
@@ -42,6 +43,9 @@ int main(int argc, char** argv) {
   }
   if (command == "lint") {
     return verdict::cli::RunLint(rest, std::cout, std::cerr);
+  }
+  if (command == "bench") {
+    return verdict::cli::RunBench(rest, std::cout, std::cerr);
   }
   std::cerr << "verdict: unknown command " << command << "\n" << kUsage;
   return verdict::cli::kExitError;

@@ -1,0 +1,175 @@
+#include <sched.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "client/bench/command.h"
+#include "client/bench/load_generator.h"
+#include "client/cli/args.h"
+#include "client/cli/commands.h"
+
+namespace verdict::cli {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: verdict bench --server ADDR [flags]\n"
+    "\n"
+    "Drives a decision service over gRPC and reports decisions per second,\n"
+    "allows, denies, errors and latency percentiles. Closed loop by default\n"
+    "(connections x inflight calls outstanding); with --rate, open loop at a\n"
+    "fixed rate, latency measured from each call's intended send time.\n"
+    "Exit status: 0 no failed call, 1 some calls failed, 2 bad flags.\n"
+    "\n"
+    "flags:\n";
+
+const std::vector<FlagSpec>& BenchFlags() {
+  static const std::vector<FlagSpec>* const kFlags = new std::vector<FlagSpec>{
+      {"server", "ADDR", false, "address of the service (plaintext gRPC)"},
+      {"connections", "N", false, "TCP connections (default 1)"},
+      {"inflight", "M", false,
+       "calls outstanding per connection; with --rate, the cap (default 16)"},
+      {"rate", "R", false, "open loop: R calls per second in all"},
+      {"duration", "D", false, "measured time, e.g. 10s (default 10s)"},
+      {"warmup", "D", false, "unmeasured time first (default 2s)"},
+      {"requests", "FILE", false,
+       "JSON Lines request mix (default: a built-in Verdict mix)"},
+      {"api", "A", false,
+       "verdict (Authorizer.Check) or cerbos (CheckResources); default "
+       "verdict"},
+      {"cpus", "LIST", false, "pin the generator to CPUs, e.g. 1 or 0-3"},
+      {"threads", "T", false,
+       "completion-queue threads (default: one per pinned CPU)"},
+      {"decisions", "", false,
+       "send each request of the mix once and print its decision per line"},
+      {"json", "", false, "print the report as one JSON object"},
+      {"help", "", false, "print this help"},
+  };
+  return *kFlags;
+}
+
+bool ParseInt(const ParsedArgs& parsed, const std::string& flag, int* value,
+              std::ostream& err) {
+  if (!parsed.Has(flag)) return true;
+  if (!absl::SimpleAtoi(parsed.Get(flag, ""), value)) {
+    err << "verdict bench: --" << flag << " needs an integer\n";
+    return false;
+  }
+  return true;
+}
+
+bool ParseDuration(const ParsedArgs& parsed, const std::string& flag,
+                   absl::Duration* value, std::ostream& err) {
+  if (!parsed.Has(flag)) return true;
+  if (!absl::ParseDuration(parsed.Get(flag, ""), value)) {
+    err << "verdict bench: --" << flag << " needs a duration such as 10s\n";
+    return false;
+  }
+  return true;
+}
+
+int AllowedCpuCount() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+  return std::max(1, CPU_COUNT(&set));
+}
+
+}  // namespace
+
+int RunBench(const std::vector<std::string>& args, std::ostream& out,
+             std::ostream& err) {
+  absl::StatusOr<ParsedArgs> parsed = ParseArgs(BenchFlags(), args);
+  if (!parsed.ok()) {
+    err << "verdict bench: " << parsed.status().message() << "\n"
+        << kUsage << FlagsUsage(BenchFlags());
+    return kExitError;
+  }
+  if (parsed->Has("help")) {
+    out << kUsage << FlagsUsage(BenchFlags());
+    return kExitOk;
+  }
+  if (!parsed->positional().empty() || !parsed->Has("server")) {
+    err << "verdict bench: --server is required and takes no positional "
+           "arguments\n";
+    return kExitError;
+  }
+  bench::LoadOptions options;
+  options.server = parsed->Get("server", "");
+  if (!ParseInt(*parsed, "connections", &options.connections, err) ||
+      !ParseInt(*parsed, "inflight", &options.inflight, err) ||
+      !ParseDuration(*parsed, "duration", &options.duration, err) ||
+      !ParseDuration(*parsed, "warmup", &options.warmup, err)) {
+    return kExitError;
+  }
+  if (parsed->Has("rate") &&
+      (!absl::SimpleAtod(parsed->Get("rate", ""), &options.rate) ||
+       options.rate <= 0)) {
+    err << "verdict bench: --rate needs a positive number\n";
+    return kExitError;
+  }
+  const std::string api_name = parsed->Get("api", "verdict");
+  if (api_name != "verdict" && api_name != "cerbos") {
+    err << "verdict bench: --api is verdict or cerbos\n";
+    return kExitError;
+  }
+  const bench::Api api =
+      api_name == "verdict" ? bench::Api::kVerdict : bench::Api::kCerbos;
+  if (parsed->Has("cpus")) {
+    if (absl::Status pinned = bench::PinToCpus(parsed->Get("cpus", ""));
+        !pinned.ok()) {
+      err << "verdict bench: " << pinned.message() << "\n";
+      return kExitError;
+    }
+  }
+  options.threads = AllowedCpuCount();
+  if (!ParseInt(*parsed, "threads", &options.threads, err)) return kExitError;
+
+  bench::RequestMix mix;
+  if (parsed->Has("requests")) {
+    absl::StatusOr<bench::RequestMix> loaded =
+        bench::LoadRequestMix(parsed->Get("requests", ""), api);
+    if (!loaded.ok()) {
+      err << "verdict bench: " << loaded.status().message() << "\n";
+      return kExitError;
+    }
+    mix = *std::move(loaded);
+  } else if (api == bench::Api::kCerbos) {
+    err << "verdict bench: --api cerbos needs --requests\n";
+    return kExitError;
+  } else {
+    mix = bench::BuiltinRequestMix();
+  }
+
+  if (parsed->Has("decisions")) {
+    absl::StatusOr<std::vector<std::string>> decisions =
+        bench::CollectDecisions(options.server, mix);
+    if (!decisions.ok()) {
+      err << "verdict bench: " << decisions.status().message() << "\n";
+      return kExitError;
+    }
+    bool failed = false;
+    for (const std::string& line : *decisions) {
+      out << line << "\n";
+      failed |= line.rfind("error", 0) == 0;
+    }
+    return failed ? kExitDenied : kExitOk;
+  }
+
+  absl::StatusOr<bench::LoadResult> result = bench::RunLoad(options, mix);
+  if (!result.ok()) {
+    err << "verdict bench: " << result.status().message() << "\n";
+    return kExitError;
+  }
+  if (parsed->Has("json")) {
+    bench::WriteJson(options, *result, out);
+  } else {
+    bench::WriteText(options, *result, out);
+  }
+  return result->errors == 0 ? kExitOk : kExitDenied;
+}
+
+}  // namespace verdict::cli
