@@ -18,6 +18,7 @@ constexpr char kUsage[] =
     "  check   ask a running verdictd for one decision\n"
     "  test    run the policy test suites in a directory\n"
     "  lint    report least-privilege findings in a policy directory\n"
+    "  bench   drive a decision service with load and report throughput\n"
     "\n"
     "run 'verdict <command> --help' for a command's flags\n";
 
