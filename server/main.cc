@@ -2,8 +2,9 @@
 //
 // Reads the configuration (flags override the file), compiles the policy
 // directory (printing every diagnostic and exiting 1 if it does not compile),
-// serves gRPC until SIGINT or SIGTERM, then shuts down cleanly and exits 0.
-// SIGHUP forces a policy reload.
+// serves gRPC, Prometheus metrics and the decision log until SIGINT or
+// SIGTERM, then shuts down cleanly and exits 0. Changes under the policy
+// directory (inotify) and SIGHUP reload the policies off the request path.
 
 #include <pthread.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -21,7 +23,15 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/stubs/logging.h"
+#include "server/audit/decision_log.h"
+#include "server/authn/jwt_authenticator.h"
+#include "server/authn/x509_svid_authenticator.h"
+#include "server/common/dir_watcher.h"
+#include "server/common/log.h"
 #include "server/config/config.h"
+#include "server/metrics/metrics.h"
+#include "server/metrics/metrics_server.h"
+#include "server/service/decision_recorder.h"
 #include "server/service/policy_store.h"
 #include "server/service/server.h"
 
@@ -61,27 +71,99 @@ absl::StatusOr<Config> LoadConfig() {
   return config;
 }
 
-// Security settings that are configured but not implemented must stop the
-// server: silently serving without them would fail open.
+// Security settings that cannot take effect must stop the server: silently
+// serving without them would fail open.
 std::vector<std::string> Unsupported(const Config& config) {
   std::vector<std::string> problems;
-  if (config.tls.enabled) {
-    problems.push_back("tls is configured but not implemented yet");
-  }
-  if (config.authentication.configured()) {
-    problems.push_back("authentication is configured but not implemented yet");
-  }
-  if (!config.audit.path.empty() &&
-      config.audit.on_failure == verdict::config::AuditFailureMode::kDeny) {
-    problems.push_back(
-        "audit.on_failure: deny asks that no decision go unrecorded, but the "
-        "decision log is not implemented yet");
-  }
   if (!config.callers.empty() && !config.tls.enabled) {
     problems.push_back(
-        "callers need TLS client certificates, which are not implemented yet");
+        "callers are identified by TLS client certificates: configure tls");
   }
   return problems;
+}
+
+// The credential verifiers; they must outlive the server that uses them.
+struct Authenticators {
+  std::unique_ptr<verdict::authn::JwtAuthenticator> jwt;
+  std::unique_ptr<verdict::authn::X509SvidAuthenticator> x509;
+};
+
+// Creates (loading every JWKS file and bundle) and starts watching the
+// verifiers that `config` configures.
+absl::StatusOr<Authenticators> StartAuthenticators(
+    const verdict::config::AuthenticationConfig& config) {
+  Authenticators out;
+  if (!config.jwt.empty()) {
+    verdict::authn::JwtAuthenticatorOptions options;
+    for (const verdict::config::JwtIssuerConfig& issuer : config.jwt) {
+      options.issuers.push_back(verdict::authn::JwtIssuerOptions{
+          .issuer = issuer.issuer,
+          .jwks_file = issuer.jwks_file,
+          .audiences = issuer.audiences,
+          .algorithms = issuer.algorithms,
+          .clock_skew = issuer.clock_skew,
+          .max_lifetime = issuer.max_lifetime,
+          .claims = {.subject = issuer.claims.subject,
+                     .roles = issuer.claims.roles,
+                     .scopes = issuer.claims.scopes,
+                     .attributes = issuer.claims.attributes},
+      });
+    }
+    absl::StatusOr<std::unique_ptr<verdict::authn::JwtAuthenticator>> jwt =
+        verdict::authn::JwtAuthenticator::Create(std::move(options));
+    if (!jwt.ok()) return jwt.status();
+    if (absl::Status s = (*jwt)->StartWatching(); !s.ok()) return s;
+    out.jwt = *std::move(jwt);
+  }
+  if (!config.x509.empty()) {
+    verdict::authn::X509SvidAuthenticatorOptions options;
+    for (const verdict::config::X509Config& domain : config.x509) {
+      options.trust_domains.push_back(verdict::authn::X509TrustDomainOptions{
+          .trust_domain = domain.trust_domain,
+          .bundle_file = domain.bundle_file,
+      });
+    }
+    absl::StatusOr<std::unique_ptr<verdict::authn::X509SvidAuthenticator>>
+        x509 = verdict::authn::X509SvidAuthenticator::Create(
+            std::move(options));
+    if (!x509.ok()) return x509.status();
+    if (absl::Status s = (*x509)->StartWatching(); !s.ok()) return s;
+    out.x509 = *std::move(x509);
+  }
+  return out;
+}
+
+// The listener's TLS settings and caller rules from the configuration.
+void ConfigureListener(const Config& config,
+                       verdict::service::ServerOptions* options) {
+  if (config.tls.enabled) {
+    options->tls = verdict::service::TlsOptions{
+        .cert_file = config.tls.cert_file,
+        .key_file = config.tls.key_file,
+        .client_ca_file = config.tls.client_ca_file,
+        .require_client_cert = config.tls.require_client_cert,
+    };
+  }
+  for (const verdict::config::CallerConfig& caller : config.callers) {
+    verdict::service::CallerRule rule{.id = caller.id};
+    for (const verdict::config::Permission permission : caller.may) {
+      switch (permission) {
+        case verdict::config::Permission::kCheck:
+          rule.may.check = true;
+          break;
+        case verdict::config::Permission::kAssertIdentity:
+          rule.may.assert_identity = true;
+          break;
+        case verdict::config::Permission::kGrants:
+          rule.may.grants = true;
+          break;
+        case verdict::config::Permission::kAdmin:
+          rule.may.admin = true;
+          break;
+      }
+    }
+    options->callers.push_back(std::move(rule));
+  }
 }
 
 // Protobuf logs an ERROR for every request with invalid UTF-8, which would
@@ -92,6 +174,21 @@ void ProtobufLog(google::protobuf::LogLevel level, const char* filename,
   if (std::string_view(filename).ends_with("wire_format_lite.cc")) return;
   std::cerr << "verdictd: protobuf: " << filename << ":" << line << ": "
             << message << "\n";
+}
+
+// Bursts of file events are compiled once.
+constexpr absl::Duration kPolicyDebounce = absl::Milliseconds(100);
+
+void LogReload(const verdict::service::ReloadOutcome& outcome) {
+  using verdict::Log;
+  using verdict::LogLevel;
+  if (outcome.ok) {
+    Log(LogLevel::kInfo, "policies reloaded (revision ", outcome.revision, ")");
+    return;
+  }
+  for (const std::string& error : outcome.errors) Log(LogLevel::kError, error);
+  Log(LogLevel::kError, "policy reload failed; still serving revision ",
+      outcome.revision);
 }
 
 }  // namespace
@@ -136,11 +233,6 @@ int main(int argc, char** argv) {
     std::cerr << "verdictd: warning: grants are not implemented yet; "
                  "Grants is not served\n";
   }
-  if (!config->audit.path.empty()) {
-    std::cerr << "verdictd: warning: the decision log is not implemented "
-                 "yet; nothing is written to "
-              << config->audit.path << "\n";
-  }
 
   // Signals are taken by sigwait below, so every thread (gRPC's included,
   // started later) must inherit them blocked.
@@ -151,7 +243,8 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  verdict::service::PolicyStore store(config->policies.dir);
+  verdict::metrics::Metrics metrics;
+  verdict::service::PolicyStore store(config->policies.dir, &metrics);
   const verdict::service::ReloadOutcome loaded = store.Reload();
   if (!loaded.ok) {
     for (const std::string& error : loaded.errors) std::cerr << error << "\n";
@@ -164,42 +257,96 @@ int main(int argc, char** argv) {
             << status.policy_count << " policies in " << status.dir
             << " (revision " << status.revision << ")\n";
 
+  std::unique_ptr<verdict::audit::DecisionLog> decision_log;
+  if (!config->audit.path.empty()) {
+    decision_log = std::make_unique<verdict::audit::DecisionLog>(
+        verdict::audit::DecisionLogOptions{
+            .path = config->audit.path,
+            .max_bytes = config->audit.max_bytes,
+            .keep_files = config->audit.keep_files,
+        },
+        &metrics);
+  }
+  verdict::service::DecisionRecorder recorder(&metrics, decision_log.get());
+
+  absl::StatusOr<Authenticators> authenticators =
+      StartAuthenticators(config->authentication);
+  if (!authenticators.ok()) {
+    std::cerr << "verdictd: authentication: "
+              << authenticators.status().message() << "\n";
+    return 2;
+  }
+
   verdict::service::ServerOptions options;
   options.listen = config->listen;
   options.max_message_bytes = config->limits.max_message_bytes;
   options.decider.max_context_depth = config->limits.max_context_depth;
   options.decider.cache_ttl = config->decisions.cache_ttl;
+  options.decider.observer = &recorder;
+  options.decider.jwt = authenticators->jwt.get();
+  options.decider.x509 = authenticators->x509.get();
+  options.decider.metrics = &metrics;
+  ConfigureListener(*config, &options);
+  options.decider.deny_unrecorded =
+      decision_log != nullptr &&
+      config->audit.on_failure == verdict::config::AuditFailureMode::kDeny;
   absl::StatusOr<std::unique_ptr<verdict::service::Server>> server =
       verdict::service::Server::Start(options, &store);
   if (!server.ok()) {
     std::cerr << "verdictd: " << server.status().message() << "\n";
     return 1;
   }
-  std::cerr << "verdictd: no TLS: accepting loopback callers only\n";
+  std::unique_ptr<verdict::metrics::MetricsServer> metrics_server;
+  if (!config->metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<verdict::metrics::MetricsServer>> started =
+        verdict::metrics::MetricsServer::Start(config->metrics_listen, metrics);
+    if (!started.ok()) {
+      std::cerr << "verdictd: " << started.status().message() << "\n";
+      return 1;
+    }
+    metrics_server = *std::move(started);
+    std::cerr << "verdictd: metrics on http://" << metrics_server->address()
+              << "/metrics\n";
+  }
+  std::unique_ptr<verdict::DirWatcher> watcher;
+  if (config->policies.watch) {
+    verdict::service::Reloader* reloader = &(*server)->reloader();
+    absl::StatusOr<std::unique_ptr<verdict::DirWatcher>> watching =
+        verdict::DirWatcher::Start(config->policies.dir, kPolicyDebounce,
+                                   [reloader] { reloader->Request(LogReload); });
+    if (!watching.ok()) {
+      std::cerr << "verdictd: cannot watch " << config->policies.dir << ": "
+                << watching.status().message() << "\n";
+      return 1;
+    }
+    watcher = *std::move(watching);
+  }
+  if (decision_log != nullptr) {
+    std::cerr << "verdictd: decision log at " << config->audit.path << "\n";
+  }
+  if (config->tls.enabled) {
+    std::cerr << "verdictd: TLS with client certificates; "
+              << config->callers.size() << " caller rules\n";
+  } else {
+    std::cerr << "verdictd: no TLS: accepting loopback callers only\n";
+  }
+  if (!config->authentication.configured()) {
+    std::cerr << "verdictd: no authentication configured: requests with "
+                 "credentials are denied\n";
+  }
   std::cerr << "verdictd: serving on " << (*server)->address() << std::endl;
 
   while (true) {
     int signal = 0;
     if (sigwait(&signals, &signal) != 0) continue;
     if (signal == SIGHUP) {
-      (*server)->reloader().Request(
-          [](const verdict::service::ReloadOutcome& outcome) {
-            if (outcome.ok) {
-              std::cerr << "verdictd: reloaded (revision " << outcome.revision
-                        << ")\n";
-              return;
-            }
-            for (const std::string& error : outcome.errors) {
-              std::cerr << error << "\n";
-            }
-            std::cerr << "verdictd: reload failed; still serving revision "
-                      << outcome.revision << "\n";
-          });
+      (*server)->reloader().Request(LogReload);
       continue;
     }
     std::cerr << "verdictd: shutting down\n";
     break;
   }
+  watcher.reset();  // before the server: it schedules reloads
   (*server)->Shutdown();
   return 0;
 }

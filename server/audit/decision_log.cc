@@ -19,8 +19,12 @@ constexpr absl::Duration kIdleWait = absl::Milliseconds(5);
 DecisionLog::DecisionLog(DecisionLogOptions options, metrics::Metrics* metrics)
     : options_(std::move(options)),
       metrics_(metrics),
-      queue_(options_.queue_capacity),
-      writer_([this] { Run(); }) {}
+      queue_(options_.queue_capacity) {
+  // Opened before the first decision, so an unwritable log is unhealthy from
+  // the start rather than after its first record is lost.
+  EnsureOpen();
+  writer_ = std::thread([this] { Run(); });
+}
 
 DecisionLog::~DecisionLog() {
   {

@@ -73,7 +73,7 @@ class DecisionLog final : public DecisionSink {
   std::atomic<uint64_t> written_{0};
   std::atomic<uint64_t> dropped_{0};  // includes records refused by Submit
 
-  // Writer thread state.
+  // Writer thread state (the constructor's until it starts the writer).
   std::FILE* file_ = nullptr;
   int64_t file_bytes_ = 0;
   absl::Time next_open_attempt_ = absl::InfinitePast();
@@ -82,7 +82,7 @@ class DecisionLog final : public DecisionSink {
   uint64_t processed_ ABSL_GUARDED_BY(mu_) = 0;  // taken off the queue
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool flush_wanted_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread writer_;  // last: starts once the fields above exist
+  std::thread writer_;  // started by the constructor once the file is open
 };
 
 }  // namespace verdict::audit

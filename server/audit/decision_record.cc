@@ -74,69 +74,65 @@ std::string StructDigest(const google::protobuf::Struct* value) {
       absl::string_view(reinterpret_cast<const char*>(digest), 8));
 }
 
-void AppendDecisionRecord(const DecisionContext& decision,
-                          const engine::Request& request,
-                          const engine::Result& result, std::string* out) {
+void AppendDecisionRecord(const DecisionRecordInput& input, std::string* out) {
+  const v1::CheckResponse& response = *input.response;
+  const v1::Identity& identity = response.identity();
   out->push_back('{');
-  AppendField("decision_id", decision.decision_id, out);
+  AppendField("decision_id", response.decision_id(), out);
   out->push_back(',');
-  AppendField("time", absl::FormatTime(absl::RFC3339_full, decision.time,
-                                       absl::UTCTimeZone()),
+  AppendField("time",
+              absl::FormatTime(absl::RFC3339_full, input.time,
+                               absl::UTCTimeZone()),
               out);
   out->push_back(',');
-  AppendField("caller", decision.caller, out);
+  AppendField("caller", input.caller, out);
   out->append(",\"subject\":{");
-  AppendField("id", request.subject.id, out);
+  AppendField("id", identity.subject().empty() ? input.subject_id
+                                                : identity.subject(),
+              out);
   out->push_back(',');
-  AppendField("auth", request.subject.auth, out);
+  AppendField("auth", identity.method(), out);
   out->append("},\"delegation\":[");
-  if (request.delegation.chain != nullptr) {
-    bool first = true;
-    for (const std::string& actor : *request.delegation.chain) {
-      if (!first) out->push_back(',');
-      first = false;
-      AppendJsonString(actor, out);
-    }
+  for (int i = 0; i < identity.delegation_chain_size(); ++i) {
+    if (i > 0) out->push_back(',');
+    AppendJsonString(identity.delegation_chain(i), out);
   }
   out->append("],\"tool\":{");
-  AppendField("server", request.tool.server, out);
+  AppendField("server", input.tool_server, out);
   out->push_back(',');
-  AppendField("name", request.tool.name, out);
-  out->push_back(',');
-  AppendField("arguments_digest", StructDigest(request.tool.arguments), out);
+  AppendField("name", input.tool_name, out);
   out->append("},");
-  AppendField("action", request.action, out);
-  if (request.resource.present) {
+  AppendField("action", input.action, out);
+  if (input.resource != nullptr) {
     out->append(",\"resource\":{");
-    AppendField("kind", request.resource.kind, out);
+    AppendField("kind", input.resource->kind(), out);
     out->push_back(',');
-    AppendField("id", request.resource.id, out);
+    AppendField("id", input.resource->id(), out);
     out->push_back('}');
   }
   out->push_back(',');
-  AppendField("context_digest", StructDigest(request.context), out);
+  AppendField("context_digest", StructDigest(input.context), out);
   out->push_back(',');
-  AppendField("decision",
-              result.decision == engine::Decision::kAllow ? "allow" : "deny",
+  AppendField("decision", response.decision() == v1::ALLOW ? "allow" : "deny",
               out);
   out->append(",\"reasons\":[");
-  for (size_t i = 0; i < result.reasons.size(); ++i) {
-    const engine::Reason& reason = result.reasons[i];
+  for (int i = 0; i < response.reasons_size(); ++i) {
+    const v1::Reason& reason = response.reasons(i);
     if (i > 0) out->push_back(',');
     out->push_back('{');
-    AppendField("code", engine::ReasonCodeName(reason.code), out);
-    if (reason.rule != nullptr) {
+    AppendField("code", reason.code(), out);
+    if (!reason.rule().empty()) {
       out->push_back(',');
-      AppendField("policy", reason.rule->policy, out);
+      AppendField("policy", reason.policy(), out);
       out->push_back(',');
-      AppendField("rule", reason.rule->id, out);
+      AppendField("rule", reason.rule(), out);
     }
     out->push_back('}');
   }
   out->append("],");
-  AppendField("policy_revision", decision.policy_revision, out);
+  AppendField("policy_revision", response.policy_revision(), out);
   absl::StrAppend(out, ",\"latency_us\":",
-                  absl::ToDoubleMicroseconds(decision.latency), "}");
+                  absl::ToDoubleMicroseconds(input.latency), "}");
 }
 
 }  // namespace verdict::audit

@@ -108,19 +108,11 @@ Metrics::Metrics()
       .Set(1);
 }
 
-void Metrics::CountDecision(const engine::Result& result,
-                            absl::Duration latency,
-                            const RuleMatchCounters* rules) {
-  const ReasonCode primary = result.reasons.empty()
-                                 ? ReasonCode::kEvaluationError
-                                 : result.reasons.front().code;
-  decisions_[static_cast<int>(result.decision)][static_cast<int>(primary)]
+void Metrics::CountDecision(engine::Decision decision, ReasonCode reason,
+                            absl::Duration latency) {
+  decisions_[static_cast<int>(decision)][static_cast<int>(reason)]
       ->Increment();
   latency_->Observe(latency);
-  if (rules == nullptr) return;
-  for (const engine::Reason& reason : result.reasons) {
-    if (reason.rule != nullptr) rules->Count(*reason.rule);
-  }
 }
 
 void Metrics::CountAuthnFailure(AuthMethod method, ReasonCode reason) {

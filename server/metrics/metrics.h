@@ -59,8 +59,9 @@ class Metrics {
   std::shared_ptr<LatencyHistogram> latency() const { return latency_; }
 
   // Request path.
-  void CountDecision(const engine::Result& result, absl::Duration latency,
-                     const RuleMatchCounters* rules);
+  // One decision, labelled with its first reason.
+  void CountDecision(engine::Decision decision, engine::ReasonCode reason,
+                     absl::Duration latency);
   void CountAuthnFailure(AuthMethod method, engine::ReasonCode reason);
   void CountAuditRecord() { audit_records_->Increment(); }
   void CountAuditDropped() { audit_dropped_->Increment(); }

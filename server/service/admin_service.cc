@@ -7,14 +7,6 @@ namespace {
 
 constexpr char kVersion[] = "0.1.0";
 
-grpc::ServerUnaryReactor* FinishDenied(grpc::CallbackServerContext* context) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                               "without TLS only loopback callers may use "
-                               "the Admin service"));
-  return reactor;
-}
-
 void SetTimestamp(absl::Time time, google::protobuf::Timestamp* out) {
   const int64_t nanos = absl::ToUnixNanos(time);
   out->set_seconds(nanos / 1000000000);
@@ -23,10 +15,23 @@ void SetTimestamp(absl::Time time, google::protobuf::Timestamp* out) {
 
 }  // namespace
 
+grpc::ServerUnaryReactor* AdminService::Refuse(
+    grpc::CallbackServerContext* context) const {
+  if (callers_->Resolve(*context).may.admin) return nullptr;
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status(
+      grpc::StatusCode::PERMISSION_DENIED,
+      callers_->tls() ? "the caller may not use the Admin service (callers: "
+                        "admin)"
+                      : "without TLS only loopback callers may use the Admin "
+                        "service"));
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* AdminService::Status(
     grpc::CallbackServerContext* context, const v1::StatusRequest* request,
     v1::StatusResponse* response) {
-  if (!IsLoopbackPeer(context->peer())) return FinishDenied(context);
+  if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
   const StoreStatus status = store_->Status();
   response->set_policy_revision(status.revision);
   response->set_rule_count(status.rule_count);
@@ -52,7 +57,7 @@ grpc::ServerUnaryReactor* AdminService::Status(
 grpc::ServerUnaryReactor* AdminService::Reload(
     grpc::CallbackServerContext* context, const v1::ReloadRequest* request,
     v1::ReloadResponse* response) {
-  if (!IsLoopbackPeer(context->peer())) return FinishDenied(context);
+  if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   // The response and reactor stay valid until Finish, which the reloader
   // calls exactly once.

@@ -1,13 +1,15 @@
 // The verdict.v1.Authorizer gRPC service: translation only.
 //
 // Each handler asks the Decider inline and finishes through the default
-// reactor; it never blocks and never waits for a reload. Whether the caller is
-// trusted comes from its peer address (loopback only, until TLS exists).
-// Safe from any thread; the Decider must outlive the service.
+// reactor; it never blocks and never waits for a reload. What the caller may
+// ask comes from CallerTrust (its client certificate with TLS, else its peer
+// address). Safe from any thread; the Decider and CallerTrust must outlive
+// the service.
 
 #ifndef VERDICT_SERVER_SERVICE_AUTHORIZER_SERVICE_H_
 #define VERDICT_SERVER_SERVICE_AUTHORIZER_SERVICE_H_
 
+#include "server/service/caller_trust.h"
 #include "server/service/decider.h"
 #include "verdict/v1/authorizer.grpc.pb.h"
 
@@ -15,7 +17,8 @@ namespace verdict::service {
 
 class AuthorizerService final : public v1::Authorizer::CallbackService {
  public:
-  explicit AuthorizerService(const Decider* decider) : decider_(decider) {}
+  AuthorizerService(const Decider* decider, const CallerTrust* callers)
+      : decider_(decider), callers_(callers) {}
 
   grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* context,
                                   const v1::CheckRequest* request,
@@ -27,7 +30,10 @@ class AuthorizerService final : public v1::Authorizer::CallbackService {
       v1::CheckBatchResponse* response) override;
 
  private:
+  CallerInfo CallerOf(const grpc::CallbackServerContext& context) const;
+
   const Decider* const decider_;
+  const CallerTrust* const callers_;
 };
 
 }  // namespace verdict::service

@@ -1,10 +1,15 @@
 #include "server/service/decider.h"
 
+#include <algorithm>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
+#include "server/authn/identity.h"
 #include "server/engine/engine.h"
 #include "server/engine/reason.h"
 #include "server/engine/request.h"
@@ -19,9 +24,28 @@ using google::protobuf::Struct;
 constexpr std::string_view kToolsCall = "tools/call";
 constexpr std::string_view kAsserted = "asserted";
 
+// Actor tokens beyond this many are an invalid request: each costs a
+// signature verification and an evaluation.
+constexpr int kMaxActorTokens = 8;
+
+// The verified credentials of one request, shared by a batch's items. It owns
+// the identities, so the Principals borrowed from them stay valid through
+// every evaluation. Without credentials nothing is allocated.
+struct Authenticated {
+  bool ok = true;
+  ReasonCode code = ReasonCode::kUnauthenticated;  // when !ok
+  std::string message;                             // when !ok
+  bool has_credential = false;  // any credential or actor token was sent
+  std::shared_ptr<const authn::Identity> subject;  // null: asserted subject
+  std::vector<std::shared_ptr<const authn::Identity>> actors;  // nearest first
+  std::vector<engine::Principal> actor_principals;  // borrow from `actors`
+  engine::StringList chain;                         // actor ids
+  absl::Time expires_at = absl::InfiniteFuture();   // the earliest expiry
+};
+
 // The parts of one decision; a batch shares subject, context and credentials.
 struct Item {
-  const v1::Credentials* credentials;  // null: none
+  const Authenticated& auth;
   const v1::Subject& subject;
   const Struct* context;  // null: absent
   const v1::Tool& tool;
@@ -30,10 +54,92 @@ struct Item {
   bool explain;
 };
 
-bool HasCredential(const v1::Credentials* credentials) {
-  return credentials != nullptr && (credentials->credential_case() !=
-                                        v1::Credentials::CREDENTIAL_NOT_SET ||
-                                    !credentials->actor_tokens().empty());
+void Fail(ReasonCode code, std::string message, metrics::AuthMethod method,
+          const DeciderOptions& options, Authenticated* out) {
+  out->ok = false;
+  out->code = code;
+  out->message = std::move(message);
+  if (options.metrics != nullptr) {
+    options.metrics->CountAuthnFailure(method, code);
+  }
+}
+
+// Verifies `credential` with `authenticator` (null: not configured); on
+// failure fills `out` and returns null. `what` prefixes the message.
+std::shared_ptr<const authn::Identity> Verify(
+    const authn::Authenticator* authenticator, std::string_view credential,
+    metrics::AuthMethod method, std::string_view what,
+    const DeciderOptions& options, absl::Time now, Authenticated* out) {
+  if (authenticator == nullptr) {
+    Fail(ReasonCode::kUnauthenticated,
+         absl::StrCat(absl::string_view(what.data(), what.size()),
+                      ": no issuer configured"),
+         method, options, out);
+    return nullptr;
+  }
+  authn::AuthOutcome outcome = authenticator->Authenticate(credential, now);
+  if (!outcome.ok()) {
+    Fail(outcome.code,
+         absl::StrCat(absl::string_view(what.data(), what.size()), ": ",
+                      outcome.message),
+         method, options, out);
+    return nullptr;
+  }
+  out->expires_at = std::min(out->expires_at, outcome.identity->expires_at);
+  return std::move(outcome.identity);
+}
+
+// Verifies every credential of a request before any rule runs.
+Authenticated Authenticate(const v1::Credentials* credentials,
+                           const DeciderOptions& options, absl::Time now) {
+  Authenticated out;
+  if (credentials == nullptr) return out;
+  out.has_credential =
+      credentials->credential_case() != v1::Credentials::CREDENTIAL_NOT_SET ||
+      !credentials->actor_tokens().empty();
+  switch (credentials->credential_case()) {
+    case v1::Credentials::kBearerToken:
+      out.subject = Verify(options.jwt, credentials->bearer_token(),
+                           metrics::AuthMethod::kJwt, "bearer_token", options,
+                           now, &out);
+      break;
+    case v1::Credentials::kX509Svid:
+      out.subject =
+          Verify(options.x509, credentials->x509_svid(),
+                 metrics::AuthMethod::kX509, "x509_svid", options, now, &out);
+      break;
+    case v1::Credentials::kGrantToken:
+      Fail(ReasonCode::kUnauthenticated, "grant_token: grants are not enabled",
+           metrics::AuthMethod::kGrant, options, &out);
+      break;
+    case v1::Credentials::CREDENTIAL_NOT_SET:
+      break;
+  }
+  if (!out.ok || credentials->actor_tokens().empty()) return out;
+  if (credentials->actor_tokens_size() > kMaxActorTokens) {
+    out.ok = false;
+    out.code = ReasonCode::kInvalidRequest;
+    out.message = absl::StrCat("at most ", kMaxActorTokens,
+                               " actor_tokens are accepted, not ",
+                               credentials->actor_tokens_size());
+    return out;
+  }
+  out.actors.reserve(credentials->actor_tokens_size());
+  for (int i = 0; i < credentials->actor_tokens_size(); ++i) {
+    std::shared_ptr<const authn::Identity> actor =
+        Verify(options.jwt, credentials->actor_tokens(i),
+               metrics::AuthMethod::kJwt, absl::StrCat("actor_tokens[", i, "]"),
+               options, now, &out);
+    if (actor == nullptr) return out;
+    out.actors.push_back(std::move(actor));
+  }
+  // Only once `actors` is complete: the Principals point into it.
+  out.actor_principals.reserve(out.actors.size());
+  for (const std::shared_ptr<const authn::Identity>& actor : out.actors) {
+    out.actor_principals.push_back(actor->AsPrincipal());
+    out.chain.Add(std::string(actor->subject));
+  }
+  return out;
 }
 
 // True when no value in `root` is nested deeper than `limit` (the struct's
@@ -68,7 +174,9 @@ std::string_view Problem(const Item& item, int max_depth) {
   if (item.action == kToolsCall && item.tool.name().empty()) {
     return "tool.name is required for tools/call";
   }
-  if (item.subject.id().empty()) return "subject.id is required";
+  if (item.auth.subject == nullptr && item.subject.id().empty()) {
+    return "subject.id is required without a credential";
+  }
   struct Named {
     const Struct* value;
     std::string_view problem;
@@ -113,6 +221,13 @@ void SetJoined(std::string_view message, std::string_view detail,
     out->append(": ");
     out->append(detail);
   }
+}
+
+void SetTimestamp(absl::Time time, google::protobuf::Timestamp* out) {
+  const int64_t seconds = absl::ToUnixSeconds(time);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
 }
 
 void SetDuration(absl::Duration duration, google::protobuf::Duration* out) {
@@ -172,12 +287,25 @@ const engine::Result* DecideItem(const policy::PolicySet* set, const Item& item,
   if (set != nullptr) response->set_policy_revision(set->revision());
   if (!caller.trusted) {
     Deny(ReasonCode::kCallerNotTrusted,
-         "without TLS only loopback callers are accepted", response);
+         caller.refusal.empty() ? "the caller may not call Check"
+                                : caller.refusal,
+         response);
     return nullptr;
   }
-  if (HasCredential(item.credentials)) {
-    Deny(ReasonCode::kUnauthenticated,
-         "credential verification is not configured", response);
+  const Authenticated& auth = item.auth;
+  if (!auth.ok) {
+    Deny(auth.code, auth.message, response);
+    return nullptr;
+  }
+  const bool asserted = auth.subject == nullptr;
+  if (asserted && !caller.may_assert_identity) {
+    if (item.subject.id().empty()) {
+      Deny(ReasonCode::kUnauthenticated, "a credential is required", response);
+    } else {
+      Deny(ReasonCode::kCallerNotTrusted,
+           "the caller may not assert identities: send a credential",
+           response);
+    }
     return nullptr;
   }
   if (std::string_view problem = Problem(item, options.max_context_depth);
@@ -190,15 +318,30 @@ const engine::Result* DecideItem(const policy::PolicySet* set, const Item& item,
     return nullptr;
   }
   v1::Identity* identity = response->mutable_identity();
-  identity->set_subject(item.subject.id());
-  identity->set_method(std::string(kAsserted));
-
   engine::Request request;
-  request.subject.id = item.subject.id();
-  request.subject.roles = &item.subject.roles();
-  request.subject.attributes =
-      item.subject.has_attributes() ? &item.subject.attributes() : nullptr;
-  request.subject.auth = kAsserted;
+  if (asserted) {
+    identity->set_subject(item.subject.id());
+    identity->set_method(std::string(kAsserted));
+    request.subject.id = item.subject.id();
+    request.subject.roles = &item.subject.roles();
+    request.subject.attributes =
+        item.subject.has_attributes() ? &item.subject.attributes() : nullptr;
+    request.subject.auth = kAsserted;
+  } else {
+    identity->set_subject(auth.subject->subject);
+    identity->set_method(auth.subject->method);
+    identity->set_issuer(auth.subject->issuer);
+    request.subject = auth.subject->AsPrincipal();
+  }
+  if (auth.expires_at != absl::InfiniteFuture()) {
+    SetTimestamp(auth.expires_at, identity->mutable_expires_at());
+  }
+  if (!auth.actor_principals.empty()) {
+    *identity->mutable_delegation_chain() = auth.chain;
+    request.actor = &auth.actor_principals.front();
+    request.delegation.depth = static_cast<int>(auth.actor_principals.size());
+    request.delegation.chain = &auth.chain;
+  }
   request.tool.server = item.tool.server();
   request.tool.name = item.tool.name();
   request.tool.arguments =
@@ -223,21 +366,69 @@ const engine::Result* DecideItem(const policy::PolicySet* set, const Item& item,
   thread_local engine::EvalScratch scratch;
   thread_local engine::Result result;
   engine::Evaluate(*set, request, eval_options, &scratch, &result);
-  FillFromResult(result, item.explain, options.cache_ttl, response);
+  // A reused allow must not outlive the credentials that earned it.
+  const absl::Duration cache_ttl =
+      std::clamp(auth.expires_at - now, absl::ZeroDuration(), options.cache_ttl);
+  FillFromResult(result, item.explain, cache_ttl, response);
+  if (result.decision != engine::Decision::kAllow) return &result;
+
+  // Delegation narrows (spec section 5): each actor must be allowed too.
+  thread_local engine::Result actor_result;
+  for (const engine::Principal& actor : auth.actor_principals) {
+    engine::Request as_actor = request;
+    as_actor.subject = actor;
+    eval_options.explain = false;
+    engine::Evaluate(*set, as_actor, eval_options, &scratch, &actor_result);
+    if (actor_result.decision == engine::Decision::kAllow) {
+      if (actor_result.time_dependent) {
+        SetDuration(absl::ZeroDuration(), response->mutable_cache_ttl());
+      }
+      continue;
+    }
+    response->clear_reasons();
+    response->clear_obligations();
+    const std::string_view why =
+        actor_result.reasons.empty()
+            ? std::string_view("no_matching_rule")
+            : engine::ReasonCodeName(actor_result.reasons.front().code);
+    Deny(ReasonCode::kDelegationDenied,
+         absl::StrCat("actor ", absl::string_view(actor.id.data(), actor.id.size()),
+                      " is not allowed (", absl::string_view(why.data(), why.size()), ")"),
+         response);
+    SetDuration(absl::ZeroDuration(), response->mutable_cache_ttl());
+    return &actor_result;
+  }
   return &result;
 }
 
-void Decide(const policy::PolicySet* set, const Item& item,
+// Replaces whatever was decided with a deny that says the decision log
+// cannot take it (audit.on_failure: deny).
+void DenyUnrecorded(v1::CheckResponse* response) {
+  response->clear_reasons();
+  response->clear_obligations();
+  response->clear_trace();
+  Deny(ReasonCode::kAuditUnavailable,
+       "the decision log cannot be written and audit.on_failure is deny",
+       response);
+  SetDuration(absl::ZeroDuration(), response->mutable_cache_ttl());
+}
+
+void Decide(const PolicyStore::Snapshot& snapshot, const Item& item,
             const CallerInfo& caller, const DeciderOptions& options,
             v1::CheckResponse* response) {
   const absl::Time start = absl::Now();
   const engine::Result* result =
-      DecideItem(set, item, caller, options, start, response);
+      DecideItem(snapshot.set.get(), item, caller, options, start, response);
   if (options.observer == nullptr) return;
-  options.observer->OnDecision(DecisionEvent{
+  const bool recorded = options.observer->OnDecision(DecisionEvent{
       .response = *response,
       .result = result,
-      .subject_id = item.subject.id(),
+      .rule_counters = result != nullptr ? snapshot.rule_counters.get()
+                                         : nullptr,
+      .caller = caller.id,
+      .subject_id = item.auth.subject != nullptr
+                        ? std::string_view(item.auth.subject->subject)
+                        : std::string_view(item.subject.id()),
       .tool_server = item.tool.server(),
       .tool_name = item.tool.name(),
       .action = item.action,
@@ -245,15 +436,19 @@ void Decide(const policy::PolicySet* set, const Item& item,
       .context = item.context,
       .latency = absl::Now() - start,
   });
+  if (!recorded && options.deny_unrecorded) DenyUnrecorded(response);
 }
 
 }  // namespace
 
 void Decider::Check(const v1::CheckRequest& request, const CallerInfo& caller,
                     v1::CheckResponse* response) const {
-  const std::shared_ptr<const policy::PolicySet>& set = store_->Current();
+  const PolicyStore::Snapshot& snapshot = store_->CurrentSnapshot();
+  const Authenticated auth = Authenticate(
+      request.has_credentials() ? &request.credentials() : nullptr, options_,
+      absl::Now());
   const Item item{
-      request.has_credentials() ? &request.credentials() : nullptr,
+      auth,
       request.subject(),
       request.has_context() ? &request.context() : nullptr,
       request.tool(),
@@ -261,7 +456,7 @@ void Decider::Check(const v1::CheckRequest& request, const CallerInfo& caller,
       request.has_resource() ? &request.resource() : nullptr,
       request.explain(),
   };
-  Decide(set.get(), item, caller, options_, response);
+  Decide(snapshot, item, caller, options_, response);
 }
 
 absl::Status Decider::CheckBatch(const v1::CheckBatchRequest& request,
@@ -273,14 +468,16 @@ absl::Status Decider::CheckBatch(const v1::CheckBatchRequest& request,
                      request.items_size()));
   }
   // One set for the whole batch, so every item sees the same revision.
-  const std::shared_ptr<const policy::PolicySet>& set = store_->Current();
-  const v1::Credentials* credentials =
-      request.has_credentials() ? &request.credentials() : nullptr;
+  const PolicyStore::Snapshot& snapshot = store_->CurrentSnapshot();
+  // Credentials are shared by the items: verified (and counted) once.
+  const Authenticated auth = Authenticate(
+      request.has_credentials() ? &request.credentials() : nullptr, options_,
+      absl::Now());
   const Struct* context = request.has_context() ? &request.context() : nullptr;
   response->mutable_results()->Reserve(request.items_size());
   for (const v1::CheckBatchItem& batch_item : request.items()) {
     const Item item{
-        credentials,
+        auth,
         request.subject(),
         context,
         batch_item.tool(),
@@ -288,9 +485,11 @@ absl::Status Decider::CheckBatch(const v1::CheckBatchRequest& request,
         batch_item.has_resource() ? &batch_item.resource() : nullptr,
         request.explain(),
     };
-    Decide(set.get(), item, caller, options_, response->add_results());
+    Decide(snapshot, item, caller, options_, response->add_results());
   }
-  if (set != nullptr) response->set_policy_revision(set->revision());
+  if (snapshot.set != nullptr) {
+    response->set_policy_revision(snapshot.set->revision());
+  }
   for (const v1::CheckResponse& result : response->results()) {
     if (result.has_identity()) {
       *response->mutable_identity() = result.identity();

@@ -2,11 +2,19 @@
 // engine, translating between the public API and engine::Request.
 //
 // Its contract is the API's, whatever the caller: every path that is not an
-// engine allow denies, with a reason. Requests from untrusted callers deny
-// with caller_not_trusted; requests carrying any credential deny with
-// unauthenticated (verification is not implemented yet, and a credential is
-// never ignored); malformed requests deny with invalid_request, the message
-// naming the field. Nothing here knows about gRPC, so it is tested directly.
+// engine allow denies, with a reason. Requests from callers without the
+// `check` permission deny with caller_not_trusted, and so does a subject
+// asserted without a credential by a caller without `assert_identity`.
+// Credentials are verified before any rule (once per batch): a bearer token
+// or actor token by the JWT authenticator, an X.509-SVID by the X.509 one; a
+// failure denies with the authenticator's reason code, a grant token denies
+// (grants are not enabled), and a credential always wins over an asserted
+// subject. With actor tokens every identity of the chain must be allowed:
+// the request is evaluated again with each actor as subject, and the first
+// actor that is not allowed denies with delegation_denied. cache_ttl never
+// outlives a credential. Malformed requests deny with invalid_request, the
+// message naming the field. Nothing here knows about gRPC, so it is tested
+// directly.
 //
 // The engine::Request borrows from the proto message; nothing is copied on
 // the way in. Safe from any thread: per-thread scratch buffers, the policy
@@ -15,8 +23,13 @@
 #ifndef VERDICT_SERVER_SERVICE_DECIDER_H_
 #define VERDICT_SERVER_SERVICE_DECIDER_H_
 
+#include <string>
+#include <string_view>
+
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "server/authn/authenticator.h"
+#include "server/metrics/metrics.h"
 #include "server/service/decision_observer.h"
 #include "server/service/policy_store.h"
 #include "verdict/v1/authorizer.pb.h"
@@ -29,11 +42,21 @@ struct DeciderOptions {
   int max_context_depth = 16;  // nesting limit for every Struct
   absl::Duration cache_ttl = absl::ZeroDuration();  // for time-free allows
   DecisionObserver* observer = nullptr;             // not owned; null: none
+  // audit.on_failure: deny: a decision the observer could not record denies.
+  bool deny_unrecorded = false;
+  // Not owned; null: credentials of that kind deny (no issuer configured).
+  const authn::Authenticator* jwt = nullptr;   // bearer and actor tokens
+  const authn::Authenticator* x509 = nullptr;  // X.509-SVIDs
+  // Not owned; null: authentication failures are not counted.
+  metrics::Metrics* metrics = nullptr;
 };
 
-// Whether the caller may ask; until TLS exists, loopback callers only.
+// What the caller may ask (CallerTrust decides it from the connection).
 struct CallerInfo {
-  bool trusted = false;
+  bool trusted = false;  // may call Check and CheckBatch
+  std::string id;  // for the decision log: the peer address or SPIFFE ID
+  bool may_assert_identity = false;  // a subject without a credential
+  std::string_view refusal;  // why it is not trusted; empty: a default
 };
 
 class Decider {

@@ -1,9 +1,11 @@
-// DecisionObserver: where metrics and the decision log will see decisions.
+// DecisionObserver: where metrics and the decision log see decisions.
 //
 // The Decider calls OnDecision once per decision (once per item of a batch)
 // on the request thread, after the response is complete and before it is
 // sent. An observer must not block, throw or keep any pointer from the event
 // past the call: everything in it is borrowed from the request and response.
+// It returns whether the decision was recorded; with audit.on_failure: deny
+// the Decider turns an unrecorded decision into a deny (audit_unavailable).
 // Implementations must be thread-safe.
 
 #ifndef VERDICT_SERVER_SERVICE_DECISION_OBSERVER_H_
@@ -14,6 +16,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/struct.pb.h"
 #include "server/engine/engine.h"
+#include "server/metrics/metrics.h"
 #include "verdict/v1/authorizer.pb.h"
 
 namespace verdict::service {
@@ -24,6 +27,10 @@ struct DecisionEvent {
   // decided before the engine ran (untrusted caller, credential, invalid
   // request, no policy set).
   const engine::Result* result;
+  // verdict_rule_matches_total children of the set that decided; null when
+  // the engine did not run or metrics are off.
+  const metrics::RuleMatchCounters* rule_counters;
+  std::string_view caller;  // who asked: peer address or SPIFFE ID
   std::string_view subject_id;
   std::string_view tool_server;
   std::string_view tool_name;
@@ -36,7 +43,8 @@ struct DecisionEvent {
 class DecisionObserver {
  public:
   virtual ~DecisionObserver() = default;
-  virtual void OnDecision(const DecisionEvent& event) = 0;
+  // False when the decision could not be recorded.
+  [[nodiscard]] virtual bool OnDecision(const DecisionEvent& event) = 0;
 };
 
 }  // namespace verdict::service

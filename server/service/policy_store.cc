@@ -12,7 +12,7 @@ constinit std::atomic<uint64_t> next_generation{1};
 
 struct ThreadCache {
   uint64_t generation = 0;
-  std::shared_ptr<const policy::PolicySet> set;
+  PolicyStore::Snapshot snapshot;
 };
 
 ThreadCache& LocalCache() {
@@ -22,7 +22,8 @@ ThreadCache& LocalCache() {
 
 }  // namespace
 
-PolicyStore::PolicyStore(std::string dir) : dir_(std::move(dir)) {}
+PolicyStore::PolicyStore(std::string dir, metrics::Metrics* metrics)
+    : dir_(std::move(dir)), metrics_(metrics) {}
 
 ReloadOutcome PolicyStore::Reload() {
   absl::MutexLock reload_lock(&reload_mu_);
@@ -39,39 +40,51 @@ ReloadOutcome PolicyStore::Reload() {
     outcome.errors.push_back(std::string(compiled.status().message()));
   }
 
-  std::shared_ptr<const policy::PolicySet> retired;
+  const absl::Time now = absl::Now();
+  Snapshot published;
+  if (compiled.ok()) {
+    published.set = std::move(*compiled);
+    if (metrics_ != nullptr) {
+      published.rule_counters = metrics_->Publish(*published.set);
+    }
+  }
+  if (metrics_ != nullptr) metrics_->CountReload(outcome.ok, now);
+
+  // The retired set is released after the lock, by whichever thread holds
+  // the last reference: freeing 100,000 rules takes a while.
+  Snapshot retired;
   absl::MutexLock lock(&mu_);
   if (compiled.ok()) {
     retired = std::move(current_);
-    current_ = std::move(*compiled);
+    current_ = std::move(published);
     generation_.store(next_generation.fetch_add(1), std::memory_order_release);
   }
-  last_reload_time_ = absl::Now();
+  last_reload_time_ = now;
   last_reload_ok_ = outcome.ok;
   last_reload_errors_ = outcome.errors;
-  outcome.revision = current_ != nullptr ? current_->revision() : "";
+  outcome.revision = current_.set != nullptr ? current_.set->revision() : "";
   return outcome;
 }
 
-const std::shared_ptr<const policy::PolicySet>& PolicyStore::Current() const {
+const PolicyStore::Snapshot& PolicyStore::CurrentSnapshot() const {
   ThreadCache& cache = LocalCache();
   const uint64_t generation = generation_.load(std::memory_order_acquire);
   if (cache.generation != generation) {
     absl::MutexLock lock(&mu_);
-    cache.set = current_;
+    cache.snapshot = current_;
     cache.generation = generation_.load(std::memory_order_relaxed);
   }
-  return cache.set;
+  return cache.snapshot;
 }
 
 StoreStatus PolicyStore::Status() const {
   absl::MutexLock lock(&mu_);
   StoreStatus status;
   status.dir = dir_;
-  if (current_ != nullptr) {
-    status.revision = current_->revision();
-    status.rule_count = static_cast<int>(current_->rules().size());
-    status.policy_count = current_->policy_count();
+  if (const policy::PolicySet* set = current_.set.get(); set != nullptr) {
+    status.revision = set->revision();
+    status.rule_count = static_cast<int>(set->rules().size());
+    status.policy_count = set->policy_count();
   }
   status.last_reload_time = last_reload_time_;
   status.last_reload_ok = last_reload_ok_;

@@ -1,11 +1,12 @@
 // PolicyStore: the policy set currently serving, and how it got there.
 //
-// Holds one immutable PolicySet compiled from a directory. Readers take it
-// without waiting on a lock in the common case (a generation counter checked
-// against a per-thread cached pointer); Reload() compiles the whole directory
-// on the calling thread and publishes the new set only if it compiled, so a
-// broken edit never replaces a good set. The outcome of the last attempt is
-// kept for Admin.Status.
+// Holds one immutable PolicySet compiled from a directory, with its metric
+// label children. Readers take it without waiting on a lock in the common
+// case (a generation counter checked against a per-thread cached pointer);
+// Reload() compiles the whole directory on the calling thread and publishes
+// the new set only if it compiled, so a broken edit never replaces a good
+// set. Every attempt is counted in verdict_policy_reloads_total and logged;
+// the outcome of the last one is kept for Admin.Status.
 //
 // Reload() does file I/O and may take long: call it off the request path (the
 // Reloader, a file watcher, a signal handler thread). Every method is safe
@@ -23,6 +24,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/metrics/metrics.h"
 #include "server/policy/policy_set.h"
 
 namespace verdict::service {
@@ -45,7 +47,14 @@ struct StoreStatus {
 
 class PolicyStore {
  public:
-  explicit PolicyStore(std::string dir);
+  // What one request works with: a set and the counters of its rules.
+  struct Snapshot {
+    std::shared_ptr<const policy::PolicySet> set;
+    std::shared_ptr<const metrics::RuleMatchCounters> rule_counters;
+  };
+
+  // `metrics` (may be null) must outlive the store.
+  explicit PolicyStore(std::string dir, metrics::Metrics* metrics = nullptr);
   PolicyStore(const PolicyStore&) = delete;
   PolicyStore& operator=(const PolicyStore&) = delete;
 
@@ -58,7 +67,11 @@ class PolicyStore {
   // keeps a replaced set alive until that thread's next call, so a retired
   // set is freed once every serving thread has moved on.
   const std::shared_ptr<const policy::PolicySet>& Current() const
-      ABSL_LOCKS_EXCLUDED(mu_);
+      ABSL_LOCKS_EXCLUDED(mu_) {
+    return CurrentSnapshot().set;
+  }
+  // The same, with the set's rule counters (null without metrics).
+  const Snapshot& CurrentSnapshot() const ABSL_LOCKS_EXCLUDED(mu_);
 
   StoreStatus Status() const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -66,9 +79,10 @@ class PolicyStore {
 
  private:
   const std::string dir_;
+  metrics::Metrics* const metrics_;
   absl::Mutex reload_mu_;  // one compile at a time
   mutable absl::Mutex mu_;
-  std::shared_ptr<const policy::PolicySet> current_ ABSL_GUARDED_BY(mu_);
+  Snapshot current_ ABSL_GUARDED_BY(mu_);
   // Globally unique per published set (across stores), so a thread's cache
   // can never confuse two stores' sets.
   std::atomic<uint64_t> generation_{0};

@@ -1,14 +1,23 @@
 #include "server/service/server.h"
 
+#include <algorithm>
 #include <limits>
+#include <memory>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
+#include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_credentials_options.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "openssl/pem.h"
+#include "openssl/x509.h"
+#include "server/authn/key_file.h"
+#include "server/authn/openssl_util.h"
 #include "server/service/admin_service.h"
 #include "server/service/authorizer_service.h"
 
@@ -23,14 +32,85 @@ std::string WithPort(const std::string& listen, int port) {
   return absl::StrCat(host, ":", port);
 }
 
+// Reads the TLS files once so that a broken one stops the start with its
+// name; gRPC's watcher would only log and fail every handshake.
+absl::Status CheckTlsFiles(const TlsOptions& tls) {
+  absl::StatusOr<std::string> cert_pem = authn::ReadKeyFile(tls.cert_file);
+  if (!cert_pem.ok()) return cert_pem.status();
+  absl::StatusOr<std::string> key_pem = authn::ReadKeyFile(tls.key_file);
+  if (!key_pem.ok()) return key_pem.status();
+  authn::BioPtr cert_bio(BIO_new_mem_buf(cert_pem->data(),
+                                         static_cast<int>(cert_pem->size())));
+  authn::X509Ptr cert(
+      PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
+  if (cert == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tls.cert_file ", tls.cert_file,
+                     ": no PEM certificate"));
+  }
+  authn::BioPtr key_bio(
+      BIO_new_mem_buf(key_pem->data(), static_cast<int>(key_pem->size())));
+  authn::EvpPkeyPtr key(
+      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
+  if (key == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tls.key_file ", tls.key_file, ": no PEM private key"));
+  }
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tls.key_file ", tls.key_file,
+                     " does not match the certificate in ", tls.cert_file));
+  }
+  if (tls.client_ca_file.empty()) return absl::OkStatus();
+  absl::StatusOr<std::string> ca_pem = authn::ReadKeyFile(tls.client_ca_file);
+  if (!ca_pem.ok()) return ca_pem.status();
+  authn::BioPtr ca_bio(
+      BIO_new_mem_buf(ca_pem->data(), static_cast<int>(ca_pem->size())));
+  if (authn::X509Ptr ca(
+          PEM_read_bio_X509(ca_bio.get(), nullptr, nullptr, nullptr));
+      ca == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tls.client_ca_file ", tls.client_ca_file, ": no PEM certificate"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TlsCredentials(
+    const TlsOptions& tls) {
+  if (absl::Status status = CheckTlsFiles(tls); !status.ok()) return status;
+  const auto refresh_seconds = static_cast<unsigned int>(
+      std::max<int64_t>(1, absl::ToInt64Seconds(tls.refresh)));
+  auto provider =
+      std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+          tls.key_file, tls.cert_file, tls.client_ca_file, refresh_seconds);
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  if (!tls.client_ca_file.empty()) options.watch_root_certs();
+  // Without a client CA no client certificate can be verified: callers are
+  // then anonymous and get no permission.
+  options.set_cert_request_type(
+      tls.client_ca_file.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+      : tls.require_client_cert
+          ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+          : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      grpc::experimental::TlsServerCredentials(options);
+  if (credentials == nullptr) {
+    return absl::InvalidArgumentError("cannot build TLS server credentials");
+  }
+  return credentials;
+}
+
 }  // namespace
 
-Server::Server(PolicyStore* store, const ServerOptions& options)
+Server::Server(PolicyStore* store, const ServerOptions& options,
+               CallerTrust callers)
     : store_(store),
+      callers_(std::move(callers)),
       decider_(store, options.decider),
       reloader_(std::make_unique<Reloader>(store)),
-      authorizer_(std::make_unique<AuthorizerService>(&decider_)),
-      admin_(std::make_unique<AdminService>(store, reloader_.get(),
+      authorizer_(std::make_unique<AuthorizerService>(&decider_, &callers_)),
+      admin_(std::make_unique<AdminService>(store, reloader_.get(), &callers_,
                                             absl::Now())) {}
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(
@@ -39,14 +119,25 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
       options.max_message_bytes > std::numeric_limits<int>::max()) {
     return absl::InvalidArgumentError("max_message_bytes out of range");
   }
-  std::unique_ptr<Server> server(new Server(store, options));
+  absl::StatusOr<CallerTrust> callers =
+      CallerTrust::Create(options.tls.has_value(), options.callers);
+  if (!callers.ok()) return callers.status();
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      grpc::InsecureServerCredentials();
+  if (options.tls.has_value()) {
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> tls =
+        TlsCredentials(*options.tls);
+    if (!tls.ok()) return tls.status();
+    credentials = *std::move(tls);
+  }
+  std::unique_ptr<Server> server(
+      new Server(store, options, *std::move(callers)));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
-                           &port);
+  builder.AddListeningPort(options.listen, credentials, &port);
   // gRPC sets SO_REUSEPORT by default: a second verdictd on the same port
   // would then start and silently take half the traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

@@ -3,9 +3,14 @@
 //
 // Start() binds the listen address (port 0 picks a free port, reported by
 // address()) and serves until Shutdown(). Health reports SERVING while a
-// policy set is loaded. Serves plaintext to loopback callers only: TLS and
-// caller identities come later, and Start() refuses nothing on that account,
-// so the caller (verdictd's main) decides what configuration it accepts.
+// policy set is loaded. Without `tls` it serves plaintext and trusts loopback
+// callers only (with every permission). With `tls` it serves TLS, asks for a
+// client certificate (verified against client_ca_file, and required unless
+// require_client_cert is false), names each caller by its certificate's
+// SPIFFE ID and grants it what `callers` says; certificate, key and CA files
+// are re-read every `refresh` and a change applies to new handshakes without
+// a restart. Start() fails when a TLS file cannot be read or parsed, or when
+// the key does not match the certificate.
 // Start() and Shutdown() are for one controlling thread; everything else is
 // the gRPC runtime's.
 
@@ -14,10 +19,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/service/caller_trust.h"
 #include "server/service/decider.h"
 #include "server/service/policy_store.h"
 #include "server/service/reloader.h"
@@ -31,10 +39,20 @@ namespace verdict::service {
 class AuthorizerService;
 class AdminService;
 
+struct TlsOptions {
+  std::string cert_file;       // PEM certificate chain, leaf first
+  std::string key_file;        // PEM private key of the leaf
+  std::string client_ca_file;  // PEM roots for client certificates
+  bool require_client_cert = true;
+  absl::Duration refresh = absl::Seconds(1);  // whole seconds, at least 1
+};
+
 struct ServerOptions {
   std::string listen = "127.0.0.1:50051";
   int64_t max_message_bytes = 1048576;
   DeciderOptions decider;
+  std::optional<TlsOptions> tls;  // absent: plaintext, loopback callers only
+  std::vector<CallerRule> callers;  // needs `tls`
 };
 
 class Server {
@@ -60,9 +78,11 @@ class Server {
   void Shutdown(absl::Duration grace = absl::Seconds(5));
 
  private:
-  Server(PolicyStore* store, const ServerOptions& options);
+  Server(PolicyStore* store, const ServerOptions& options,
+         CallerTrust callers);
 
   PolicyStore* const store_;
+  const CallerTrust callers_;
   Decider decider_;
   std::unique_ptr<Reloader> reloader_;
   std::unique_ptr<AuthorizerService> authorizer_;

@@ -93,7 +93,8 @@ absl::StatusOr<std::unique_ptr<VerdictdProcess>> VerdictdProcess::Start(
   if (pipe2(fds, O_CLOEXEC) != 0) {
     return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
   }
-  std::vector<std::string> full_args = {"--listen", "127.0.0.1:0"};
+  std::vector<std::string> full_args = {"--listen", "127.0.0.1:0",
+                                        "--metrics-listen", "127.0.0.1:0"};
   full_args.insert(full_args.end(), args.begin(), args.end());
   absl::StatusOr<pid_t> pid = Spawn(VerdictdPath(), full_args, fds[1], fds[1]);
   close(fds[1]);
@@ -144,6 +145,12 @@ bool VerdictdProcess::WaitForServing(absl::Time deadline) {
   const size_t end = output_.find('\n', start);
   if (end == std::string::npos) return false;
   address_ = output_.substr(start, end - start);
+  // Printed before the serving line, when metrics are on.
+  constexpr std::string_view kMetricsMarker = "metrics on http://";
+  if (const size_t m = output_.find(kMetricsMarker); m != std::string::npos) {
+    const size_t from = m + kMetricsMarker.size();
+    metrics_address_ = output_.substr(from, output_.find('/', from) - from);
+  }
   return true;
 }
 

@@ -31,8 +31,9 @@ std::string VerdictPath();   // ${VERDICT_BUILD_DIR}/client/verdict
 
 class VerdictdProcess {
  public:
-  // Starts verdictd with `args` (e.g. {"--policies", dir}). Fails with the
-  // captured output if it exits or does not serve within `deadline`.
+  // Starts verdictd with `args` (e.g. {"--policies", dir}) on free loopback
+  // ports for gRPC and metrics. Fails with the captured output if it exits
+  // or does not serve within `deadline`.
   static absl::StatusOr<std::unique_ptr<VerdictdProcess>> Start(
       const std::vector<std::string>& args,
       absl::Duration deadline = absl::Seconds(20));
@@ -43,6 +44,8 @@ class VerdictdProcess {
 
   // "127.0.0.1:PORT".
   const std::string& address() const { return address_; }
+  // "127.0.0.1:PORT" of /metrics, or "" when metrics are off.
+  const std::string& metrics_address() const { return metrics_address_; }
   pid_t pid() const { return pid_; }
 
   // Everything the server wrote to stdout and stderr so far.
@@ -68,6 +71,7 @@ class VerdictdProcess {
   int output_fd_;
   int exit_code_ = -1;
   std::string address_;
+  std::string metrics_address_;
   mutable absl::Mutex mu_;
   std::string output_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
