@@ -1,7 +1,12 @@
 // VerdictClient: a small synchronous client for verdictd's gRPC API.
 //
-// Connects with insecure (plaintext) credentials, as verdictd serves
-// loopback callers without TLS. Every call has a deadline and turns gRPC
+// Connect uses plaintext, as verdictd serves loopback callers without TLS;
+// ConnectTls speaks mutual TLS to a verdictd with `tls` configured: the
+// server's certificate must chain to the given CA (its host name is not
+// checked: SPIFFE certificates name workloads by URI SAN, and `server_id`
+// pins that instead) and the client presents its own certificate, whose
+// SPIFFE ID verdictd matches against `callers`. Every call has a deadline and
+// turns gRPC
 // errors into absl::Status with the same code (UNAVAILABLE when the server
 // cannot be reached). Never throws. Safe from any thread: gRPC stubs are.
 
@@ -10,6 +15,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -22,12 +28,24 @@ struct ClientOptions {
   absl::Duration timeout = absl::Seconds(10);  // per call
 };
 
+struct ClientTlsOptions {
+  std::string ca_file;    // PEM roots for the server's certificate
+  std::string cert_file;  // PEM client certificate chain; empty: none
+  std::string key_file;   // PEM private key of cert_file
+  std::string server_id;  // the server's SPIFFE ID (URI SAN); empty: any
+};
+
 class VerdictClient {
  public:
   // Creates a channel to `address` ("host:port"); connects lazily, so an
   // unreachable server shows up as UNAVAILABLE on the first call.
   static std::unique_ptr<VerdictClient> Connect(
       const std::string& address, const ClientOptions& options = {});
+
+  // The same over mutual TLS; fails when a file cannot be read.
+  static absl::StatusOr<std::unique_ptr<VerdictClient>> ConnectTls(
+      const std::string& address, const ClientTlsOptions& tls,
+      const ClientOptions& options = {});
 
   absl::StatusOr<v1::CheckResponse> Check(const v1::CheckRequest& request);
   absl::StatusOr<v1::CheckBatchResponse> CheckBatch(

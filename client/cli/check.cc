@@ -1,9 +1,12 @@
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "client/cli/args.h"
 #include "client/cli/commands.h"
 #include "client/verdict_client.h"
@@ -26,6 +29,11 @@ constexpr char kUsage[] =
 const std::vector<FlagSpec>& CheckFlags() {
   static const std::vector<FlagSpec>* const kFlags = new std::vector<FlagSpec>{
       {"server", "ADDR", false, "verdictd address (default 127.0.0.1:50051)"},
+      {"ca", "FILE", false, "connect over TLS: PEM CA of the server"},
+      {"cert", "FILE", false, "PEM client certificate (with --ca)"},
+      {"key", "FILE", false, "PEM client private key (with --ca)"},
+      {"server-id", "SPIFFE_ID", false,
+       "the server certificate's SPIFFE ID (with --ca)"},
       {"subject", "ID", false, "asserted subject id"},
       {"role", "R", true, "a role of the subject"},
       {"attr", "K=V", true, "a subject attribute"},
@@ -163,6 +171,23 @@ void PrintText(const v1::CheckResponse& response, bool explain,
       out << "obligations: " << json << "\n";
     }
   }
+  // Asserted subjects are the caller's own words; verified ones are news.
+  if (const v1::Identity& identity = response.identity();
+      !identity.method().empty() && identity.method() != "asserted") {
+    out << "identity: " << identity.subject() << "  " << identity.method();
+    if (!identity.issuer().empty()) out << "  " << identity.issuer();
+    if (identity.has_expires_at()) {
+      out << "  until "
+          << absl::FormatTime(
+                 absl::RFC3339_sec,
+                 absl::FromUnixSeconds(identity.expires_at().seconds()),
+                 absl::UTCTimeZone());
+    }
+    for (const std::string& actor : identity.delegation_chain()) {
+      out << "  via " << actor;
+    }
+    out << "\n";
+  }
   out << "decision_id: " << response.decision_id()
       << "  policy_revision: " << response.policy_revision() << "\n";
   if (!explain) return;
@@ -207,8 +232,33 @@ int RunCheck(const std::vector<std::string>& argv, std::ostream& out,
     return kExitError;
   }
   const std::string address = args->Get("server", "127.0.0.1:50051");
-  std::unique_ptr<client::VerdictClient> client =
-      client::VerdictClient::Connect(address);
+  if (!args->Has("ca") &&
+      (args->Has("cert") || args->Has("key") || args->Has("server-id"))) {
+    err << "verdict check: --cert, --key and --server-id need --ca\n";
+    return kExitError;
+  }
+  if (args->Has("cert") != args->Has("key")) {
+    err << "verdict check: --cert and --key go together\n";
+    return kExitError;
+  }
+  std::unique_ptr<client::VerdictClient> client;
+  if (args->Has("ca")) {
+    absl::StatusOr<std::unique_ptr<client::VerdictClient>> connected =
+        client::VerdictClient::ConnectTls(
+            address, client::ClientTlsOptions{
+                         .ca_file = args->Get("ca", ""),
+                         .cert_file = args->Get("cert", ""),
+                         .key_file = args->Get("key", ""),
+                         .server_id = args->Get("server-id", ""),
+                     });
+    if (!connected.ok()) {
+      err << "verdict check: " << connected.status().message() << "\n";
+      return kExitError;
+    }
+    client = *std::move(connected);
+  } else {
+    client = client::VerdictClient::Connect(address);
+  }
   absl::StatusOr<v1::CheckResponse> response = client->Check(*request);
   if (!response.ok()) {
     err << "verdict check: " << address << ": "

@@ -353,6 +353,10 @@ absl::Status Parser::ParseJwt(const YAML::Node& node, JwtIssuerConfig* out) {
                 if (claim == "scopes") {
                   return String(name, "claims.scopes", &out->claims.scopes);
                 }
+                if (claim == "attributes") {
+                  return StringList(name, "claims.attributes",
+                                    &out->claims.attributes);
+                }
                 return UnknownKey(claim);
               });
         }

@@ -52,6 +52,7 @@ struct JwtClaimsConfig {
   std::string subject = "sub";
   std::string roles;  // empty: tokens carry no roles
   std::string scopes = "scope";
+  std::vector<std::string> attributes;  // claims copied to subject.attributes
 };
 
 struct JwtIssuerConfig {
