@@ -124,8 +124,8 @@ absl::StatusOr<Authenticators> StartAuthenticators(
       });
     }
     absl::StatusOr<std::unique_ptr<verdict::authn::X509SvidAuthenticator>>
-        x509 = verdict::authn::X509SvidAuthenticator::Create(
-            std::move(options));
+        x509 =
+            verdict::authn::X509SvidAuthenticator::Create(std::move(options));
     if (!x509.ok()) return x509.status();
     if (absl::Status s = (*x509)->StartWatching(); !s.ok()) return s;
     out.x509 = *std::move(x509);
@@ -312,8 +312,9 @@ int main(int argc, char** argv) {
   if (config->policies.watch) {
     verdict::service::Reloader* reloader = &(*server)->reloader();
     absl::StatusOr<std::unique_ptr<verdict::DirWatcher>> watching =
-        verdict::DirWatcher::Start(config->policies.dir, kPolicyDebounce,
-                                   [reloader] { reloader->Request(LogReload); });
+        verdict::DirWatcher::Start(
+            config->policies.dir, kPolicyDebounce,
+            [reloader] { reloader->Request(LogReload); });
     if (!watching.ok()) {
       std::cerr << "verdictd: cannot watch " << config->policies.dir << ": "
                 << watching.status().message() << "\n";

@@ -10,12 +10,11 @@ namespace verdict::service {
 CallerInfo AuthorizerService::CallerOf(
     const grpc::CallbackServerContext& context) const {
   Caller caller = callers_->Resolve(context);
-  return CallerInfo{.trusted = caller.may.check,
-                    .id = std::move(caller.id),
-                    .may_assert_identity = caller.may.assert_identity,
-                    .refusal = caller.may.check
-                                   ? std::string_view()
-                                   : caller.refusal};
+  return CallerInfo{
+      .trusted = caller.may.check,
+      .id = std::move(caller.id),
+      .may_assert_identity = caller.may.assert_identity,
+      .refusal = caller.may.check ? std::string_view() : caller.refusal};
 }
 
 grpc::ServerUnaryReactor* AuthorizerService::Check(

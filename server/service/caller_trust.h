@@ -52,8 +52,8 @@ class CallerTrust {
  public:
   // `tls`: whether the listener verifies client certificates. Rules without
   // TLS are an error: nothing could match them.
-  static absl::StatusOr<CallerTrust> Create(bool tls,
-                                            const std::vector<CallerRule>& rules);
+  static absl::StatusOr<CallerTrust> Create(
+      bool tls, const std::vector<CallerRule>& rules);
 
   // What the peer of `context` may do.
   Caller Resolve(const grpc::ServerContextBase& context) const;

@@ -99,9 +99,9 @@ Authenticated Authenticate(const v1::Credentials* credentials,
       !credentials->actor_tokens().empty();
   switch (credentials->credential_case()) {
     case v1::Credentials::kBearerToken:
-      out.subject = Verify(options.jwt, credentials->bearer_token(),
-                           metrics::AuthMethod::kJwt, "bearer_token", options,
-                           now, &out);
+      out.subject =
+          Verify(options.jwt, credentials->bearer_token(),
+                 metrics::AuthMethod::kJwt, "bearer_token", options, now, &out);
       break;
     case v1::Credentials::kX509Svid:
       out.subject =
@@ -126,10 +126,9 @@ Authenticated Authenticate(const v1::Credentials* credentials,
   }
   out.actors.reserve(credentials->actor_tokens_size());
   for (int i = 0; i < credentials->actor_tokens_size(); ++i) {
-    std::shared_ptr<const authn::Identity> actor =
-        Verify(options.jwt, credentials->actor_tokens(i),
-               metrics::AuthMethod::kJwt, absl::StrCat("actor_tokens[", i, "]"),
-               options, now, &out);
+    std::shared_ptr<const authn::Identity> actor = Verify(
+        options.jwt, credentials->actor_tokens(i), metrics::AuthMethod::kJwt,
+        absl::StrCat("actor_tokens[", i, "]"), options, now, &out);
     if (actor == nullptr) return out;
     out.actors.push_back(std::move(actor));
   }
@@ -303,8 +302,7 @@ const engine::Result* DecideItem(const policy::PolicySet* set, const Item& item,
       Deny(ReasonCode::kUnauthenticated, "a credential is required", response);
     } else {
       Deny(ReasonCode::kCallerNotTrusted,
-           "the caller may not assert identities: send a credential",
-           response);
+           "the caller may not assert identities: send a credential", response);
     }
     return nullptr;
   }
@@ -367,8 +365,8 @@ const engine::Result* DecideItem(const policy::PolicySet* set, const Item& item,
   thread_local engine::Result result;
   engine::Evaluate(*set, request, eval_options, &scratch, &result);
   // A reused allow must not outlive the credentials that earned it.
-  const absl::Duration cache_ttl =
-      std::clamp(auth.expires_at - now, absl::ZeroDuration(), options.cache_ttl);
+  const absl::Duration cache_ttl = std::clamp(
+      auth.expires_at - now, absl::ZeroDuration(), options.cache_ttl);
   FillFromResult(result, item.explain, cache_ttl, response);
   if (result.decision != engine::Decision::kAllow) return &result;
 
@@ -392,8 +390,10 @@ const engine::Result* DecideItem(const policy::PolicySet* set, const Item& item,
             ? std::string_view("no_matching_rule")
             : engine::ReasonCodeName(actor_result.reasons.front().code);
     Deny(ReasonCode::kDelegationDenied,
-         absl::StrCat("actor ", absl::string_view(actor.id.data(), actor.id.size()),
-                      " is not allowed (", absl::string_view(why.data(), why.size()), ")"),
+         absl::StrCat("actor ",
+                      absl::string_view(actor.id.data(), actor.id.size()),
+                      " is not allowed (",
+                      absl::string_view(why.data(), why.size()), ")"),
          response);
     SetDuration(absl::ZeroDuration(), response->mutable_cache_ttl());
     return &actor_result;
@@ -423,8 +423,8 @@ void Decide(const PolicyStore::Snapshot& snapshot, const Item& item,
   const bool recorded = options.observer->OnDecision(DecisionEvent{
       .response = *response,
       .result = result,
-      .rule_counters = result != nullptr ? snapshot.rule_counters.get()
-                                         : nullptr,
+      .rule_counters =
+          result != nullptr ? snapshot.rule_counters.get() : nullptr,
       .caller = caller.id,
       .subject_id = item.auth.subject != nullptr
                         ? std::string_view(item.auth.subject->subject)
@@ -444,9 +444,9 @@ void Decide(const PolicyStore::Snapshot& snapshot, const Item& item,
 void Decider::Check(const v1::CheckRequest& request, const CallerInfo& caller,
                     v1::CheckResponse* response) const {
   const PolicyStore::Snapshot& snapshot = store_->CurrentSnapshot();
-  const Authenticated auth = Authenticate(
-      request.has_credentials() ? &request.credentials() : nullptr, options_,
-      absl::Now());
+  const Authenticated auth =
+      Authenticate(request.has_credentials() ? &request.credentials() : nullptr,
+                   options_, absl::Now());
   const Item item{
       auth,
       request.subject(),
@@ -470,9 +470,9 @@ absl::Status Decider::CheckBatch(const v1::CheckBatchRequest& request,
   // One set for the whole batch, so every item sees the same revision.
   const PolicyStore::Snapshot& snapshot = store_->CurrentSnapshot();
   // Credentials are shared by the items: verified (and counted) once.
-  const Authenticated auth = Authenticate(
-      request.has_credentials() ? &request.credentials() : nullptr, options_,
-      absl::Now());
+  const Authenticated auth =
+      Authenticate(request.has_credentials() ? &request.credentials() : nullptr,
+                   options_, absl::Now());
   const Struct* context = request.has_context() ? &request.context() : nullptr;
   response->mutable_results()->Reserve(request.items_size());
   for (const v1::CheckBatchItem& batch_item : request.items()) {

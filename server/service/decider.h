@@ -54,9 +54,9 @@ struct DeciderOptions {
 // What the caller may ask (CallerTrust decides it from the connection).
 struct CallerInfo {
   bool trusted = false;  // may call Check and CheckBatch
-  std::string id;  // for the decision log: the peer address or SPIFFE ID
+  std::string id;        // for the decision log: the peer address or SPIFFE ID
   bool may_assert_identity = false;  // a subject without a credential
-  std::string_view refusal;  // why it is not trusted; empty: a default
+  std::string_view refusal;          // why it is not trusted; empty: a default
 };
 
 class Decider {

@@ -39,22 +39,21 @@ absl::Status CheckTlsFiles(const TlsOptions& tls) {
   if (!cert_pem.ok()) return cert_pem.status();
   absl::StatusOr<std::string> key_pem = authn::ReadKeyFile(tls.key_file);
   if (!key_pem.ok()) return key_pem.status();
-  authn::BioPtr cert_bio(BIO_new_mem_buf(cert_pem->data(),
-                                         static_cast<int>(cert_pem->size())));
+  authn::BioPtr cert_bio(
+      BIO_new_mem_buf(cert_pem->data(), static_cast<int>(cert_pem->size())));
   authn::X509Ptr cert(
       PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
   if (cert == nullptr) {
     return absl::InvalidArgumentError(
-        absl::StrCat("tls.cert_file ", tls.cert_file,
-                     ": no PEM certificate"));
+        absl::StrCat("tls.cert_file ", tls.cert_file, ": no PEM certificate"));
   }
   authn::BioPtr key_bio(
       BIO_new_mem_buf(key_pem->data(), static_cast<int>(key_pem->size())));
   authn::EvpPkeyPtr key(
       PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
   if (key == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "tls.key_file ", tls.key_file, ": no PEM private key"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("tls.key_file ", tls.key_file, ": no PEM private key"));
   }
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
     return absl::InvalidArgumentError(

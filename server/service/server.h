@@ -51,7 +51,7 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:50051";
   int64_t max_message_bytes = 1048576;
   DeciderOptions decider;
-  std::optional<TlsOptions> tls;  // absent: plaintext, loopback callers only
+  std::optional<TlsOptions> tls;    // absent: plaintext, loopback callers only
   std::vector<CallerRule> callers;  // needs `tls`
 };
 
@@ -78,8 +78,7 @@ class Server {
   void Shutdown(absl::Duration grace = absl::Seconds(5));
 
  private:
-  Server(PolicyStore* store, const ServerOptions& options,
-         CallerTrust callers);
+  Server(PolicyStore* store, const ServerOptions& options, CallerTrust callers);
 
   PolicyStore* const store_;
   const CallerTrust callers_;
