@@ -6,18 +6,20 @@ directory, generates an MCP workload (servers, tools, team roles, CEL
 conditions; the shape of bench/workload.cc) written both as Verdict policies
 and as equivalent Cerbos resource policies, and for each scale:
 
-  1. starts one PDP pinned to CPU 0 (taskset), the other stopped;
-  2. sends every request of the mix once (`verdict bench --decisions`);
-  3. drives it closed loop from CPU 1 to find its saturation throughput;
-  4. drives it open loop at half that rate for p50/p99 (latency from each
-     call's intended send time).
+  1. starts verdictd and Cerbos, both pinned to CPU 0 (taskset);
+  2. sends every request of the mix once to each (`verdict bench
+     --decisions`) and compares the decisions;
+  3. drives each closed loop from CPU 1 to find its saturation throughput,
+     then open loop at half that rate for p50/p99 (latency from each call's
+     intended send time); --rounds times, interleaved, keeping the median.
 
 Fails (exit 1) if the two PDPs disagree on any request; exits 2 if Cerbos
 cannot be installed or a server does not start. Everything listens on
 127.0.0.1 and every process it starts is stopped on exit.
 
 usage: bench/compare/compare.py [--build build-bench] [--duration 5]
-                                [--scales 1,10,100] [--json results.json]
+                                [--rounds 3] [--scales 1,10,100]
+                                [--json results.json]
 """
 
 import argparse
@@ -259,6 +261,13 @@ def measure(name, verdict_cli, address, api, requests, args):
     return {"saturated": saturated, "half": half}
 
 
+def median_round(rounds):
+    """The round with the median saturated throughput (its half-rate run
+    with it)."""
+    ordered = sorted(rounds, key=lambda r: r["saturated"]["decisions_per_second"])
+    return dict(ordered[len(ordered) // 2])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--build", default=os.path.join(ROOT, "build-bench"))
@@ -270,6 +279,8 @@ def main():
     parser.add_argument("--warmup", type=float, default=1)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--inflight", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="measurements per PDP and scale; the median is kept")
     parser.add_argument("--json", help="write every result here")
     args = parser.parse_args()
 
@@ -288,7 +299,10 @@ def main():
     atexit.register(cleanup)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))
 
-    results = {"cerbos_version": version, "scales": []}
+    results = {"cerbos_version": version, "scales": [],
+               "loadavg_before": os.getloadavg()}
+    print(f"cerbos {version}; load average {results['loadavg_before'][0]:.2f} "
+          f"on {os.cpu_count()} CPUs", flush=True)
     work = tempfile.mkdtemp(prefix="verdict-compare-")
     try:
         for scale in [int(s) for s in args.scales.split(",")]:
@@ -312,37 +326,32 @@ def main():
             print(f"scale x{scale}: {count} rules, {len(c_policies)} servers, "
                   f"{len(v_lines)} requests", flush=True)
 
-            # Verdict.
-            port = free_port()
-            server = start([verdictd, "--listen", f"127.0.0.1:{port}",
-                            "--metrics-listen", f"127.0.0.1:{free_port()}",
-                            "--policies", os.path.join(d, "verdict")],
-                           os.path.join(d, "verdictd.log"), port)
-            rss_idle = rss_kib(server.pid)
-            v_decisions = decisions(verdict_cli, f"127.0.0.1:{port}", "verdict",
-                                    v_requests)
-            v = measure("verdict", verdict_cli, f"127.0.0.1:{port}", "verdict",
-                        v_requests, args)
-            v["rss_kib_idle"] = rss_idle
-            v["rss_kib_after_load"] = rss_kib(server.pid)
-            stop(server)
-
-            # Cerbos.
-            port = free_port()
+            # Both servers stay up, pinned to CPU 0, and are driven one after
+            # the other; rounds interleave them so that load from elsewhere on
+            # the machine falls on both alike.
+            v_port = free_port()
+            v_server = start([verdictd, "--listen", f"127.0.0.1:{v_port}",
+                              "--metrics-listen", f"127.0.0.1:{free_port()}",
+                              "--policies", os.path.join(d, "verdict")],
+                             os.path.join(d, "verdictd.log"), v_port)
+            rss_idle = rss_kib(v_server.pid)
+            c_port = free_port()
             config = os.path.join(d, "cerbos.yaml")
             with open(config, "w") as f:
                 f.write(f"server:\n  httpListenAddr: 127.0.0.1:{free_port()}\n"
-                        f"  grpcListenAddr: 127.0.0.1:{port}\n"
+                        f"  grpcListenAddr: 127.0.0.1:{c_port}\n"
                         f"storage:\n  driver: disk\n  disk:\n"
                         f"    directory: {os.path.join(d, 'cerbos')}\n"
                         f"    watchForChanges: false\n"
                         f"audit:\n  enabled: false\n"
                         f"telemetry:\n  disabled: true\n")
-            server = start([cerbos, "server", f"--config={config}",
-                            "--log-level=error"],
-                           os.path.join(d, "cerbos.log"), port)
-            c_decisions = decisions(verdict_cli, f"127.0.0.1:{port}", "cerbos",
-                                    c_requests)
+            c_server = start([cerbos, "server", f"--config={config}",
+                              "--log-level=error"],
+                             os.path.join(d, "cerbos.log"), c_port)
+            v_address, c_address = f"127.0.0.1:{v_port}", f"127.0.0.1:{c_port}"
+
+            v_decisions = decisions(verdict_cli, v_address, "verdict", v_requests)
+            c_decisions = decisions(verdict_cli, c_address, "cerbos", c_requests)
             if len(v_decisions) != len(v_lines) or v_decisions != c_decisions:
                 bad = [i for i in range(len(v_lines))
                        if i >= len(v_decisions) or i >= len(c_decisions)
@@ -357,10 +366,20 @@ def main():
             allows = v_decisions.count("allow")
             print(f"  decisions identical on {len(v_lines)} requests "
                   f"({allows} allow, {len(v_lines) - allows} deny)", flush=True)
-            c = measure("cerbos", verdict_cli, f"127.0.0.1:{port}", "cerbos",
-                        c_requests, args)
-            c["rss_kib_after_load"] = rss_kib(server.pid)
-            stop(server)
+
+            v_rounds, c_rounds = [], []
+            for _ in range(args.rounds):
+                v_rounds.append(measure("verdict", verdict_cli, v_address,
+                                        "verdict", v_requests, args))
+                c_rounds.append(measure("cerbos", verdict_cli, c_address,
+                                        "cerbos", c_requests, args))
+            v, c = median_round(v_rounds), median_round(c_rounds)
+            v["rss_kib_idle"] = rss_idle
+            v["rss_kib_after_load"] = rss_kib(v_server.pid)
+            c["rss_kib_after_load"] = rss_kib(c_server.pid)
+            v["rounds"], c["rounds"] = v_rounds, c_rounds
+            stop(v_server)
+            stop(c_server)
 
             ratio = (v["saturated"]["decisions_per_second"] /
                      max(1.0, c["saturated"]["decisions_per_second"]))
@@ -375,7 +394,10 @@ def main():
         cleanup()
         shutil.rmtree(work, ignore_errors=True)
 
-    print("\nscale  rules  verdict/s  cerbos/s  ratio  verdict p50/p99 @half  "
+    results["loadavg_after"] = os.getloadavg()
+    print(f"\nload average after: {results['loadavg_after'][0]:.2f}; medians of "
+          f"{args.rounds} round(s)")
+    print("scale  rules  verdict/s  cerbos/s  ratio  verdict p50/p99 @half  "
           "cerbos p50/p99 @half (us)  verdictd MiB")
     for s in results["scales"]:
         v, c = s["verdict"], s["cerbos"]
