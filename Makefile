@@ -9,7 +9,8 @@ SANITIZE ?=
 APT_PACKAGES := build-essential cmake pkg-config ccache git \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   libabsl-dev libssl-dev openssl libyaml-cpp-dev prometheus-cpp-dev libre2-dev \
-  nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev curl
+  nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev curl \
+  prometheus
 
 .PHONY: all deps configure build test run bench format clean
 
