@@ -1,6 +1,7 @@
 #include "client/bench/load_generator.h"
 
 #include <sched.h>
+#include <sys/prctl.h>
 
 #include <algorithm>
 #include <atomic>
@@ -90,9 +91,9 @@ std::shared_ptr<grpc::Channel> NewChannel(const std::string& server) {
                                    args);
 }
 
-// Completion-queue tags: either a call finishing or a connection's send timer.
+// Completion-queue tags: a call finishing, or the pacer's last word.
 struct Tag {
-  enum Kind { kCall, kTimer } kind;
+  enum Kind { kCall, kWake } kind;
 };
 
 struct Connection;
@@ -107,19 +108,16 @@ struct Call : Tag {
   Clock::time_point start;  // intended start in open loop
 };
 
-struct Connection : Tag {
-  Connection() : Tag{kTimer} {}
+struct Connection {
   std::unique_ptr<grpc::GenericStub> stub;
-  size_t next_request = 0;
-  int outstanding = 0;
-  // Open loop: the next intended send time and the interval between sends.
-  Clock::time_point next_send;
-  Clock::duration interval{};
-  grpc::Alarm alarm;
-  bool alarm_set = false;
+  size_t next_request = 0;  // touched by one thread only (pacer or queue)
+  std::atomic<int> outstanding{0};
 };
 
-// One completion-queue thread and the connections it drives.
+// One completion-queue thread and the connections it drives. In open loop a
+// second thread, the pacer, sends the calls: gRPC's alarms fire on the
+// poller's millisecond timeouts, which would add up to a millisecond of the
+// generator's own lateness to every latency measured from the intended time.
 class Worker {
  public:
   Worker(const LoadOptions& options, const RequestMix& mix,
@@ -142,37 +140,31 @@ class Worker {
   }
 
   void Run() {
-    const bool open_loop = options_.rate > 0;
-    const double per_connection_rate =
-        options_.rate / std::max(1, options_.connections);
-    for (size_t i = 0; i < connections_.size(); ++i) {
-      Connection& connection = *connections_[i];
-      if (open_loop) {
-        connection.interval = std::chrono::duration_cast<Clock::duration>(
-            std::chrono::duration<double>(1.0 / per_connection_rate));
-        // Staggered so the connections do not send in lockstep.
-        connection.next_send =
-            begin_ + connection.interval * i / connections_.size();
-        ArmTimer(connection);
-      } else {
+    std::thread pacer;
+    if (options_.rate > 0) {
+      // The pacer holds one count of pending_ until its wake tag arrives, so
+      // the loop below cannot see zero while calls may still be started.
+      pending_.fetch_add(1);
+      pacer = std::thread([this] { Pace(); });
+    } else {
+      for (auto& connection : connections_) {
         for (int k = 0; k < options_.inflight; ++k) {
-          StartCall(connection, Clock::now());
+          StartCall(*connection, Clock::now());
         }
       }
     }
     void* tag = nullptr;
     bool ok = false;
-    while (pending_ > 0 && queue_.Next(&tag, &ok)) {
+    while (pending_.load() > 0 && queue_.Next(&tag, &ok)) {
       Tag* base = static_cast<Tag*>(tag);
       if (base->kind == Tag::kCall) {
         FinishCall(std::unique_ptr<Call>(static_cast<Call*>(base)));
       } else {
-        Connection& connection = *static_cast<Connection*>(base);
-        connection.alarm_set = false;
-        --pending_;
-        OnTimer(connection);
+        pending_.fetch_sub(1);
       }
     }
+    if (pacer.joinable()) pacer.join();
+    result_.not_sent = not_sent_;
     queue_.Shutdown();
     while (queue_.Next(&tag, &ok)) {
     }
@@ -181,26 +173,39 @@ class Worker {
   LoadResult& result() { return result_; }
 
  private:
-  void ArmTimer(Connection& connection) {
-    if (connection.next_send >= end_) return;
-    connection.alarm.Set(&queue_, ToGpr(connection.next_send), &connection);
-    connection.alarm_set = true;
-    ++pending_;
-  }
-
-  // Sends every call whose intended time has come, each stamped with its
-  // intended time, then waits for the next one.
-  void OnTimer(Connection& connection) {
-    const Clock::time_point now = Clock::now();
-    while (connection.next_send <= now && connection.next_send < end_) {
-      if (connection.outstanding < options_.inflight) {
-        StartCall(connection, connection.next_send);
-      } else if (connection.next_send >= measure_from_) {
-        ++result_.not_sent;
-      }
-      connection.next_send += connection.interval;
+  // Sends each call at its intended time, stamped with that time; calls
+  // whose time passed while the pacer slept go out at once.
+  void Pace() {
+    // Linux's default 50 us timer slack would show up in every latency.
+    prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+    const double per_connection_rate =
+        options_.rate / std::max(1, options_.connections);
+    const auto interval = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(1.0 / per_connection_rate));
+    std::vector<Clock::time_point> next(connections_.size());
+    for (size_t i = 0; i < next.size(); ++i) {
+      // Staggered so the connections do not send in lockstep.
+      next[i] = begin_ + interval * i / next.size();
     }
-    ArmTimer(connection);
+    while (true) {
+      const Clock::time_point soonest =
+          *std::min_element(next.begin(), next.end());
+      if (soonest >= end_) break;
+      std::this_thread::sleep_until(soonest);
+      const Clock::time_point now = Clock::now();
+      for (size_t i = 0; i < next.size(); ++i) {
+        Connection& connection = *connections_[i];
+        while (next[i] <= now && next[i] < end_) {
+          if (connection.outstanding.load() < options_.inflight) {
+            StartCall(connection, next[i]);
+          } else if (next[i] >= measure_from_) {
+            ++not_sent_;
+          }
+          next[i] += interval;
+        }
+      }
+    }
+    wake_.Set(&queue_, gpr_now(GPR_CLOCK_MONOTONIC), &wake_tag_);
   }
 
   void StartCall(Connection& connection, Clock::time_point start) {
@@ -215,18 +220,16 @@ class Worker {
     grpc::ByteBuffer request(&slice, 1);
     call->reader = connection.stub->PrepareUnaryCall(
         &call->context, MethodOf(mix_.api), request, &queue_);
+    connection.outstanding.fetch_add(1);
+    pending_.fetch_add(1);
     call->reader->StartCall();
     Call* raw = call.release();
     raw->reader->Finish(&raw->response, &raw->status, raw);
-    ++connection.outstanding;
-    ++pending_;
   }
 
   void FinishCall(std::unique_ptr<Call> call) {
     const Clock::time_point now = Clock::now();
     Connection& connection = *call->connection;
-    --connection.outstanding;
-    --pending_;
     if (call->start >= measure_from_ && call->start < end_) {
       Outcome outcome = Outcome::kError;
       if (call->status.ok()) {
@@ -257,7 +260,11 @@ class Worker {
                 .count()));
       }
     }
+    // Started before this call is counted down, so pending_ stays above
+    // zero in closed loop until the window ends.
     if (options_.rate <= 0) StartCall(connection, now);
+    connection.outstanding.fetch_sub(1);
+    pending_.fetch_sub(1);
   }
 
   const LoadOptions& options_;
@@ -266,8 +273,12 @@ class Worker {
   const Clock::time_point begin_, measure_from_, end_;
   grpc::CompletionQueue queue_;
   std::vector<std::unique_ptr<Connection>> connections_;
-  int64_t pending_ = 0;  // calls and timers not yet completed
-  LoadResult result_;
+  // Calls started and not finished, plus one while the pacer runs.
+  std::atomic<int64_t> pending_{0};
+  uint64_t not_sent_ = 0;  // pacer only; read after it is joined
+  grpc::Alarm wake_;
+  Tag wake_tag_{Tag::kWake};
+  LoadResult result_;  // completion-queue thread only
 };
 
 absl::Status CheckMix(const RequestMix& mix) {
