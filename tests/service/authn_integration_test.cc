@@ -29,6 +29,7 @@
 #include "openssl/pem.h"
 #include "server/authn/jwk.h"
 #include "tests/authn/test_keys.h"
+#include "tests/testing/http_get.h"
 #include "tests/testing/verdictd_process.h"
 #include "verdict/v1/admin.grpc.pb.h"
 #include "verdict/v1/authorizer.grpc.pb.h"
@@ -230,6 +231,14 @@ TEST_F(AuthnIntegrationTest, TokenFailuresDenyWithTheirReasonCodes) {
   response = Check(server->address(), other_audience);
   EXPECT_EQ(response.decision(), v1::DENY);
   EXPECT_EQ(FirstCode(response), "audience_mismatch");
+
+  absl::StatusOr<std::string> metrics =
+      testing::HttpGet(server->metrics_address(), "/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_THAT(*metrics, HasSubstr("verdict_authn_failures_total{method=\"jwt\","
+                                  "reason=\"token_expired\"} 1"));
+  EXPECT_THAT(*metrics, HasSubstr("verdict_authn_failures_total{method=\"jwt\","
+                                  "reason=\"audience_mismatch\"} 1"));
 
   v1::CheckRequest grant = Search();
   grant.mutable_credentials()->set_grant_token("g.r.ant");

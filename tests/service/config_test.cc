@@ -54,7 +54,7 @@ authentication:
       algorithms: [RS256, ES256, EdDSA]
       clock_skew: 30s
       max_lifetime: 1h
-      claims: {subject: sub, roles: groups, scopes: scope}
+      claims: {subject: sub, roles: groups, scopes: scope, attributes: [team, level]}
   x509:
     - trust_domain: corp.example
       bundle_file: keys/corp-bundle.pem
@@ -83,6 +83,7 @@ decisions: {cache_ttl: 500ms}
   EXPECT_EQ(jwt.clock_skew, absl::Seconds(30));
   EXPECT_EQ(jwt.max_lifetime, absl::Hours(1));
   EXPECT_EQ(jwt.claims.roles, "groups");
+  EXPECT_THAT(jwt.claims.attributes, ElementsAre("team", "level"));
   ASSERT_EQ(config->authentication.x509.size(), 1u);
   EXPECT_EQ(config->authentication.x509[0].trust_domain, "corp.example");
   EXPECT_TRUE(config->grants.enabled);
