@@ -261,11 +261,27 @@ def measure(name, verdict_cli, address, api, requests, args):
     return {"saturated": saturated, "half": half}
 
 
-def median_round(rounds):
-    """The round with the median saturated throughput (its half-rate run
-    with it)."""
-    ordered = sorted(rounds, key=lambda r: r["saturated"]["decisions_per_second"])
-    return dict(ordered[len(ordered) // 2])
+def median(values):
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+def summarize(rounds):
+    """Each figure's median over the rounds, taken separately: one round
+    disturbed by load from elsewhere on the machine moves no figure."""
+    def pick(run, field):
+        return [r[run]["latency_us"][field] if field in ("p50", "p99")
+                else r[run][field] for r in rounds]
+    return {
+        "saturated_per_second": median(pick("saturated", "decisions_per_second")),
+        "saturated_p50_us": median(pick("saturated", "p50")),
+        "saturated_p99_us": median(pick("saturated", "p99")),
+        "half_rate": median(pick("half", "rate")),
+        "half_p50_us": median(pick("half", "p50")),
+        "half_p99_us": median(pick("half", "p99")),
+        "errors": sum(r[run]["errors"] for r in rounds
+                      for run in ("saturated", "half")),
+    }
 
 
 def main():
@@ -373,7 +389,7 @@ def main():
                                         "verdict", v_requests, args))
                 c_rounds.append(measure("cerbos", verdict_cli, c_address,
                                         "cerbos", c_requests, args))
-            v, c = median_round(v_rounds), median_round(c_rounds)
+            v, c = summarize(v_rounds), summarize(c_rounds)
             v["rss_kib_idle"] = rss_idle
             v["rss_kib_after_load"] = rss_kib(v_server.pid)
             c["rss_kib_after_load"] = rss_kib(c_server.pid)
@@ -381,10 +397,11 @@ def main():
             stop(v_server)
             stop(c_server)
 
-            ratio = (v["saturated"]["decisions_per_second"] /
-                     max(1.0, c["saturated"]["decisions_per_second"]))
+            ratio = (v["saturated_per_second"] /
+                     max(1.0, c["saturated_per_second"]))
             print(f"  ratio verdict/cerbos throughput {ratio:.2f}x; "
-                  f"verdictd RSS {v['rss_kib_after_load'] / 1024:.1f} MiB, "
+                  f"verdictd RSS {v['rss_kib_idle'] / 1024:.1f} MiB idle, "
+                  f"{v['rss_kib_after_load'] / 1024:.1f} MiB after load, "
                   f"cerbos RSS {c['rss_kib_after_load'] / 1024:.1f} MiB", flush=True)
             results["scales"].append({"scale": scale, "rules": count,
                                       "requests": len(v_lines),
@@ -397,15 +414,15 @@ def main():
     results["loadavg_after"] = os.getloadavg()
     print(f"\nload average after: {results['loadavg_after'][0]:.2f}; medians of "
           f"{args.rounds} round(s)")
-    print("scale  rules  verdict/s  cerbos/s  ratio  verdict p50/p99 @half  "
-          "cerbos p50/p99 @half (us)  verdictd MiB")
+    print("scale  rules  verdict/s  cerbos/s  ratio  p50/p99 us at half rate: "
+          "verdict    cerbos       verdictd MiB idle/loaded")
     for s in results["scales"]:
         v, c = s["verdict"], s["cerbos"]
-        print(f"x{s['scale']:<5}{s['rules']:>6}{v['saturated']['decisions_per_second']:>11.0f}"
-              f"{c['saturated']['decisions_per_second']:>10.0f}{s['throughput_ratio']:>7.2f}"
-              f"  {v['half']['latency_us']['p50']:>8.1f}/{v['half']['latency_us']['p99']:<9.1f}"
-              f"      {c['half']['latency_us']['p50']:>8.1f}/{c['half']['latency_us']['p99']:<9.1f}"
-              f"  {v['rss_kib_after_load'] / 1024:>10.1f}")
+        print(f"x{s['scale']:<5}{s['rules']:>6}{v['saturated_per_second']:>11.0f}"
+              f"{c['saturated_per_second']:>10.0f}{s['throughput_ratio']:>7.2f}"
+              f"{v['half_p50_us']:>30.1f}/{v['half_p99_us']:<8.1f}"
+              f"{c['half_p50_us']:>6.1f}/{c['half_p99_us']:<8.1f}"
+              f"{v['rss_kib_idle'] / 1024:>8.1f}/{v['rss_kib_after_load'] / 1024:.1f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
