@@ -198,10 +198,50 @@ std::unique_ptr<const RuleIndex> RuleIndex::Build(
   Builder builder(index.get());
   for (const Rule& rule : rules) builder.Add(rule);
   builder.Finish();
+  index->PrecomputeLiteralCombinations(rules);
+  index->combo_rules_.shrink_to_fit();
   return index;
 }
 
+void RuleIndex::PrecomputeLiteralCombinations(const std::vector<Rule>& rules) {
+  // Answers are stored whole, so a set whose literal combinations each match
+  // many rules could store rules x combinations entries; past this budget
+  // the remaining combinations are left to the walk.
+  const size_t budget = 8 * leaf_rules_.size() + (1 << 16);
+  CandidateList found;
+  for (const Rule& rule : rules) {
+    for (const Glob& action : rule.actions) {
+      if (!action.is_literal()) continue;
+      for (const Glob& server : rule.servers) {
+        if (!server.is_literal()) continue;
+        for (const Glob& tool : rule.tools) {
+          if (!tool.is_literal()) continue;
+          const Names names{action.pattern(), server.pattern(), tool.pattern()};
+          if (combos_.contains(names)) continue;
+          Walk(names.action, names.server, names.tool, &found);
+          if (combo_rules_.size() + found.size() > budget) return;
+          combos_.emplace(names,
+                          Span{static_cast<uint32_t>(combo_rules_.size()),
+                               static_cast<uint32_t>(found.size())});
+          combo_rules_.insert(combo_rules_.end(), found.begin(), found.end());
+        }
+      }
+    }
+  }
+}
+
 void RuleIndex::Find(std::string_view action, std::string_view server,
+                     std::string_view tool, CandidateList* out) const {
+  const auto it = combos_.find(Names{action, server, tool});
+  if (it != combos_.end()) {
+    const auto first = combo_rules_.begin() + it->second.begin;
+    out->assign(first, first + it->second.size);
+    return;
+  }
+  Walk(action, server, tool, out);
+}
+
+void RuleIndex::Walk(std::string_view action, std::string_view server,
                      std::string_view tool, CandidateList* out) const {
   out->clear();
   int leaves = 0;

@@ -1,7 +1,10 @@
 // RuleIndex: answers "which rules can apply to (action, server, tool)?" for a
 // PolicySet, and PolicySetBuilder, which assembles a PolicySet with its index.
 //
-// The index is a three-level tree: action, then server, then tool. At each
+// Most requests name an (action, server, tool) that some rule lists with
+// three literal names; for those the answer is precomputed and found with
+// one hash probe (one cache miss at any set size). Other requests walk a
+// three-level tree: action, then server, then tool. At each
 // level a name is looked up among the patterns of the rules that reached it:
 // exact names in a hash map, match-all patterns (an absent key or `*`) in
 // their own slot, globs with a literal prefix in a byte trie walked along the
@@ -24,6 +27,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "server/policy/glob.h"
 #include "server/policy/policy_set.h"
 
@@ -72,9 +76,39 @@ class RuleIndex {
     template <typename Fn>
     void ForEachMatch(std::string_view name, Fn&& fn) const;
   };
+  // An (action, server, tool) of literal names, viewing the patterns of the
+  // set's rules (which outlive the index) or, for lookups, the request.
+  struct Names {
+    std::string_view action, server, tool;
+    bool operator==(const Names& other) const {
+      return action == other.action && server == other.server &&
+             tool == other.tool;
+    }
+  };
+  struct NamesHash {
+    size_t operator()(const Names& n) const {
+      // Debian's Abseil hashes its own string_view, not std's.
+      return absl::HashOf(absl::string_view(n.action.data(), n.action.size()),
+                          absl::string_view(n.server.data(), n.server.size()),
+                          absl::string_view(n.tool.data(), n.tool.size()));
+    }
+  };
+  // A range of combo_rules_.
+  struct Span {
+    uint32_t begin;
+    uint32_t size;
+  };
   class Builder;
 
   RuleIndex() = default;
+
+  // The tree walk; every lookup's answer, precomputed or not.
+  void Walk(std::string_view action, std::string_view server,
+            std::string_view tool, CandidateList* out) const;
+  void PrecomputeLiteralCombinations(const std::vector<Rule>& rules);
+
+  absl::flat_hash_map<Names, Span, NamesHash> combos_;
+  std::vector<uint32_t> combo_rules_;
 
   std::vector<Level> levels_;  // levels_[0] is the root (actions)
   // Leaf i holds leaf_rules_[leaf_offsets_[i], leaf_offsets_[i + 1]).
