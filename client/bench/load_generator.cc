@@ -109,6 +109,7 @@ struct Call : Tag {
 };
 
 struct Connection {
+  std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<grpc::GenericStub> stub;
   size_t next_request = 0;  // touched by one thread only (pacer or queue)
   std::atomic<int> outstanding{0};
@@ -121,25 +122,33 @@ struct Connection {
 class Worker {
  public:
   Worker(const LoadOptions& options, const RequestMix& mix,
-         const std::vector<grpc::Slice>& slices, int connections,
-         Clock::time_point begin, Clock::time_point measure_from,
-         Clock::time_point end)
-      : options_(options),
-        mix_(mix),
-        slices_(slices),
-        begin_(begin),
-        measure_from_(measure_from),
-        end_(end) {
+         const std::vector<grpc::Slice>& slices, int connections)
+      : options_(options), mix_(mix), slices_(slices) {
     for (int i = 0; i < connections; ++i) {
       auto connection = std::make_unique<Connection>();
+      connection->channel = NewChannel(options.server);
       connection->stub =
-          std::make_unique<grpc::GenericStub>(NewChannel(options.server));
+          std::make_unique<grpc::GenericStub>(connection->channel);
       connection->next_request = static_cast<size_t>(i) * 7919;
       connections_.push_back(std::move(connection));
     }
   }
 
-  void Run() {
+  // Opens every connection, so that TCP and HTTP/2 set-up fall before the
+  // clock starts; a server that cannot be reached shows up as failed calls.
+  void Connect(Clock::time_point deadline) {
+    for (auto& connection : connections_) {
+      connection->channel->WaitForConnected(ToGpr(deadline));
+    }
+  }
+
+  // Sends calls from `begin` until `end`, counting those intended from
+  // `measure_from` on, and returns when all have finished.
+  void Run(Clock::time_point begin, Clock::time_point measure_from,
+           Clock::time_point end) {
+    begin_ = begin;
+    measure_from_ = measure_from;
+    end_ = end;
     std::thread pacer;
     if (options_.rate > 0) {
       // The pacer holds one count of pending_ until its wake tag arrives, so
@@ -270,7 +279,7 @@ class Worker {
   const LoadOptions& options_;
   const RequestMix& mix_;
   const std::vector<grpc::Slice>& slices_;
-  const Clock::time_point begin_, measure_from_, end_;
+  Clock::time_point begin_, measure_from_, end_;  // set by Run()
   grpc::CompletionQueue queue_;
   std::vector<std::unique_ptr<Connection>> connections_;
   // Calls started and not finished, plus one while the pacer runs.
@@ -405,22 +414,27 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options,
   }
   const std::vector<grpc::Slice> slices = ToSlices(mix);
   const int threads = std::min(options.threads, options.connections);
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int t = 0; t < threads; ++t) {
+    const int connections =
+        options.connections / threads + (t < options.connections % threads);
+    workers.push_back(
+        std::make_unique<Worker>(options, mix, slices, connections));
+  }
+  // The clock starts once every connection is open, or the call deadline
+  // passed trying.
+  const Clock::time_point connect_deadline =
+      Clock::now() + absl::ToChronoNanoseconds(options.call_deadline);
+  for (auto& worker : workers) worker->Connect(connect_deadline);
   const Clock::time_point begin = Clock::now();
   const Clock::time_point measure_from =
       begin + absl::ToChronoNanoseconds(options.warmup);
   const Clock::time_point end =
       measure_from + absl::ToChronoNanoseconds(options.duration);
-
-  std::vector<std::unique_ptr<Worker>> workers;
-  for (int t = 0; t < threads; ++t) {
-    const int connections =
-        options.connections / threads + (t < options.connections % threads);
-    workers.push_back(std::make_unique<Worker>(
-        options, mix, slices, connections, begin, measure_from, end));
-  }
   std::vector<std::thread> running;
   for (auto& worker : workers) {
-    running.emplace_back([&worker] { worker->Run(); });
+    running.emplace_back(
+        [&, w = worker.get()] { w->Run(begin, measure_from, end); });
   }
   for (std::thread& thread : running) thread.join();
 

@@ -138,6 +138,22 @@ TEST_F(VerdictBenchTest, DecisionsModePrintsOneLinePerRequest) {
   EXPECT_THAT(result->out, ::testing::HasSubstr("deny\n"));
 }
 
+TEST(VerdictBenchFlagsTest, UnreachableServerCountsErrorsAndExitsOne) {
+  // Port 1 on loopback: nothing listens, connections are refused.
+  absl::StatusOr<ProcessResult> result = RunProcess(
+      VerdictPath(), {"bench", "--server", "127.0.0.1:1", "--duration", "200ms",
+                      "--warmup", "0s", "--json"});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->exit_code, 1) << result->out << result->err;
+  const nlohmann::json report =
+      nlohmann::json::parse(result->out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(report.is_object()) << result->out;
+  EXPECT_GT(report["errors"].get<int64_t>(), 0);
+  EXPECT_EQ(report["decisions"].get<int64_t>(), 0);
+  EXPECT_THAT(report["first_error"].get<std::string>(),
+              ::testing::StartsWith("code 14"));
+}
+
 TEST(VerdictBenchFlagsTest, BadFlagsExitTwo) {
   absl::StatusOr<ProcessResult> result = RunProcess(
       VerdictPath(), {"bench", "--server", "127.0.0.1:1", "--rate", "-5"});
