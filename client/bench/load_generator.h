@@ -2,16 +2,19 @@
 // Authorizer.Check and, for comparisons, Cerbos's CheckResources.
 //
 // Calls go through grpc::GenericStub on completion queues with requests
-// serialized once up front, so the generator's own cost per call is a buffer
-// copy and a response parse. Closed loop: every connection keeps `inflight`
-// calls outstanding. Open loop (rate > 0): calls are scheduled at fixed
-// intervals and each latency is measured from the call's intended send time,
-// so a server that falls behind shows its queueing in the percentiles instead
-// of slowing the generator down (coordinated omission).
+// serialized once up front, so the generator's own cost per call is a slice
+// reference and a response parse. Closed loop: every connection keeps
+// `inflight` calls outstanding. Open loop (rate > 0): a pacing thread sends
+// calls at fixed intervals and each latency is measured from the call's
+// intended send time, so a server that falls behind shows its queueing in the
+// percentiles instead of slowing the generator down (coordinated omission).
 //
-// Only calls whose (intended) start is inside the measured window, after the
-// warm-up, are counted. Every call has a deadline; Run() returns once every
-// call has finished. Never exits the process and throws nothing.
+// Connections are opened before the clock starts. Only calls whose
+// (intended) start is inside the measured window, after the warm-up, are
+// counted. Every call has a deadline; RunLoad() returns once every call has
+// finished. Never exits the process and throws nothing. Each call of RunLoad
+// or CollectDecisions uses its own channels and threads, so they may run
+// concurrently.
 
 #ifndef VERDICT_CLIENT_BENCH_LOAD_GENERATOR_H_
 #define VERDICT_CLIENT_BENCH_LOAD_GENERATOR_H_
