@@ -19,20 +19,39 @@ struct RuleVerdict {
   std::string_view detail;
 };
 
-// Whether `rule` (already a target match) applies to `request`. A condition
-// error is reported as such; the caller decides which way it fails closed.
-RuleVerdict EvaluateRule(const Rule& rule, const Request& request,
-                         EvalScratch* scratch, bool* time_dependent) {
-  if (!rule.MatchesPrincipal(request.subject)) {
+// What EvaluateRule needs besides the rule: the request and its subject's
+// role numbers, computed on first use (many candidate lists need none).
+struct RuleContext {
+  const policy::PolicySet& set;
+  const Request& request;
+  EvalScratch* scratch;
+  bool* time_dependent;
+  policy::RoleNumbers roles;
+  bool roles_known = false;
+};
+
+// Whether rule `index` (already a target match) applies to the request. A
+// condition error is reported as such; the caller decides which way it fails
+// closed. Reads the rule's compact core, and the full Rule only for subject
+// and resource globs.
+RuleVerdict EvaluateRule(uint32_t index, const policy::RuleCore& core,
+                         RuleContext* context) {
+  if (!context->roles_known && core.policy_role_count + core.role_count > 0) {
+    context->set.NumberRoles(context->request.subject.roles, &context->roles);
+    context->roles_known = true;
+  }
+  if (!context->set.MatchesPrincipal(index, context->request.subject,
+                                     context->roles)) {
     return {RuleOutcome::kSubjectMismatch, {}, {}};
   }
-  if (!rule.MatchesResource(request.resource)) {
+  if (core.has_resources &&
+      !context->set.rules()[index].MatchesResource(context->request.resource)) {
     return {RuleOutcome::kResourceMismatch, {}, {}};
   }
-  if (!rule.condition.has_value()) return {RuleOutcome::kMatched, {}, {}};
-  if (rule.condition->uses_now()) *time_dependent = true;
+  if (core.condition == nullptr) return {RuleOutcome::kMatched, {}, {}};
+  if (core.condition->uses_now()) *context->time_dependent = true;
   const ConditionOutcome outcome =
-      EvaluateCondition(*rule.condition, request, scratch);
+      EvaluateCondition(*core.condition, context->request, context->scratch);
   switch (outcome.truth) {
     case Truth::kTrue:
       return {RuleOutcome::kMatched, {}, {}};
@@ -85,10 +104,9 @@ std::string_view ShapeProblem(const Request& request, int max_depth) {
   if (request.action == kToolsCall && request.tool.name.empty()) {
     return "tool.name is required for tools/call";
   }
-  const Struct* structs[] = {request.context, request.tool.arguments,
-                             request.tool.annotations,
-                             request.subject.attributes,
-                             request.resource.attributes};
+  const Struct* structs[] = {
+      request.context, request.tool.arguments, request.tool.annotations,
+      request.subject.attributes, request.resource.attributes};
   for (const Struct* s : structs) {
     if (!WithinDepth(s, max_depth)) return "value nested deeper than allowed";
   }
@@ -103,14 +121,16 @@ void Record(const Rule& rule, const RuleVerdict& verdict, Result* result) {
 void AddRuleReason(const Rule& rule, const RuleVerdict& verdict,
                    Result* result) {
   if (verdict.outcome == RuleOutcome::kConditionError) {
-    result->reasons.push_back({ReasonCode::kEvaluationError, &rule,
-                               verdict.error, verdict.detail});
+    result->reasons.push_back(
+        {ReasonCode::kEvaluationError, &rule, verdict.error, verdict.detail});
     return;
   }
   result->reasons.push_back({rule.effect == Effect::kDeny
                                  ? ReasonCode::kDeniedByRule
                                  : ReasonCode::kAllowedByRule,
-                             &rule, rule.reason, {}});
+                             &rule,
+                             rule.reason,
+                             {}});
 }
 
 }  // namespace
@@ -153,19 +173,19 @@ void Evaluate(const policy::PolicySet& set, const Request& request,
   set.Candidates(request.action, request.tool.server, request.tool.name,
                  &candidates);
   const std::vector<Rule>& rules = set.rules();
+  RuleContext context{set, request, scratch, &result->time_dependent};
 
   // Deny rules first: one that decides makes the allow rules irrelevant, so
   // they are evaluated only to complete an explain trace.
   bool denied = false;
   for (uint32_t index : candidates) {
-    const Rule& rule = rules[index];
-    if (rule.effect != Effect::kDeny) continue;
-    const RuleVerdict verdict =
-        EvaluateRule(rule, request, scratch, &result->time_dependent);
-    if (options.explain) Record(rule, verdict, result);
-    if (Decides(rule.effect, verdict)) {
+    const policy::RuleCore& core = set.core(index);
+    if (core.effect != Effect::kDeny) continue;
+    const RuleVerdict verdict = EvaluateRule(index, core, &context);
+    if (options.explain) Record(rules[index], verdict, result);
+    if (Decides(core.effect, verdict)) {
       denied = true;
-      AddRuleReason(rule, verdict, result);
+      AddRuleReason(rules[index], verdict, result);
     }
   }
   if (denied && !options.explain) return;
@@ -174,17 +194,16 @@ void Evaluate(const policy::PolicySet& set, const Request& request,
   // can say why, instead of a bare no_matching_rule.
   absl::InlinedVector<std::pair<const Rule*, RuleVerdict>, 2> errored_allows;
   for (uint32_t index : candidates) {
-    const Rule& rule = rules[index];
-    if (rule.effect != Effect::kAllow) continue;
-    const RuleVerdict verdict =
-        EvaluateRule(rule, request, scratch, &result->time_dependent);
-    if (options.explain) Record(rule, verdict, result);
+    const policy::RuleCore& core = set.core(index);
+    if (core.effect != Effect::kAllow) continue;
+    const RuleVerdict verdict = EvaluateRule(index, core, &context);
+    if (options.explain) Record(rules[index], verdict, result);
     if (denied) continue;
-    if (Decides(rule.effect, verdict)) {
-      AddRuleReason(rule, verdict, result);
-      result->obligations_from.push_back(&rule);
+    if (Decides(core.effect, verdict)) {
+      AddRuleReason(rules[index], verdict, result);
+      result->obligations_from.push_back(&rules[index]);
     } else if (verdict.outcome == RuleOutcome::kConditionError) {
-      errored_allows.push_back({&rule, verdict});
+      errored_allows.push_back({&rules[index], verdict});
     }
   }
   if (denied) return;
@@ -193,8 +212,8 @@ void Evaluate(const policy::PolicySet& set, const Request& request,
     result->decision = Decision::kAllow;
     return;
   }
-  result->reasons.push_back({ReasonCode::kNoMatchingRule, nullptr,
-                             "no allow rule applies", {}});
+  result->reasons.push_back(
+      {ReasonCode::kNoMatchingRule, nullptr, "no allow rule applies", {}});
   for (const auto& [rule, verdict] : errored_allows) {
     AddRuleReason(*rule, verdict, result);
   }

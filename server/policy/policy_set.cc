@@ -28,6 +28,15 @@ bool HasAnyRole(const std::vector<std::string>& wanted,
   return false;
 }
 
+bool HasAnyNumber(const uint32_t* wanted, size_t count,
+                  const RoleNumbers& roles) {
+  if (count == 0) return true;
+  for (uint32_t role : roles) {
+    if (std::find(wanted, wanted + count, role) != wanted + count) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 bool Rule::MatchesTarget(std::string_view action, std::string_view server,
@@ -64,6 +73,59 @@ void PolicySet::Candidates(std::string_view action, std::string_view server,
   index_->Find(action, server, tool, out);
 }
 
+void PolicySet::NumberRoles(const engine::StringList* roles,
+                            RoleNumbers* out) const {
+  out->clear();
+  if (roles == nullptr) return;
+  for (const std::string& role : *roles) {
+    const auto it = role_numbers_.find(role);
+    if (it != role_numbers_.end()) out->push_back(it->second);
+  }
+}
+
+bool PolicySet::MatchesPrincipal(uint32_t index,
+                                 const engine::Principal& subject,
+                                 const RoleNumbers& roles) const {
+  const RuleCore& core = cores_[index];
+  const uint32_t* policy_roles = rule_roles_.data() + core.roles_begin;
+  if (!HasAnyNumber(policy_roles, core.policy_role_count, roles) ||
+      !HasAnyNumber(policy_roles + core.policy_role_count, core.role_count,
+                    roles)) {
+    return false;
+  }
+  if (!core.has_subject_globs) return true;
+  const Rule& rule = rules_[index];
+  return AnyMatches(rule.policy_subjects, subject.id) &&
+         AnyMatches(rule.subjects, subject.id);
+}
+
+void PolicySet::BuildCores() {
+  cores_.reserve(rules_.size());
+  auto number = [this](const std::string& role) {
+    return role_numbers_
+        .try_emplace(role, static_cast<uint32_t>(role_numbers_.size()))
+        .first->second;
+  };
+  for (const Rule& rule : rules_) {
+    RuleCore core;
+    core.condition = rule.condition.has_value() ? &*rule.condition : nullptr;
+    core.roles_begin = static_cast<uint32_t>(rule_roles_.size());
+    core.policy_role_count = static_cast<uint32_t>(rule.policy_roles.size());
+    core.role_count = static_cast<uint32_t>(rule.roles.size());
+    for (const std::string& role : rule.policy_roles) {
+      rule_roles_.push_back(number(role));
+    }
+    for (const std::string& role : rule.roles) {
+      rule_roles_.push_back(number(role));
+    }
+    core.effect = rule.effect;
+    core.has_subject_globs =
+        !rule.policy_subjects.empty() || !rule.subjects.empty();
+    core.has_resources = !rule.resources.empty();
+    cores_.push_back(core);
+  }
+}
+
 std::unique_ptr<const PolicySet> PolicySetBuilder::Build() && {
   auto set = std::unique_ptr<PolicySet>(new PolicySet());
   // The file names reach their final place before rules take views of them.
@@ -73,6 +135,7 @@ std::unique_ptr<const PolicySet> PolicySetBuilder::Build() && {
     rules_[i].position.file = set->files_[rule_files_[i]];
   }
   set->rules_ = std::move(rules_);
+  set->BuildCores();
   set->index_ = RuleIndex::Build(set->rules_);
   set->revision_ = std::move(revision_);
   set->policy_count_ = policy_count_;

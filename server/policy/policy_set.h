@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
 #include "google/protobuf/struct.pb.h"
 #include "server/engine/request.h"
@@ -38,7 +39,7 @@ struct Rule {
   std::string policy;  // policy name
   std::string id;      // rule id, unique within its policy
   Effect effect = Effect::kDeny;
-  std::string reason;  // optional message from the policy author
+  std::string reason;                // optional message from the policy author
   std::optional<Program> condition;  // absent: always true
   google::protobuf::Struct obligations;
   SourcePosition position;
@@ -66,6 +67,25 @@ struct Rule {
 // Indices of candidate rules, ascending, without duplicates.
 using CandidateList = absl::InlinedVector<uint32_t, 16>;
 
+// The part of a rule that every decision reads, packed apart from the rest
+// (names, obligations, patterns) so that walking the candidates touches one
+// small record per rule. Role names are replaced by the set's role numbers.
+struct RuleCore {
+  const Program* condition = nullptr;  // null: always true
+  // The rule's role numbers in the set's pool: policy_role_count policy-level
+  // ones from roles_begin, then role_count rule-level ones.
+  uint32_t roles_begin = 0;
+  uint32_t policy_role_count = 0;
+  uint32_t role_count = 0;
+  Effect effect = Effect::kDeny;
+  bool has_subject_globs = false;  // subjects or policy_subjects non-empty
+  bool has_resources = false;
+};
+
+// A subject's roles as the set's role numbers, computed once per request;
+// roles that no rule names are left out.
+using RoleNumbers = absl::InlinedVector<uint32_t, 4>;
+
 class RuleIndex;  // defined in rule_index.h
 
 class PolicySet {
@@ -86,15 +106,29 @@ class PolicySet {
   void Candidates(std::string_view action, std::string_view server,
                   std::string_view tool, CandidateList* out) const;
 
+  // The hot part of rules()[index].
+  const RuleCore& core(uint32_t index) const { return cores_[index]; }
+  // Replaces `*out` with the numbers of `roles` (null: none).
+  void NumberRoles(const engine::StringList* roles, RoleNumbers* out) const;
+  // Same as rules()[index].MatchesPrincipal(subject), given
+  // NumberRoles(subject.roles): integer compares instead of string ones.
+  bool MatchesPrincipal(uint32_t index, const engine::Principal& subject,
+                        const RoleNumbers& roles) const;
+
  private:
   friend class PolicySetBuilder;
   PolicySet();
 
   std::vector<Rule> rules_;
+  std::vector<RuleCore> cores_;       // parallel to rules_
+  std::vector<uint32_t> rule_roles_;  // RuleCore role ranges
+  absl::flat_hash_map<std::string, uint32_t> role_numbers_;
   std::vector<std::string> files_;  // storage for SourcePosition::file
   std::string revision_;
   int policy_count_ = 0;
   std::unique_ptr<const RuleIndex> index_;
+
+  void BuildCores();
 };
 
 }  // namespace verdict::policy
