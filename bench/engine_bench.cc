@@ -80,6 +80,25 @@ BENCHMARK(BM_Decide)->Arg(100)->Arg(1000)->Arg(10000)->Arg(100000);
 void BM_DecideSpread(benchmark::State& state) { Decide(state, 0); }
 BENCHMARK(BM_DecideSpread)->Arg(100)->Arg(1000)->Arg(10000)->Arg(100000);
 
+// The index alone: PolicySet::Candidates for the hot request mix.
+void BM_Candidates(benchmark::State& state) {
+  const Fixture& fixture =
+      FixtureFor(static_cast<int>(state.range(0)), kHotTargets);
+  policy::CandidateList candidates;
+  size_t next = 0, found = 0;
+  for (auto _ : state) {
+    const engine::Request& request = fixture.views[next];
+    fixture.set->Candidates(request.action, request.tool.server,
+                            request.tool.name, &candidates);
+    found += candidates.size();
+    next = (next + 1) % fixture.views.size();
+  }
+  state.counters["candidates"] =
+      static_cast<double>(found) / static_cast<double>(state.iterations());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Candidates)->Arg(100)->Arg(1000)->Arg(10000)->Arg(100000);
+
 void BM_Compile(benchmark::State& state) {
   const Workload workload =
       GenerateWorkload({.rules = static_cast<int>(state.range(0)), .seed = 7}, 0);
