@@ -306,6 +306,52 @@ TEST_F(AuthnIntegrationTest, VerdictCheckPassesTheToken) {
   EXPECT_THAT(expired->out, HasSubstr("token_expired"));
 }
 
+TEST_F(AuthnIntegrationTest, RotatedJwksIsUsedWithoutRestart) {
+  std::unique_ptr<VerdictdProcess> server = Start();
+  ASSERT_NE(server, nullptr);
+  const TestKey next_key = GenerateKey(KeyKind::kEcP256, "idp-2");
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  v1::CheckRequest request = Search();
+  request.mutable_credentials()->set_bearer_token(
+      SignJwt(JwsAlgorithm::kES256, next_key, nlohmann::json::object(),
+              {{"iss", kIssuer},
+               {"aud", kAudience},
+               {"sub", "agent-rotated"},
+               {"iat", now},
+               {"exp", now + 600}}));
+  v1::CheckResponse response = Check(server->address(), request);
+  EXPECT_EQ(FirstCode(response), "signature_invalid");
+
+  ReplaceFile((dir_ / "idp.jwks.json").string(),
+              Jwks({PublicJwk(next_key, "ES256")}));
+  // The watcher reloads after a debounce; each try is a fresh verification.
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (response.decision() != v1::ALLOW && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+    response = Check(server->address(), request);
+  }
+  EXPECT_EQ(response.decision(), v1::ALLOW) << response.DebugString();
+  // The old key is gone with the old file.
+  request.mutable_credentials()->set_bearer_token(Token("agent-1"));
+  EXPECT_EQ(FirstCode(Check(server->address(), request)), "signature_invalid");
+}
+
+TEST_F(AuthnIntegrationTest, VerdictCheckTlsFlagsGoTogether) {
+  for (const std::vector<std::string>& flags :
+       std::vector<std::vector<std::string>>{
+           {"--cert", "c.pem", "--key", "k.pem"},
+           {"--ca", "ca.pem", "--cert", "c.pem"},
+           {"--ca", (dir_ / "missing.pem").string()}}) {
+    std::vector<std::string> args = {"check", "--server", "127.0.0.1:1",
+                                     "--tool", "search"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    absl::StatusOr<ProcessResult> result = RunProcess(VerdictPath(), args);
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(result->exit_code, 2) << flags[0] << " " << flags[1];
+    EXPECT_FALSE(result->err.empty());
+  }
+}
+
 // Over mutual TLS: the server's certificate and the clients' come from the
 // test CA; callers are told apart by their SPIFFE IDs.
 class MtlsTest : public AuthnIntegrationTest {
