@@ -9,6 +9,7 @@
 #ifndef VERDICT_SERVER_SERVICE_AUTHORIZER_SERVICE_H_
 #define VERDICT_SERVER_SERVICE_AUTHORIZER_SERVICE_H_
 
+#include "server/service/arena_allocator.h"
 #include "server/service/caller_trust.h"
 #include "server/service/decider.h"
 #include "verdict/v1/authorizer.grpc.pb.h"
@@ -18,7 +19,10 @@ namespace verdict::service {
 class AuthorizerService final : public v1::Authorizer::CallbackService {
  public:
   AuthorizerService(const Decider* decider, const CallerTrust* callers)
-      : decider_(decider), callers_(callers) {}
+      : decider_(decider), callers_(callers) {
+    SetMessageAllocatorFor_Check(&check_allocator_);
+    SetMessageAllocatorFor_CheckBatch(&batch_allocator_);
+  }
 
   grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* context,
                                   const v1::CheckRequest* request,
@@ -34,6 +38,9 @@ class AuthorizerService final : public v1::Authorizer::CallbackService {
 
   const Decider* const decider_;
   const CallerTrust* const callers_;
+  ArenaMessageAllocator<v1::CheckRequest, v1::CheckResponse> check_allocator_;
+  ArenaMessageAllocator<v1::CheckBatchRequest, v1::CheckBatchResponse>
+      batch_allocator_;
 };
 
 }  // namespace verdict::service

@@ -62,12 +62,14 @@ TEST(LatencyHistogramTest, MergeAddsAndHugeValuesClamp) {
 
 class VerdictBenchTest : public ::testing::Test {
  protected:
+  // A failure here would make gtest skip the suite's tests, which ctest
+  // reports as skipped: the error is kept for SetUp() to fail with instead.
   static void SetUpTestSuite() {
     absl::StatusOr<std::unique_ptr<VerdictdProcess>> server =
         VerdictdProcess::Start(
             {"--policies", "tests/testdata/service/policies"});
     if (!server.ok()) {
-      ADD_FAILURE() << server.status();
+      startup_error_ = new std::string(server.status().ToString());
       return;
     }
     server_ = server->release();
@@ -76,7 +78,9 @@ class VerdictBenchTest : public ::testing::Test {
     delete server_;
     server_ = nullptr;
   }
-  void SetUp() override { ASSERT_NE(server_, nullptr); }
+  void SetUp() override {
+    ASSERT_NE(server_, nullptr) << (startup_error_ ? *startup_error_ : "");
+  }
 
   // Runs `verdict bench --server <live> --json args...` and parses the report.
   nlohmann::json Bench(const std::vector<std::string>& args) {
@@ -95,6 +99,7 @@ class VerdictBenchTest : public ::testing::Test {
   }
 
   static VerdictdProcess* server_;
+  static inline std::string* startup_error_ = nullptr;
 };
 
 VerdictdProcess* VerdictBenchTest::server_ = nullptr;

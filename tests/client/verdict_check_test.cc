@@ -23,12 +23,14 @@ using ::verdict::testing::VerdictPath;
 
 class VerdictCheckTest : public ::testing::Test {
  protected:
+  // A failure here would make gtest skip the suite's tests, which ctest
+  // reports as skipped: the error is kept for SetUp() to fail with instead.
   static void SetUpTestSuite() {
     absl::StatusOr<std::unique_ptr<VerdictdProcess>> server =
         VerdictdProcess::Start(
             {"--policies", "tests/testdata/service/policies"});
     if (!server.ok()) {
-      ADD_FAILURE() << server.status();
+      startup_error_ = new std::string(server.status().ToString());
       return;
     }
     server_ = server->release();
@@ -38,7 +40,9 @@ class VerdictCheckTest : public ::testing::Test {
     server_ = nullptr;
   }
 
-  void SetUp() override { ASSERT_NE(server_, nullptr); }
+  void SetUp() override {
+    ASSERT_NE(server_, nullptr) << (startup_error_ ? *startup_error_ : "");
+  }
 
   // Runs `verdict check --server <live> args...`.
   ProcessResult Check(const std::vector<std::string>& args) {
@@ -50,6 +54,7 @@ class VerdictCheckTest : public ::testing::Test {
   }
 
   static VerdictdProcess* server_;
+  static inline std::string* startup_error_ = nullptr;
 };
 
 VerdictdProcess* VerdictCheckTest::server_ = nullptr;

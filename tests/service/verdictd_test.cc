@@ -124,8 +124,16 @@ void ExpectStillServing(const std::string& address) {
 
 class VerdictdTest : public ::testing::Test {
  protected:
+  // A failure here would make gtest skip the suite's tests, which ctest
+  // reports as skipped: the error is kept for SetUp() to fail with instead.
   static void SetUpTestSuite() {
-    server_ = StartOrDie({"--policies", kFixtureDir}).release();
+    absl::StatusOr<std::unique_ptr<VerdictdProcess>> server =
+        VerdictdProcess::Start({"--policies", kFixtureDir});
+    if (!server.ok()) {
+      startup_error_ = new std::string(server.status().ToString());
+      return;
+    }
+    server_ = server->release();
   }
   static void TearDownTestSuite() {
     delete server_;
@@ -133,7 +141,7 @@ class VerdictdTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    ASSERT_NE(server_, nullptr);
+    ASSERT_NE(server_, nullptr) << (startup_error_ ? *startup_error_ : "");
     authorizer_ = v1::Authorizer::NewStub(Channel(server_->address()));
     admin_ = v1::Admin::NewStub(Channel(server_->address()));
   }
@@ -149,6 +157,7 @@ class VerdictdTest : public ::testing::Test {
   }
 
   static VerdictdProcess* server_;
+  static inline std::string* startup_error_ = nullptr;
   std::unique_ptr<v1::Authorizer::Stub> authorizer_;
   std::unique_ptr<v1::Admin::Stub> admin_;
 };
