@@ -35,7 +35,6 @@ struct Authenticated {
   bool ok = true;
   ReasonCode code = ReasonCode::kUnauthenticated;  // when !ok
   std::string message;                             // when !ok
-  bool has_credential = false;  // any credential or actor token was sent
   std::shared_ptr<const authn::Identity> subject;  // null: asserted subject
   std::vector<std::shared_ptr<const authn::Identity>> actors;  // nearest first
   std::vector<engine::Principal> actor_principals;  // borrow from `actors`
@@ -94,9 +93,6 @@ Authenticated Authenticate(const v1::Credentials* credentials,
                            const DeciderOptions& options, absl::Time now) {
   Authenticated out;
   if (credentials == nullptr) return out;
-  out.has_credential =
-      credentials->credential_case() != v1::Credentials::CREDENTIAL_NOT_SET ||
-      !credentials->actor_tokens().empty();
   switch (credentials->credential_case()) {
     case v1::Credentials::kBearerToken:
       out.subject =
