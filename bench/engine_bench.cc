@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "benchmark/benchmark.h"
 #include "bench/workload.h"
+#include "benchmark/benchmark.h"
 #include "server/engine/engine.h"
 #include "server/policy/compiler.h"
 
@@ -42,7 +42,8 @@ const Fixture& FixtureFor(int rules, int hot_targets) {
     auto set = policy::CompileSources(
         {{"generated.yaml", fixture->workload.policy_yaml}}, &diagnostics);
     if (!set.ok()) {
-      for (const auto& d : diagnostics) fprintf(stderr, "%s\n", d.ToString().c_str());
+      for (const auto& d : diagnostics)
+        fprintf(stderr, "%s\n", d.ToString().c_str());
       abort();
     }
     fixture->set = std::move(*set);
@@ -100,12 +101,12 @@ void BM_Candidates(benchmark::State& state) {
 BENCHMARK(BM_Candidates)->Arg(100)->Arg(1000)->Arg(10000)->Arg(100000);
 
 void BM_Compile(benchmark::State& state) {
-  const Workload workload =
-      GenerateWorkload({.rules = static_cast<int>(state.range(0)), .seed = 7}, 0);
+  const Workload workload = GenerateWorkload(
+      {.rules = static_cast<int>(state.range(0)), .seed = 7}, 0);
   for (auto _ : state) {
     std::vector<policy::Diagnostic> diagnostics;
-    auto set =
-        policy::CompileSources({{"generated.yaml", workload.policy_yaml}}, &diagnostics);
+    auto set = policy::CompileSources(
+        {{"generated.yaml", workload.policy_yaml}}, &diagnostics);
     benchmark::DoNotOptimize(set);
   }
 }
