@@ -6,6 +6,7 @@
 //       --benchmark_report_aggregates_only=true  (one command)
 
 #include <memory>
+#include <tuple>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -18,6 +19,9 @@ namespace verdict::bench {
 namespace {
 
 constexpr int kRequests = 4096;
+// Few enough requests that their data stays in cache, as a freshly parsed
+// request does in the server.
+constexpr int kCachedRequests = 256;
 
 struct Fixture {
   Workload workload;
@@ -30,14 +34,16 @@ constexpr int kHotTargets = 256;
 
 // Compiling 100,000 rules takes a while: once per size and request spread,
 // for every repetition.
-const Fixture& FixtureFor(int rules, int hot_targets) {
-  static auto* fixtures =
-      new absl::flat_hash_map<std::pair<int, int>, std::unique_ptr<Fixture>>;
-  std::unique_ptr<Fixture>& fixture = (*fixtures)[{rules, hot_targets}];
+const Fixture& FixtureFor(int rules, int hot_targets,
+                          int requests = kRequests) {
+  static auto* fixtures = new absl::flat_hash_map<std::tuple<int, int, int>,
+                                                  std::unique_ptr<Fixture>>;
+  std::unique_ptr<Fixture>& fixture =
+      (*fixtures)[{rules, hot_targets, requests}];
   if (fixture == nullptr) {
     fixture = std::make_unique<Fixture>();
     fixture->workload = GenerateWorkload(
-        {.rules = rules, .seed = 7, .hot_targets = hot_targets}, kRequests);
+        {.rules = rules, .seed = 7, .hot_targets = hot_targets}, requests);
     std::vector<policy::Diagnostic> diagnostics;
     auto set = policy::CompileSources(
         {{"generated.yaml", fixture->workload.policy_yaml}}, &diagnostics);
@@ -54,9 +60,10 @@ const Fixture& FixtureFor(int rules, int hot_targets) {
   return *fixture;
 }
 
-void Decide(benchmark::State& state, int hot_targets) {
+void Decide(benchmark::State& state, int hot_targets,
+            int requests = kRequests) {
   const Fixture& fixture =
-      FixtureFor(static_cast<int>(state.range(0)), hot_targets);
+      FixtureFor(static_cast<int>(state.range(0)), hot_targets, requests);
   engine::EvalScratch scratch;
   engine::Result result;
   size_t next = 0, allows = 0;
@@ -75,6 +82,12 @@ void Decide(benchmark::State& state, int hot_targets) {
 // The index's cost: a steady working set of targets at every set size.
 void BM_Decide(benchmark::State& state) { Decide(state, kHotTargets); }
 BENCHMARK(BM_Decide)->Arg(100)->Arg(1000)->Arg(10000)->Arg(100000);
+
+// The rules' cost alone: the hot mix with request data that stays cached.
+void BM_DecideCached(benchmark::State& state) {
+  Decide(state, kHotTargets, kCachedRequests);
+}
+BENCHMARK(BM_DecideCached)->Arg(100)->Arg(1000)->Arg(10000)->Arg(100000);
 
 // Requests spread over the whole deployment: adds the memory latency of
 // rules that no recent request touched.
