@@ -71,44 +71,13 @@ bool Decides(Effect effect, const RuleVerdict& verdict) {
           verdict.outcome == RuleOutcome::kConditionError);
 }
 
-// Depth of the deepest value in `root`, walked without recursion; stops as
-// soon as `limit` is exceeded.
-bool WithinDepth(const Struct* root, int limit) {
-  if (root == nullptr) return true;
-  struct Frame {
-    const google::protobuf::Value* value;
-    int depth;
-  };
-  absl::InlinedVector<Frame, 16> stack;
-  for (const auto& [key, value] : root->fields()) stack.push_back({&value, 1});
-  while (!stack.empty()) {
-    const Frame frame = stack.back();
-    stack.pop_back();
-    if (frame.depth > limit) return false;
-    if (frame.value->has_struct_value()) {
-      for (const auto& [key, value] : frame.value->struct_value().fields()) {
-        stack.push_back({&value, frame.depth + 1});
-      }
-    } else if (frame.value->has_list_value()) {
-      for (const auto& value : frame.value->list_value().values()) {
-        stack.push_back({&value, frame.depth + 1});
-      }
-    }
-  }
-  return true;
-}
-
 // The shape problems that make a request unanswerable, as a static message.
-std::string_view ShapeProblem(const Request& request, int max_depth) {
+// Size and nesting limits are the API boundary's to enforce (the service's
+// Decider): the engine reads request data without recursing into it.
+std::string_view ShapeProblem(const Request& request) {
   if (request.action.empty()) return "action is required";
   if (request.action == kToolsCall && request.tool.name.empty()) {
     return "tool.name is required for tools/call";
-  }
-  const Struct* structs[] = {
-      request.context, request.tool.arguments, request.tool.annotations,
-      request.subject.attributes, request.resource.attributes};
-  for (const Struct* s : structs) {
-    if (!WithinDepth(s, max_depth)) return "value nested deeper than allowed";
   }
   return {};
 }
@@ -162,7 +131,7 @@ void Evaluate(const policy::PolicySet& set, const Request& request,
   result->time_dependent = false;
   result->trace.clear();
 
-  if (std::string_view problem = ShapeProblem(request, options.max_value_depth);
+  if (std::string_view problem = ShapeProblem(request);
       !problem.empty()) {
     result->reasons.push_back(
         {ReasonCode::kInvalidRequest, nullptr, problem, {}});

@@ -1,7 +1,9 @@
 // The decision engine: evaluates one Request against an immutable PolicySet.
 //
-// Semantics (spec section 5): a request is checked for shape first (invalid
-// ones deny with invalid_request); candidate rules come from the set's index;
+// Semantics (spec section 5): a request without an action, or a tools/call
+// without a tool name, denies with invalid_request (size and nesting limits
+// are enforced before, at the API boundary); candidate rules come from the
+// set's index;
 // deny overrides allow; no applicable allow rule means deny
 // (no_matching_rule); a condition error counts as false for an allow rule and
 // true for a deny rule, so every error fails closed (evaluation_error).
@@ -30,7 +32,6 @@ enum class Decision : uint8_t { kDeny = 0, kAllow = 1 };
 
 struct EvalOptions {
   bool explain = false;        // fill Result::trace
-  int max_value_depth = 16;    // nesting limit for context, arguments, ...
 };
 
 struct Reason {

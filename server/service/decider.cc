@@ -356,7 +356,6 @@ const engine::Result* DecideItem(const policy::PolicySet* set, const Item& item,
 
   engine::EvalOptions eval_options;
   eval_options.explain = item.explain;
-  eval_options.max_value_depth = options.max_context_depth;
   thread_local engine::EvalScratch scratch;
   thread_local engine::Result result;
   engine::Evaluate(*set, request, eval_options, &scratch, &result);

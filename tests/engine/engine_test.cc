@@ -291,18 +291,6 @@ rules:
   EXPECT_EQ(result_.reasons[0].code, ReasonCode::kNoMatchingRule);
 }
 
-TEST_F(EngineTest, RejectsContextNestedTooDeep) {
-  auto set = MustCompile(kCrm);
-  std::string json = R"({"environment": "prod", "deep": )";
-  for (int i = 0; i < 20; ++i) json += R"({"a": )";
-  json += "1";
-  for (int i = 0; i < 20; ++i) json += "}";
-  json += "}";
-  context_ = JsonStruct(json);
-  EXPECT_EQ(Decide(*set).decision, Decision::kDeny);
-  EXPECT_EQ(result_.reasons[0].code, ReasonCode::kInvalidRequest);
-}
-
 TEST(ReasonCodeTest, NamesRoundTrip) {
   for (int i = 0; i < kReasonCodeCount; ++i) {
     const auto code = static_cast<ReasonCode>(i);
