@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "benchmark/benchmark.h"
 #include "bench/workload.h"
+#include "benchmark/benchmark.h"
 #include "server/audit/decision_log.h"
 #include "server/metrics/metrics.h"
 #include "server/service/decider.h"
@@ -30,9 +30,9 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path WritePolicyDir(const Workload& workload, const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() /
-                       ("verdict_ops_bench_" + std::to_string(::getpid()) +
-                        "_" + name);
+  const fs::path dir =
+      fs::temp_directory_path() /
+      ("verdict_ops_bench_" + std::to_string(::getpid()) + "_" + name);
   fs::remove_all(dir);
   fs::create_directories(dir);
   std::ofstream(dir / "generated.yaml") << workload.policy_yaml;
@@ -47,7 +47,8 @@ void BM_CompileAndSwap(benchmark::State& state) {
   service::PolicyStore store(dir.string(), &metrics);
   for (auto _ : state) {
     const service::ReloadOutcome outcome = store.Reload();
-    if (!outcome.ok) state.SkipWithError("the generated policies do not compile");
+    if (!outcome.ok)
+      state.SkipWithError("the generated policies do not compile");
   }
   state.counters["rules"] = workload.rule_count;
   fs::remove_all(dir);
@@ -86,8 +87,8 @@ void BM_Decide(benchmark::State& state) {
         &metrics);
     recorder = std::make_unique<service::DecisionRecorder>(&metrics, log.get());
   }
-  const service::Decider decider(&store,
-                                 service::DeciderOptions{.observer = recorder.get()});
+  const service::Decider decider(
+      &store, service::DeciderOptions{.observer = recorder.get()});
   std::vector<v1::CheckRequest> requests;
   for (const WorkloadRequest& request : workload.requests) {
     requests.push_back(ToCheckRequest(request));

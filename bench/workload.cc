@@ -11,8 +11,8 @@ constexpr int kRulesPerPolicy = 10;
 constexpr int kPoliciesPerServer = 4;  // one per team using the server
 constexpr int kToolsPerServer = 24;
 
-const char* const kVerbs[] = {"get", "search", "list", "update",
-                              "delete", "export"};
+const char* const kVerbs[] = {"get",    "search", "list",
+                              "update", "delete", "export"};
 const char* const kNouns[] = {"contact", "deal", "ticket", "invoice"};
 const char* const kEnvironments[] = {"dev", "staging", "prod"};
 
@@ -102,7 +102,8 @@ Workload GenerateWorkload(const WorkloadSpec& spec, int request_count) {
   for (WorkloadRequest& request : workload.requests) {
     const auto [server, team, tool] =
         hot.empty() ? random_target() : hot[uniform(hot.size())];
-    request.subject = absl::StrCat("spiffe://corp.example/agent/", uniform(1000));
+    request.subject =
+        absl::StrCat("spiffe://corp.example/agent/", uniform(1000));
     request.roles.Add(Role(server, team));
     if (uniform(2)) request.roles.Add("writer");
     (*request.attributes.mutable_fields())["clearance"].set_number_value(
@@ -115,7 +116,8 @@ Workload GenerateWorkload(const WorkloadSpec& spec, int request_count) {
     auto& context = *request.context.mutable_fields();
     context["environment"].set_string_value(kEnvironments[uniform(3)]);
     context["hour"].set_number_value(uniform(24));
-    context["intent"].set_string_value(uniform(2) ? "report weekly" : "cleanup");
+    context["intent"].set_string_value(uniform(2) ? "report weekly"
+                                                  : "cleanup");
   }
   return workload;
 }

@@ -59,12 +59,13 @@ void AppendTime(absl::Time time, std::string* out) {
   };
   thread_local Cache cache;
   const int64_t micros = absl::ToUnixMicros(time);
-  const int64_t second = micros >= 0 ? micros / 1000000 : (micros - 999999) / 1000000;
+  const int64_t second =
+      micros >= 0 ? micros / 1000000 : (micros - 999999) / 1000000;
   if (second != cache.second) {
     cache.second = second;
-    cache.prefix = absl::FormatTime("%Y-%m-%dT%H:%M:%S",
-                                    absl::FromUnixSeconds(second),
-                                    absl::UTCTimeZone());
+    cache.prefix =
+        absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second),
+                         absl::UTCTimeZone());
   }
   char fraction[16];
   std::snprintf(fraction, sizeof(fraction), ".%06dZ",
@@ -117,9 +118,9 @@ void AppendDecisionRecord(const DecisionRecordInput& input, std::string* out) {
   out->push_back(',');
   AppendField("caller", input.caller, out);
   out->append(",\"subject\":{");
-  AppendField("id", identity.subject().empty() ? input.subject_id
-                                                : identity.subject(),
-              out);
+  AppendField(
+      "id", identity.subject().empty() ? input.subject_id : identity.subject(),
+      out);
   out->push_back(',');
   AppendField("auth", identity.method(), out);
   out->append("},\"delegation\":[");
@@ -161,8 +162,8 @@ void AppendDecisionRecord(const DecisionRecordInput& input, std::string* out) {
   }
   out->append("],");
   AppendField("policy_revision", response.policy_revision(), out);
-  absl::StrAppend(out, ",\"latency_us\":",
-                  absl::ToDoubleMicroseconds(input.latency), "}");
+  absl::StrAppend(
+      out, ",\"latency_us\":", absl::ToDoubleMicroseconds(input.latency), "}");
 }
 
 }  // namespace verdict::audit

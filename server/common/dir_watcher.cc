@@ -58,8 +58,8 @@ DirWatcher::DirWatcher(int inotify_fd, int stop_fd, absl::Duration debounce,
 DirWatcher::~DirWatcher() {
   const uint64_t one = 1;
   if (write(stop_fd_, &one, sizeof(one)) < 0) {
-    Log(LogLevel::kError, "dir watcher: cannot signal stop: ",
-        std::strerror(errno));
+    Log(LogLevel::kError,
+        "dir watcher: cannot signal stop: ", std::strerror(errno));
   }
   if (thread_.joinable()) thread_.join();
   close(inotify_fd_);
@@ -71,17 +71,15 @@ void DirWatcher::WatchTree(const std::string& root) {
   while (!pending.empty()) {
     std::string dir = std::move(pending.back());
     pending.pop_back();
-    const int wd = inotify_add_watch(inotify_fd_, dir.c_str(),
-                                     kEvents | IN_ONLYDIR);
+    const int wd =
+        inotify_add_watch(inotify_fd_, dir.c_str(), kEvents | IN_ONLYDIR);
     if (wd < 0) {
-      Log(LogLevel::kWarning, "cannot watch ", dir, ": ",
-          std::strerror(errno));
+      Log(LogLevel::kWarning, "cannot watch ", dir, ": ", std::strerror(errno));
       continue;
     }
     if (!watched_.emplace(wd, dir).second) continue;  // already watched
     std::error_code error;
-    for (const auto& entry :
-         std::filesystem::directory_iterator(dir, error)) {
+    for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
       std::error_code type_error;
       if (entry.is_directory(type_error) && !entry.is_symlink(type_error)) {
         pending.push_back(entry.path().string());
@@ -97,7 +95,8 @@ bool DirWatcher::DrainEvents() {
     const ssize_t n = read(inotify_fd_, buffer, sizeof(buffer));
     if (n <= 0) break;
     for (ssize_t offset = 0; offset < n;) {
-      const auto* event = reinterpret_cast<const inotify_event*>(buffer + offset);
+      const auto* event =
+          reinterpret_cast<const inotify_event*>(buffer + offset);
       offset += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
       if (event->mask & IN_Q_OVERFLOW) {
         changed = true;  // events were lost: assume anything changed
@@ -108,8 +107,8 @@ bool DirWatcher::DrainEvents() {
         continue;
       }
       changed = true;
-      const bool new_dir = (event->mask & IN_ISDIR) &&
-                           (event->mask & (IN_CREATE | IN_MOVED_TO));
+      const bool new_dir =
+          (event->mask & IN_ISDIR) && (event->mask & (IN_CREATE | IN_MOVED_TO));
       if (new_dir && event->len > 0) {
         auto parent = watched_.find(event->wd);
         if (parent != watched_.end()) {

@@ -131,8 +131,7 @@ void Evaluate(const policy::PolicySet& set, const Request& request,
   result->time_dependent = false;
   result->trace.clear();
 
-  if (std::string_view problem = ShapeProblem(request);
-      !problem.empty()) {
+  if (std::string_view problem = ShapeProblem(request); !problem.empty()) {
     result->reasons.push_back(
         {ReasonCode::kInvalidRequest, nullptr, problem, {}});
     return;

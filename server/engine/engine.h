@@ -31,7 +31,7 @@ namespace verdict::engine {
 enum class Decision : uint8_t { kDeny = 0, kAllow = 1 };
 
 struct EvalOptions {
-  bool explain = false;        // fill Result::trace
+  bool explain = false;  // fill Result::trace
 };
 
 struct Reason {
@@ -48,16 +48,16 @@ enum class RuleOutcome : uint8_t {
   kSubjectMismatch,   // the rule's subjects or roles exclude the subject
   kResourceMismatch,  // the rule's resources exclude the resource
   kConditionFalse,
-  kConditionError,    // counted as false (allow) or true (deny)
+  kConditionError,  // counted as false (allow) or true (deny)
   kMatched,
-  kSkipped,           // not evaluated: a deny had already decided
+  kSkipped,  // not evaluated: a deny had already decided
 };
 std::string_view RuleOutcomeName(RuleOutcome outcome);
 
 struct TraceStep {
   const policy::Rule* rule = nullptr;
   RuleOutcome outcome = RuleOutcome::kSkipped;
-  std::string_view error;   // with kConditionError
+  std::string_view error;  // with kConditionError
   std::string_view detail;
 };
 
@@ -73,8 +73,7 @@ struct Result {
 
 // Decides `request` under `set`, overwriting `*result`.
 void Evaluate(const policy::PolicySet& set, const Request& request,
-              const EvalOptions& options, EvalScratch* scratch,
-              Result* result);
+              const EvalOptions& options, EvalScratch* scratch, Result* result);
 
 }  // namespace verdict::engine
 

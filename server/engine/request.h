@@ -59,7 +59,7 @@ struct Grant {
 };
 
 struct Delegation {
-  int depth = 0;                      // number of actors between caller and subject
+  int depth = 0;  // number of actors between caller and subject
   const StringList* chain = nullptr;  // actor ids, nearest first
 };
 

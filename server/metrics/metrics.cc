@@ -14,8 +14,8 @@ constexpr const char* kAuthMethodNames[kAuthMethodCount] = {"jwt", "x509",
 
 // From 1 microsecond: a decision usually takes a few.
 std::vector<double> LatencyBounds() {
-  return {1e-6,   2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4,
-          5e-4,   1e-3,   2.5e-3, 5e-3, 1e-2, 2.5e-2, 0.1, 1.0};
+  return {1e-6, 2.5e-6, 5e-6,   1e-5, 2.5e-5, 5e-5,   1e-4, 2.5e-4,
+          5e-4, 1e-3,   2.5e-3, 5e-3, 1e-2,   2.5e-2, 0.1,  1.0};
 }
 
 }  // namespace
@@ -34,20 +34,21 @@ Metrics::Metrics()
     for (int r = 0; r < engine::kReasonCodeCount; ++r) {
       decisions_[d][r] = &decisions.Add(
           {{"decision", d == 1 ? "allow" : "deny"},
-           {"reason", std::string(engine::ReasonCodeName(
-                          static_cast<ReasonCode>(r)))}});
+           {"reason",
+            std::string(engine::ReasonCodeName(static_cast<ReasonCode>(r)))}});
     }
   }
-  auto& authn = BuildCounter()
-                    .Name("verdict_authn_failures_total")
-                    .Help("Credentials that did not verify, by method and reason.")
-                    .Register(*registry_);
+  auto& authn =
+      BuildCounter()
+          .Name("verdict_authn_failures_total")
+          .Help("Credentials that did not verify, by method and reason.")
+          .Register(*registry_);
   for (int m = 0; m < kAuthMethodCount; ++m) {
     for (int r = 0; r < engine::kReasonCodeCount; ++r) {
       authn_failures_[m][r] = &authn.Add(
           {{"method", kAuthMethodNames[m]},
-           {"reason", std::string(engine::ReasonCodeName(
-                          static_cast<ReasonCode>(r)))}});
+           {"reason",
+            std::string(engine::ReasonCodeName(static_cast<ReasonCode>(r)))}});
     }
   }
   auto& reloads = BuildCounter()
@@ -110,8 +111,7 @@ Metrics::Metrics()
 
 void Metrics::CountDecision(engine::Decision decision, ReasonCode reason,
                             absl::Duration latency) {
-  decisions_[static_cast<int>(decision)][static_cast<int>(reason)]
-      ->Increment();
+  decisions_[static_cast<int>(decision)][static_cast<int>(reason)]->Increment();
   latency_->Observe(latency);
 }
 

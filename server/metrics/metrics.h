@@ -67,7 +67,9 @@ class Metrics {
   void CountAuditDropped() { audit_dropped_->Increment(); }
   void CountGrantIssued() { grants_issued_->Increment(); }
   void CountGrantRevoked() { grants_revoked_->Increment(); }
-  void SetGrantsActive(int64_t n) { grants_active_->Set(static_cast<double>(n)); }
+  void SetGrantsActive(int64_t n) {
+    grants_active_->Set(static_cast<double>(n));
+  }
 
   // Reload path: a compile attempt, and a set that starts serving. Publish
   // returns the rule counters to use with that set.

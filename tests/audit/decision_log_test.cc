@@ -21,11 +21,11 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path TempDir() {
-  fs::path dir = fs::temp_directory_path() /
-                 absl::StrCat("decision_log_test_", ::getpid(), "_",
-                              ::testing::UnitTest::GetInstance()
-                                  ->current_test_info()
-                                  ->name());
+  fs::path dir =
+      fs::temp_directory_path() /
+      absl::StrCat(
+          "decision_log_test_", ::getpid(), "_",
+          ::testing::UnitTest::GetInstance()->current_test_info()->name());
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
@@ -94,9 +94,9 @@ TEST(DecisionLogTest, RotatesBySizeAndKeepsTheConfiguredFiles) {
 TEST(DecisionLogTest, UnwritableFileIsUnhealthyAndCountsDrops) {
   const fs::path dir = TempDir();
   const fs::path missing = dir / "no-such-dir" / "decisions.jsonl";
-  DecisionLog log({.path = missing.string(),
-                   .retry_interval = absl::ZeroDuration()},
-                  nullptr);
+  DecisionLog log(
+      {.path = missing.string(), .retry_interval = absl::ZeroDuration()},
+      nullptr);
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(log.Submit("{}"));
   log.Flush();
   EXPECT_FALSE(log.Healthy());

@@ -24,11 +24,11 @@ class DirWatcherTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    auto watcher = DirWatcher::Start(dir_.string(), absl::Milliseconds(50),
-                                     [this] {
-                                       absl::MutexLock lock(&mu_);
-                                       ++changes_;
-                                     });
+    auto watcher =
+        DirWatcher::Start(dir_.string(), absl::Milliseconds(50), [this] {
+          absl::MutexLock lock(&mu_);
+          ++changes_;
+        });
     ASSERT_TRUE(watcher.ok()) << watcher.status();
     watcher_ = std::move(*watcher);
   }

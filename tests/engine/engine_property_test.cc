@@ -29,15 +29,14 @@ using policy::Rule;
 // Names and patterns drawn from small alphabets so that random rules and
 // requests collide often: exact names, prefix globs, suffix globs, `?`.
 const std::vector<std::string> kServers = {"crm", "crm2", "db", "fs", "git"};
-const std::vector<std::string> kServerPatterns = {
-    "crm", "crm*", "db", "fs", "g?t", "*", "*2", "c*m"};
+const std::vector<std::string> kServerPatterns = {"crm", "crm*", "db", "fs",
+                                                  "g?t", "*",    "*2", "c*m"};
 const std::vector<std::string> kTools = {
-    "get_contact", "get_deal", "search", "export_all", "export_some",
-    "query", "read_file", "write_file", "déjà_vu"};
+    "get_contact", "get_deal",  "search",     "export_all", "export_some",
+    "query",       "read_file", "write_file", "déjà_vu"};
 const std::vector<std::string> kToolPatterns = {
-    "get_*",    "get_contact", "search",   "export_*", "*_file", "query",
-    "*",        "read_?ile",   "d?jà_*",   "*e*",      "write_file",
-    "export_some"};
+    "get_*", "get_contact", "search", "export_*", "*_file",     "query",
+    "*",     "read_?ile",   "d?jà_*", "*e*",      "write_file", "export_some"};
 const std::vector<std::string> kActions = {"tools/call", "tools/list",
                                            "resources/read", "prompts/get"};
 const std::vector<std::string> kActionPatterns = {
@@ -67,7 +66,8 @@ bool Chance(std::mt19937& rng, double p) {
 std::string YamlList(std::mt19937& rng, const std::vector<std::string>& from) {
   std::vector<std::string> items;
   const int n = std::uniform_int_distribution<int>(1, 3)(rng);
-  for (int i = 0; i < n; ++i) items.push_back(absl::StrCat("\"", Pick(rng, from), "\""));
+  for (int i = 0; i < n; ++i)
+    items.push_back(absl::StrCat("\"", Pick(rng, from), "\""));
   return absl::StrCat("[", absl::StrJoin(items, ", "), "]");
 }
 
@@ -79,16 +79,20 @@ std::string RandomPolicies(std::mt19937& rng, int policies) {
     absl::StrAppend(&yaml, "rules:\n");
     const int rules = std::uniform_int_distribution<int>(1, 8)(rng);
     for (int r = 0; r < rules; ++r) {
-      absl::StrAppend(&yaml, "  - id: r", r, "\n    effect: ",
-                      Chance(rng, 0.3) ? "deny" : "allow", "\n");
+      absl::StrAppend(&yaml, "  - id: r", r,
+                      "\n    effect: ", Chance(rng, 0.3) ? "deny" : "allow",
+                      "\n");
       if (Chance(rng, 0.7)) {
-        absl::StrAppend(&yaml, "    servers: ", YamlList(rng, kServerPatterns), "\n");
+        absl::StrAppend(&yaml, "    servers: ", YamlList(rng, kServerPatterns),
+                        "\n");
       }
       if (Chance(rng, 0.8)) {
-        absl::StrAppend(&yaml, "    tools: ", YamlList(rng, kToolPatterns), "\n");
+        absl::StrAppend(&yaml, "    tools: ", YamlList(rng, kToolPatterns),
+                        "\n");
       }
       if (Chance(rng, 0.6)) {
-        absl::StrAppend(&yaml, "    actions: ", YamlList(rng, kActionPatterns), "\n");
+        absl::StrAppend(&yaml, "    actions: ", YamlList(rng, kActionPatterns),
+                        "\n");
       }
       if (Chance(rng, 0.15)) {
         absl::StrAppend(&yaml, "    subjects: [\"agent-1*\"]\n");
@@ -213,7 +217,8 @@ TEST(EnginePropertyTest, IndexedEngineDecidesLikeBruteForce) {
     ASSERT_TRUE(set.ok()) << "seed " << seed << ": "
                           << (diagnostics.empty() ? set.status().ToString()
                                                   : diagnostics[0].ToString())
-                          << "\n" << yaml;
+                          << "\n"
+                          << yaml;
     OwnedRequest request;
     EvalScratch scratch;
     Result result;
@@ -231,7 +236,8 @@ TEST(EnginePropertyTest, IndexedEngineDecidesLikeBruteForce) {
           << " " << request.server << "/" << request.tool << ")\n"
           << yaml;
       ASSERT_EQ(Describe(actual), Describe(expected.reasons))
-          << "seed " << seed << " request " << i << "\n" << yaml;
+          << "seed " << seed << " request " << i << "\n"
+          << yaml;
       (result.decision == Decision::kAllow ? allows : denies)++;
     }
   }

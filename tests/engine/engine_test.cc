@@ -91,12 +91,14 @@ TEST_F(EngineTest, AllowsByRuleWithObligations) {
   auto set = MustCompile(kCrm);
   const Result& result = Decide(*set);
   EXPECT_EQ(result.decision, Decision::kAllow);
-  ASSERT_THAT(result.reasons, ElementsAre(Field(&Reason::code,
-                                                ReasonCode::kAllowedByRule)));
+  ASSERT_THAT(result.reasons,
+              ElementsAre(Field(&Reason::code, ReasonCode::kAllowedByRule)));
   EXPECT_EQ(result.reasons[0].rule->id, "read");
   EXPECT_EQ(result.reasons[0].rule->policy, "crm");
   ASSERT_EQ(result.obligations_from.size(), 1u);
-  EXPECT_EQ(result.obligations_from[0]->obligations.fields().at("max_rows")
+  EXPECT_EQ(result.obligations_from[0]
+                ->obligations.fields()
+                .at("max_rows")
                 .number_value(),
             100);
   EXPECT_FALSE(result.time_dependent);

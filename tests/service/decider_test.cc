@@ -60,7 +60,9 @@ TEST(DeciderTest, NoPolicySetDeniesWithEvaluationError) {
   PolicyStore store(kFixtureDir);
   const Decider decider(&store, DeciderOptions());
   v1::CheckResponse response;
-  decider.Check(ReaderRequest(), CallerInfo{.trusted = true, .may_assert_identity = true}, &response);
+  decider.Check(ReaderRequest(),
+                CallerInfo{.trusted = true, .may_assert_identity = true},
+                &response);
   EXPECT_EQ(response.decision(), v1::DENY);
   ASSERT_EQ(response.reasons_size(), 1);
   EXPECT_EQ(response.reasons(0).code(), "evaluation_error");
@@ -71,7 +73,9 @@ TEST(DeciderTest, TrustedReaderIsAllowedWithCacheTtlFromOptions) {
   ASSERT_TRUE(store.Reload().ok);
   const Decider decider(&store, DeciderOptions{.cache_ttl = absl::Seconds(7)});
   v1::CheckResponse response;
-  decider.Check(ReaderRequest(), CallerInfo{.trusted = true, .may_assert_identity = true}, &response);
+  decider.Check(ReaderRequest(),
+                CallerInfo{.trusted = true, .may_assert_identity = true},
+                &response);
   EXPECT_EQ(response.decision(), v1::ALLOW);
   EXPECT_EQ(response.cache_ttl().seconds(), 7);
   EXPECT_EQ(response.policy_revision(), store.Status().revision);
@@ -103,7 +107,9 @@ TEST(DeciderTest, ObserverSeesEveryDecisionOncePerBatchItem) {
   const Decider decider(&store, DeciderOptions{.observer = &observer});
 
   v1::CheckResponse allowed;
-  decider.Check(ReaderRequest(), CallerInfo{.trusted = true, .may_assert_identity = true}, &allowed);
+  decider.Check(ReaderRequest(),
+                CallerInfo{.trusted = true, .may_assert_identity = true},
+                &allowed);
   v1::CheckResponse untrusted;
   decider.Check(ReaderRequest(), CallerInfo{.trusted = false}, &untrusted);
   v1::CheckBatchRequest batch;
@@ -115,7 +121,10 @@ TEST(DeciderTest, ObserverSeesEveryDecisionOncePerBatchItem) {
   }
   v1::CheckBatchResponse batch_response;
   ASSERT_TRUE(
-      decider.CheckBatch(batch, CallerInfo{.trusted = true, .may_assert_identity = true}, &batch_response)
+      decider
+          .CheckBatch(batch,
+                      CallerInfo{.trusted = true, .may_assert_identity = true},
+                      &batch_response)
           .ok());
 
   ASSERT_EQ(observer.seen.size(), 4u);
@@ -140,12 +149,16 @@ TEST(DeciderTest, UnrecordedDecisionDeniesOnlyWhenConfiguredTo) {
 
   v1::CheckResponse lenient;
   Decider(&store, DeciderOptions{.observer = &observer})
-      .Check(ReaderRequest(), CallerInfo{.trusted = true, .may_assert_identity = true}, &lenient);
+      .Check(ReaderRequest(),
+             CallerInfo{.trusted = true, .may_assert_identity = true},
+             &lenient);
   EXPECT_EQ(lenient.decision(), v1::ALLOW);
 
   v1::CheckResponse strict;
-  Decider(&store, DeciderOptions{.observer = &observer, .deny_unrecorded = true})
-      .Check(ReaderRequest(), CallerInfo{.trusted = true, .may_assert_identity = true}, &strict);
+  Decider(&store,
+          DeciderOptions{.observer = &observer, .deny_unrecorded = true})
+      .Check(ReaderRequest(),
+             CallerInfo{.trusted = true, .may_assert_identity = true}, &strict);
   EXPECT_EQ(strict.decision(), v1::DENY);
   ASSERT_EQ(strict.reasons_size(), 1);
   EXPECT_EQ(strict.reasons(0).code(), "audit_unavailable");
@@ -206,7 +219,9 @@ TEST(PolicyStoreTest, ConcurrentReadersSeeWholeSetsAcrossReloads) {
         const size_t rules = set == nullptr ? 0 : set->rules().size();
         if (rules != 1 && rules != 2) bad.fetch_add(1);
         v1::CheckResponse response;
-        decider.Check(request, CallerInfo{.trusted = true, .may_assert_identity = true}, &response);
+        decider.Check(request,
+                      CallerInfo{.trusted = true, .may_assert_identity = true},
+                      &response);
         if (response.decision() != v1::ALLOW) bad.fetch_add(1);
       }
     });

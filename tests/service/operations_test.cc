@@ -3,8 +3,8 @@
 // a decision log with a record per decision, and audit.on_failure: deny.
 
 #include <fcntl.h>
-#include <spawn.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -49,11 +49,11 @@ namespace fs = std::filesystem;
 constexpr char kFixtureDir[] = "tests/testdata/service/policies";
 
 fs::path TempDir() {
-  fs::path dir = fs::temp_directory_path() /
-                 absl::StrCat("operations_test_", ::getpid(), "_",
-                              ::testing::UnitTest::GetInstance()
-                                  ->current_test_info()
-                                  ->name());
+  fs::path dir =
+      fs::temp_directory_path() /
+      absl::StrCat(
+          "operations_test_", ::getpid(), "_",
+          ::testing::UnitTest::GetInstance()->current_test_info()->name());
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
@@ -61,7 +61,8 @@ fs::path TempDir() {
 
 // Replaces `path` atomically, as editors and config managers do.
 void WriteFile(const fs::path& path, const std::string& text) {
-  const fs::path staging = path.parent_path() / ("." + path.filename().string());
+  const fs::path staging =
+      path.parent_path() / ("." + path.filename().string());
   std::ofstream(staging) << text;
   fs::rename(staging, path);
 }
@@ -210,7 +211,8 @@ TEST(HotReloadTest, RewritesUnderLoadFailNoRequestAndNeverMixVersions) {
         if (!response.ok()) {
           ++failures;
           absl::MutexLock lock(&mu);
-          if (first_problem.empty()) first_problem = response.status().ToString();
+          if (first_problem.empty())
+            first_problem = response.status().ToString();
           continue;
         }
         // Each answer must be exactly what its own revision decides.
@@ -238,7 +240,8 @@ TEST(HotReloadTest, RewritesUnderLoadFailNoRequestAndNeverMixVersions) {
   int reload_failures = 0;
   for (int i = 0; i < kWrites; ++i) {
     const int kind = i % 3;
-    const std::string before = Status(admin.get()).last_reload_time().DebugString();
+    const std::string before =
+        Status(admin.get()).last_reload_time().DebugString();
     WriteFile(file, kind == 0 ? kAllowT : kind == 1 ? kBroken : kDenyT);
     if (kind == 1) {
       ++reload_failures;
@@ -246,7 +249,8 @@ TEST(HotReloadTest, RewritesUnderLoadFailNoRequestAndNeverMixVersions) {
         const v1::StatusResponse status = Status(admin.get());
         return !status.last_reload_ok() &&
                status.last_reload_time().DebugString() != before;
-      })) << "write " << i << ": the broken version was not rejected";
+      })) << "write "
+          << i << ": the broken version was not rejected";
       const v1::StatusResponse status = Status(admin.get());
       EXPECT_EQ(status.policy_revision(), last_valid)
           << "a broken set replaced the last good one";
@@ -259,7 +263,8 @@ TEST(HotReloadTest, RewritesUnderLoadFailNoRequestAndNeverMixVersions) {
         const v1::StatusResponse status = Status(admin.get());
         return status.last_reload_ok() &&
                status.policy_revision() == last_valid;
-      })) << "write " << i << ": the new version did not start serving";
+      })) << "write "
+          << i << ": the new version did not start serving";
     }
   }
   stop = true;
@@ -272,9 +277,9 @@ TEST(HotReloadTest, RewritesUnderLoadFailNoRequestAndNeverMixVersions) {
   EXPECT_GT(calls.load(), kWrites);
   EXPECT_EQ(Status(admin.get()).policy_revision(), last_valid);
   const std::string metrics = Scrape(*server);
-  EXPECT_GE(Sample(metrics, "verdict_policy_reloads_total",
-                   {"result=\"failure\""}),
-            reload_failures);
+  EXPECT_GE(
+      Sample(metrics, "verdict_policy_reloads_total", {"result=\"failure\""}),
+      reload_failures);
   EXPECT_EQ(Sample(metrics, "verdict_policy_revision_info",
                    {absl::StrCat("revision=\"", last_valid, "\"")}),
             1);
@@ -299,7 +304,8 @@ rules:
     tools: [t]
 )yaml");
   EXPECT_TRUE(Eventually([&] {
-    absl::StatusOr<v1::CheckResponse> response = Check(stub.get(), Request("t"));
+    absl::StatusOr<v1::CheckResponse> response =
+        Check(stub.get(), Request("t"));
     return response.ok() && response->decision() == v1::ALLOW;
   })) << server->output();
   stub.reset();
@@ -315,9 +321,9 @@ TEST(MetricsTest, DecisionsTotalGrowsByExactlyTheDecisionsMade) {
   const std::string before = Scrape(*server);
 
   const std::map<std::string, int> asks = {
-      {"get_contact", 7},              // allowed_by_rule
-      {"delete_contact", 5},           // denied_by_rule
-      {"secret_tool_zq9x", 3},         // no_matching_rule
+      {"get_contact", 7},       // allowed_by_rule
+      {"delete_contact", 5},    // denied_by_rule
+      {"secret_tool_zq9x", 3},  // no_matching_rule
   };
   for (const auto& [tool, times] : asks) {
     for (int i = 0; i < times; ++i) {
@@ -348,11 +354,11 @@ TEST(MetricsTest, DecisionsTotalGrowsByExactlyTheDecisionsMade) {
             5);
   EXPECT_EQ(Sample(after, "verdict_policy_rules"), 6);
   EXPECT_EQ(Sample(after, "verdict_build_info"), 1);
-  EXPECT_GE(Sample(after, "verdict_policy_reloads_total",
-                   {"result=\"success\""}),
-            1);
-  EXPECT_GT(Sample(after, "verdict_policy_last_reload_success_timestamp_seconds"),
-            1.7e9);
+  EXPECT_GE(
+      Sample(after, "verdict_policy_reloads_total", {"result=\"success\""}), 1);
+  EXPECT_GT(
+      Sample(after, "verdict_policy_last_reload_success_timestamp_seconds"),
+      1.7e9);
   // Labels never carry request data.
   EXPECT_THAT(after, Not(HasSubstr("secret_tool_zq9x")));
   EXPECT_THAT(after, Not(HasSubstr("agent/crm/r1")));
@@ -370,14 +376,15 @@ std::vector<nlohmann::json> ReadRecords(const fs::path& path) {
 TEST(DecisionLogTest, EveryDecisionHasOneRecordWithItsId) {
   const fs::path dir = TempDir();
   const fs::path log = dir / "decisions.jsonl";
-  std::unique_ptr<VerdictdProcess> server = StartOrDie(
-      {"--policies", kFixtureDir, "--audit-log", log.string()});
+  std::unique_ptr<VerdictdProcess> server =
+      StartOrDie({"--policies", kFixtureDir, "--audit-log", log.string()});
   ASSERT_NE(server, nullptr);
   auto stub = v1::Authorizer::NewStub(Channel(server->address()));
 
   std::set<std::string> ids;
   for (int i = 0; i < 15; ++i) {
-    v1::CheckRequest request = Request(i % 3 == 0 ? "delete_contact" : "get_contact");
+    v1::CheckRequest request =
+        Request(i % 3 == 0 ? "delete_contact" : "get_contact");
     absl::StatusOr<v1::CheckResponse> response = Check(stub.get(), request);
     ASSERT_TRUE(response.ok());
     ids.insert(response->decision_id());
@@ -437,8 +444,8 @@ TEST(DecisionLogTest, UnwritableLogDeniesWhenConfiguredTo) {
     const fs::path config = dir / absl::StrCat(mode, ".yaml");
     std::ofstream(config) << "audit: {path: " << unwritable.string()
                           << ", on_failure: " << mode << "}\n";
-    std::unique_ptr<VerdictdProcess> server = StartOrDie(
-        {"--config", config.string(), "--policies", kFixtureDir});
+    std::unique_ptr<VerdictdProcess> server =
+        StartOrDie({"--config", config.string(), "--policies", kFixtureDir});
     ASSERT_NE(server, nullptr);
     auto stub = v1::Authorizer::NewStub(Channel(server->address()));
     absl::StatusOr<v1::CheckResponse> response =
@@ -465,7 +472,8 @@ class ChildProcess {
  public:
   ChildProcess(const std::vector<std::string>& argv, const fs::path& log) {
     std::vector<char*> args;
-    for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+    for (const std::string& arg : argv)
+      args.push_back(const_cast<char*>(arg.c_str()));
     args.push_back(nullptr);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -540,7 +548,8 @@ TEST(PrometheusTest, ScrapesDecisionsThroughARealPrometheus) {
             HttpGet(web, "/api/v1/query?query=" + query, absl::Seconds(2));
         if (!body.ok()) return false;
         last = *body;
-        const nlohmann::json json = nlohmann::json::parse(*body, nullptr, false);
+        const nlohmann::json json =
+            nlohmann::json::parse(*body, nullptr, false);
         if (json.is_discarded() || json.value("status", "") != "success") {
           return false;
         }
