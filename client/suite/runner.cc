@@ -13,6 +13,7 @@
 #include "server/engine/engine.h"
 #include "server/engine/reason.h"
 #include "server/engine/request.h"
+#include "server/service/result_translation.h"
 
 namespace verdict::suite {
 namespace {
@@ -35,52 +36,6 @@ void AddReason(engine::ReasonCode code, std::string_view message,
   v1::Reason* reason = response->add_reasons();
   reason->set_code(std::string(engine::ReasonCodeName(code)));
   reason->set_message(std::string(message));
-}
-
-std::string Joined(std::string_view message, std::string_view detail) {
-  if (message.empty() || detail.empty()) {
-    return std::string(message.empty() ? detail : message);
-  }
-  std::string out(message);
-  out.append(": ");
-  out.append(detail);
-  return out;
-}
-
-// The response verdictd's Decider builds from the same Result.
-void FillResponse(const engine::Result& result, bool explain,
-                  v1::CheckResponse* response) {
-  const bool allowed = result.decision == engine::Decision::kAllow;
-  response->set_decision(allowed ? v1::ALLOW : v1::DENY);
-  for (const engine::Reason& reason : result.reasons) {
-    v1::Reason* out = response->add_reasons();
-    out->set_code(std::string(engine::ReasonCodeName(reason.code)));
-    out->set_message(Joined(reason.message, reason.detail));
-    if (reason.rule != nullptr) {
-      out->set_policy(reason.rule->policy);
-      out->set_rule(reason.rule->id);
-    }
-  }
-  if (allowed) {
-    auto* fields = response->mutable_obligations()->mutable_fields();
-    for (const policy::Rule* rule : result.obligations_from) {
-      for (const auto& entry : rule->obligations.fields()) {
-        fields->insert(entry);  // the first rule wins, as in verdictd
-      }
-    }
-  }
-  if (!explain) return;
-  for (const engine::TraceStep& step : result.trace) {
-    v1::TraceStep* out = response->add_trace();
-    if (step.rule != nullptr) {
-      out->set_policy(step.rule->policy);
-      out->set_rule(step.rule->id);
-      out->set_effect(step.rule->effect == policy::Effect::kAllow ? "allow"
-                                                                  : "deny");
-    }
-    out->set_outcome(std::string(engine::RuleOutcomeName(step.outcome)));
-    out->set_detail(Joined(step.error, step.detail));
-  }
 }
 
 class InProcessBackend final : public Backend {
@@ -126,7 +81,7 @@ class InProcessBackend final : public Backend {
     engine::EvalOptions options;
     options.explain = explain;
     engine::Evaluate(set_, request, options, &scratch_, &result_);
-    FillResponse(result_, explain, &response);
+    service::FillResponseFromResult(result_, explain, &response);
     return response;
   }
 

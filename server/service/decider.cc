@@ -14,6 +14,7 @@
 #include "server/engine/reason.h"
 #include "server/engine/request.h"
 #include "server/service/decision_id.h"
+#include "server/service/result_translation.h"
 
 namespace verdict::service {
 namespace {
@@ -205,19 +206,6 @@ void Deny(ReasonCode code, std::string_view message,
   reason->set_message(std::string(message));
 }
 
-// "message: detail", either part possibly empty.
-void SetJoined(std::string_view message, std::string_view detail,
-               std::string* out) {
-  if (message.empty() || detail.empty()) {
-    out->assign(message.empty() ? detail : message);
-  } else {
-    out->reserve(message.size() + 2 + detail.size());
-    out->assign(message);
-    out->append(": ");
-    out->append(detail);
-  }
-}
-
 void SetTimestamp(absl::Time time, google::protobuf::Timestamp* out) {
   const int64_t seconds = absl::ToUnixSeconds(time);
   out->set_seconds(seconds);
@@ -234,42 +222,14 @@ void SetDuration(absl::Duration duration, google::protobuf::Duration* out) {
 
 void FillFromResult(const engine::Result& result, bool explain,
                     absl::Duration cache_ttl, v1::CheckResponse* response) {
-  const bool allowed = result.decision == engine::Decision::kAllow;
-  response->set_decision(allowed ? v1::ALLOW : v1::DENY);
-  for (const engine::Reason& reason : result.reasons) {
-    v1::Reason* out = response->add_reasons();
-    out->set_code(std::string(engine::ReasonCodeName(reason.code)));
-    SetJoined(reason.message, reason.detail, out->mutable_message());
-    if (reason.rule != nullptr) {
-      out->set_policy(reason.rule->policy);
-      out->set_rule(reason.rule->id);
-    }
-  }
-  if (allowed) {
-    auto* fields = response->mutable_obligations()->mutable_fields();
-    for (const policy::Rule* rule : result.obligations_from) {
-      // Map::insert keeps an existing key: the first rule wins.
-      for (const auto& entry : rule->obligations.fields())
-        fields->insert(entry);
-    }
-  }
+  FillResponseFromResult(result, explain, response);
   // Clock-dependent answers are not reusable; denies are re-asked so that a
   // fixed policy or condition takes effect at once.
   SetDuration(
-      allowed && !result.time_dependent ? cache_ttl : absl::ZeroDuration(),
+      result.decision == engine::Decision::kAllow && !result.time_dependent
+          ? cache_ttl
+          : absl::ZeroDuration(),
       response->mutable_cache_ttl());
-  if (!explain) return;
-  for (const engine::TraceStep& step : result.trace) {
-    v1::TraceStep* out = response->add_trace();
-    if (step.rule != nullptr) {
-      out->set_policy(step.rule->policy);
-      out->set_rule(step.rule->id);
-      out->set_effect(step.rule->effect == policy::Effect::kAllow ? "allow"
-                                                                  : "deny");
-    }
-    out->set_outcome(std::string(engine::RuleOutcomeName(step.outcome)));
-    SetJoined(step.error, step.detail, out->mutable_detail());
-  }
 }
 
 // Decides `item` into `*response`; returns the engine's result, or null
