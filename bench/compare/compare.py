@@ -300,8 +300,9 @@ def main():
     parser.add_argument("--json", help="write every result here")
     args = parser.parse_args()
 
-    verdictd = os.path.join(args.build, "server", "verdictd")
-    verdict_cli = os.path.join(args.build, "client", "verdict")
+    build = os.path.abspath(args.build)  # the PDPs run in their own directories
+    verdictd = os.path.join(build, "server", "verdictd")
+    verdict_cli = os.path.join(build, "client", "verdict")
     for binary in (verdictd, verdict_cli):
         if not os.access(binary, os.X_OK):
             sys.exit(f"compare: {binary} is missing; build the verdict and "

@@ -149,6 +149,10 @@ class Worker {
     begin_ = begin;
     measure_from_ = measure_from;
     end_ = end;
+    if (options_.spin) {
+      RunSpinning();
+      return;
+    }
     std::thread pacer;
     if (options_.rate > 0) {
       // The pacer holds one count of pending_ until its wake tag arrives, so
@@ -187,34 +191,88 @@ class Worker {
   void Pace() {
     // Linux's default 50 us timer slack would show up in every latency.
     prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
-    const double per_connection_rate =
-        options_.rate / std::max(1, options_.connections);
-    const auto interval = std::chrono::duration_cast<Clock::duration>(
-        std::chrono::duration<double>(1.0 / per_connection_rate));
-    std::vector<Clock::time_point> next(connections_.size());
-    for (size_t i = 0; i < next.size(); ++i) {
-      // Staggered so the connections do not send in lockstep.
-      next[i] = begin_ + interval * i / next.size();
-    }
+    Schedule schedule = NewSchedule();
     while (true) {
-      const Clock::time_point soonest =
-          *std::min_element(next.begin(), next.end());
+      const Clock::time_point soonest = schedule.Soonest();
       if (soonest >= end_) break;
       std::this_thread::sleep_until(soonest);
-      const Clock::time_point now = Clock::now();
-      for (size_t i = 0; i < next.size(); ++i) {
-        Connection& connection = *connections_[i];
-        while (next[i] <= now && next[i] < end_) {
-          if (connection.outstanding.load() < options_.inflight) {
-            StartCall(connection, next[i]);
-          } else if (next[i] >= measure_from_) {
-            ++not_sent_;
-          }
-          next[i] += interval;
+      SendDue(Clock::now(), &schedule);
+    }
+    wake_.Set(&queue_, gpr_now(GPR_CLOCK_MONOTONIC), &wake_tag_);
+  }
+
+  // One thread that never sleeps: it sends what is due and polls the queue
+  // without blocking. No thread hand-off or wake-up sits between a call's
+  // time and its send, or between its answer and its timestamp.
+  void RunSpinning() {
+    const bool open_loop = options_.rate > 0;
+    Schedule schedule = NewSchedule();
+    if (!open_loop) {
+      for (auto& connection : connections_) {
+        for (int k = 0; k < options_.inflight; ++k) {
+          StartCall(*connection, Clock::now());
         }
       }
     }
-    wake_.Set(&queue_, gpr_now(GPR_CLOCK_MONOTONIC), &wake_tag_);
+    const gpr_timespec no_wait = gpr_inf_past(GPR_CLOCK_MONOTONIC);
+    void* tag = nullptr;
+    bool ok = false;
+    while (true) {
+      if (open_loop) SendDue(Clock::now(), &schedule);
+      while (queue_.AsyncNext(&tag, &ok, no_wait) ==
+             grpc::CompletionQueue::GOT_EVENT) {
+        FinishCall(std::unique_ptr<Call>(static_cast<Call*>(tag)));
+      }
+      const bool sending = open_loop && schedule.Soonest() < end_;
+      if (!sending && pending_.load() == 0) break;
+    }
+    result_.not_sent = not_sent_;
+    queue_.Shutdown();
+    while (queue_.Next(&tag, &ok)) {
+    }
+  }
+
+  // Open loop: each connection's next intended send time.
+  struct Schedule {
+    Clock::duration interval;
+    std::vector<Clock::time_point> next;
+    Clock::time_point Soonest() const {
+      return *std::min_element(next.begin(), next.end());
+    }
+  };
+
+  Schedule NewSchedule() const {
+    const double per_connection_rate =
+        options_.rate / std::max(1, options_.connections);
+    Schedule schedule;
+    schedule.interval =
+        per_connection_rate > 0
+            ? std::chrono::duration_cast<Clock::duration>(
+                  std::chrono::duration<double>(1.0 / per_connection_rate))
+            : Clock::duration::zero();
+    schedule.next.resize(connections_.size());
+    for (size_t i = 0; i < schedule.next.size(); ++i) {
+      // Staggered so the connections do not send in lockstep.
+      schedule.next[i] = begin_ + schedule.interval * i / schedule.next.size();
+    }
+    return schedule;
+  }
+
+  // Starts every call whose intended time is at or before `now`; one that
+  // the in-flight cap holds back is counted as not sent.
+  void SendDue(Clock::time_point now, Schedule* schedule) {
+    for (size_t i = 0; i < schedule->next.size(); ++i) {
+      Connection& connection = *connections_[i];
+      Clock::time_point& next = schedule->next[i];
+      while (next <= now && next < end_) {
+        if (connection.outstanding.load() < options_.inflight) {
+          StartCall(connection, next);
+        } else if (next >= measure_from_) {
+          ++not_sent_;
+        }
+        next += schedule->interval;
+      }
+    }
   }
 
   void StartCall(Connection& connection, Clock::time_point start) {

@@ -4,10 +4,11 @@
 // Calls go through grpc::GenericStub on completion queues with requests
 // serialized once up front, so the generator's own cost per call is a slice
 // reference and a response parse. Closed loop: every connection keeps
-// `inflight` calls outstanding. Open loop (rate > 0): a pacing thread sends
-// calls at fixed intervals and each latency is measured from the call's
-// intended send time, so a server that falls behind shows its queueing in the
-// percentiles instead of slowing the generator down (coordinated omission).
+// `inflight` calls outstanding. Open loop (rate > 0): a pacing thread (or,
+// with `spin`, the polling thread) sends calls at fixed intervals and each
+// latency is measured from the call's intended send time, so a server that
+// falls behind shows its queueing in the percentiles instead of slowing the
+// generator down (coordinated omission).
 //
 // Connections are opened before the clock starts. Only calls whose
 // (intended) start is inside the measured window, after the warm-up, are
@@ -61,6 +62,11 @@ struct LoadOptions {
   absl::Duration warmup = absl::Seconds(2);
   absl::Duration call_deadline = absl::Seconds(5);
   int threads = 1;  // completion-queue threads; connections are shared out
+  // Each thread polls its queue without sleeping and, in open loop, sends
+  // the calls itself (no pacing thread): no wake-up latency on the
+  // generator's side, at the price of a fully busy CPU per thread. For a
+  // generator pinned to CPUs of its own.
+  bool spin = false;
 };
 
 struct LoadResult {

@@ -1,6 +1,3 @@
-#include <sched.h>
-
-#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -11,6 +8,7 @@
 #include "client/bench/load_generator.h"
 #include "client/cli/args.h"
 #include "client/cli/commands.h"
+#include "server/common/cpus.h"
 
 namespace verdict::cli {
 namespace {
@@ -43,6 +41,9 @@ const std::vector<FlagSpec>& BenchFlags() {
       {"cpus", "LIST", false, "pin the generator to CPUs, e.g. 1 or 0-3"},
       {"threads", "T", false,
        "completion-queue threads (default: one per pinned CPU)"},
+      {"spin", "", false,
+       "poll without sleeping and send from the polling thread: no wake-up "
+       "latency in the generator; each thread keeps a CPU fully busy"},
       {"decisions", "", false,
        "send each request of the mix once and print its decision per line"},
       {"json", "", false, "print the report as one JSON object"},
@@ -69,13 +70,6 @@ bool ParseDuration(const ParsedArgs& parsed, const std::string& flag,
     return false;
   }
   return true;
-}
-
-int AllowedCpuCount() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
-  return std::max(1, CPU_COUNT(&set));
 }
 
 }  // namespace
@@ -125,8 +119,9 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
       return kExitError;
     }
   }
-  options.threads = AllowedCpuCount();
+  options.threads = UsableCpuCount();
   if (!ParseInt(*parsed, "threads", &options.threads, err)) return kExitError;
+  options.spin = parsed->Has("spin");
 
   bench::RequestMix mix;
   if (parsed->Has("requests")) {

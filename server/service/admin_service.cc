@@ -15,23 +15,41 @@ void SetTimestamp(absl::Time time, google::protobuf::Timestamp* out) {
 
 }  // namespace
 
-grpc::ServerUnaryReactor* AdminService::Refuse(
-    grpc::CallbackServerContext* context) const {
-  if (callers_->Resolve(*context).may.admin) return nullptr;
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status(
+AdminService::AdminService(const PolicyStore* store, Reloader* reloader,
+                           const CallerTrust* callers, absl::Time start_time)
+    : store_(store),
+      reloader_(reloader),
+      callers_(callers),
+      start_time_(start_time),
+      status_{&service_, &Async::RequestStatus,
+              [this](StatusCall* call) { Status(call); }},
+      reload_{&service_, &Async::RequestReload,
+              [this](ReloadCall* call) { Reload(call); }} {}
+
+void AdminService::Start(const CompletionQueues& queues) {
+  for (const auto& queue : queues.queues()) {
+    StatusCall::Post(&status_, queue.get());
+    ReloadCall::Post(&reload_, queue.get());
+  }
+}
+
+grpc::Status AdminService::Permission(
+    const grpc::ServerContextBase& context) const {
+  if (callers_->Resolve(context).may.admin) return grpc::Status::OK;
+  return grpc::Status(
       grpc::StatusCode::PERMISSION_DENIED,
       callers_->tls() ? "the caller may not use the Admin service (callers: "
                         "admin)"
                       : "without TLS only loopback callers may use the Admin "
-                        "service"));
-  return reactor;
+                        "service");
 }
 
-grpc::ServerUnaryReactor* AdminService::Status(
-    grpc::CallbackServerContext* context, const v1::StatusRequest* request,
-    v1::StatusResponse* response) {
-  if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
+void AdminService::Status(StatusCall* call) const {
+  if (grpc::Status refused = Permission(call->context()); !refused.ok()) {
+    call->Finish(refused);
+    return;
+  }
+  v1::StatusResponse* response = call->response();
   const StoreStatus status = store_->Status();
   response->set_policy_revision(status.revision);
   response->set_rule_count(status.rule_count);
@@ -49,27 +67,25 @@ grpc::ServerUnaryReactor* AdminService::Status(
       absl::ToInt64Nanoseconds(uptime % absl::Seconds(1))));
   response->set_version(kVersion);
   response->set_policy_dir(status.dir);
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  call->Finish(grpc::Status::OK);
 }
 
-grpc::ServerUnaryReactor* AdminService::Reload(
-    grpc::CallbackServerContext* context, const v1::ReloadRequest* request,
-    v1::ReloadResponse* response) {
-  if (grpc::ServerUnaryReactor* refused = Refuse(context)) return refused;
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  // The response and reactor stay valid until Finish, which the reloader
-  // calls exactly once.
-  reloader_->Request([reactor, response](const ReloadOutcome& outcome) {
+void AdminService::Reload(ReloadCall* call) const {
+  if (grpc::Status refused = Permission(call->context()); !refused.ok()) {
+    call->Finish(refused);
+    return;
+  }
+  // The call stays valid until Finish, which the reloader calls exactly once
+  // (also when it shuts down with the request still queued).
+  reloader_->Request([call](const ReloadOutcome& outcome) {
+    v1::ReloadResponse* response = call->response();
     response->set_ok(outcome.ok);
     response->set_policy_revision(outcome.revision);
     for (const std::string& error : outcome.errors) {
       response->add_errors(error);
     }
-    reactor->Finish(grpc::Status::OK);
+    call->Finish(grpc::Status::OK);
   });
-  return reactor;
 }
 
 }  // namespace verdict::service

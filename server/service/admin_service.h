@@ -1,9 +1,10 @@
 // The verdict.v1.Admin gRPC service: status of the serving policy set and
 // forced reloads.
 //
-// Status answers inline from PolicyStore::Status(). Reload hands the compile
-// to the Reloader and finishes the call from the reloader's thread, so no
-// gRPC thread waits on a compile. Only callers CallerTrust grants `admin`
+// Served on the asynchronous API (async_call.h). Status answers inline from
+// PolicyStore::Status(). Reload hands the compile to the Reloader and
+// finishes the call from the reloader's thread, so no queue thread waits on a
+// compile. Only callers CallerTrust grants `admin`
 // (every loopback caller without TLS); others get PERMISSION_DENIED. Safe
 // from any thread; the store, reloader and CallerTrust must outlive the
 // service.
@@ -12,6 +13,7 @@
 #define VERDICT_SERVER_SERVICE_ADMIN_SERVICE_H_
 
 #include "absl/time/time.h"
+#include "server/service/async_call.h"
 #include "server/service/caller_trust.h"
 #include "server/service/policy_store.h"
 #include "server/service/reloader.h"
@@ -19,32 +21,36 @@
 
 namespace verdict::service {
 
-class AdminService final : public v1::Admin::CallbackService {
+class AdminService {
  public:
   AdminService(const PolicyStore* store, Reloader* reloader,
-               const CallerTrust* callers, absl::Time start_time)
-      : store_(store),
-        reloader_(reloader),
-        callers_(callers),
-        start_time_(start_time) {}
+               const CallerTrust* callers, absl::Time start_time);
+  AdminService(const AdminService&) = delete;
+  AdminService& operator=(const AdminService&) = delete;
 
-  grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* context,
-                                   const v1::StatusRequest* request,
-                                   v1::StatusResponse* response) override;
-
-  grpc::ServerUnaryReactor* Reload(grpc::CallbackServerContext* context,
-                                   const v1::ReloadRequest* request,
-                                   v1::ReloadResponse* response) override;
+  grpc::Service* grpc_service() { return &service_; }
+  // Posts requests for the first calls on every queue.
+  void Start(const CompletionQueues& queues);
 
  private:
-  const PolicyStore* const store_;
-  // Null when the caller may use Admin; otherwise the reactor of the call,
-  // finished with PERMISSION_DENIED.
-  grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* context) const;
+  using Async = v1::Admin::AsyncService;
+  using StatusCall =
+      AsyncUnaryCall<Async, v1::StatusRequest, v1::StatusResponse>;
+  using ReloadCall =
+      AsyncUnaryCall<Async, v1::ReloadRequest, v1::ReloadResponse>;
 
+  void Status(StatusCall* call) const;
+  void Reload(ReloadCall* call) const;
+  // OK when the caller may use Admin, else the PERMISSION_DENIED to answer.
+  grpc::Status Permission(const grpc::ServerContextBase& context) const;
+
+  const PolicyStore* const store_;
   Reloader* const reloader_;
   const CallerTrust* const callers_;
   const absl::Time start_time_;
+  Async service_;
+  const StatusCall::Method status_;
+  const ReloadCall::Method reload_;
 };
 
 }  // namespace verdict::service

@@ -3,12 +3,33 @@
 #include <string>
 #include <utility>
 
-#include "server/service/caller_trust.h"
-
 namespace verdict::service {
+namespace {
+
+// Requests kept posted per method and queue, so that a burst of calls finds
+// them waiting instead of queueing in gRPC until each answer posts the next.
+constexpr int kPostedRequestsPerMethod = 32;
+
+}  // namespace
+
+AuthorizerService::AuthorizerService(const Decider* decider,
+                                     const CallerTrust* callers)
+    : decider_(decider),
+      callers_(callers),
+      check_{&service_, &Async::RequestCheck,
+             [this](CheckCall* call) { Check(call); }},
+      check_batch_{&service_, &Async::RequestCheckBatch,
+                   [this](BatchCall* call) { CheckBatch(call); }} {}
+
+void AuthorizerService::Start(const CompletionQueues& queues) {
+  for (const auto& queue : queues.queues()) {
+    CheckCall::Post(&check_, queue.get(), kPostedRequestsPerMethod);
+    BatchCall::Post(&check_batch_, queue.get(), kPostedRequestsPerMethod);
+  }
+}
 
 CallerInfo AuthorizerService::CallerOf(
-    const grpc::CallbackServerContext& context) const {
+    const grpc::ServerContextBase& context) const {
   Caller caller = callers_->Resolve(context);
   return CallerInfo{
       .trusted = caller.may.check,
@@ -17,26 +38,18 @@ CallerInfo AuthorizerService::CallerOf(
       .refusal = caller.may.check ? std::string_view() : caller.refusal};
 }
 
-grpc::ServerUnaryReactor* AuthorizerService::Check(
-    grpc::CallbackServerContext* context, const v1::CheckRequest* request,
-    v1::CheckResponse* response) {
-  decider_->Check(*request, CallerOf(*context), response);
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+void AuthorizerService::Check(CheckCall* call) const {
+  decider_->Check(call->request(), CallerOf(call->context()), call->response());
+  call->Finish(grpc::Status::OK);
 }
 
-grpc::ServerUnaryReactor* AuthorizerService::CheckBatch(
-    grpc::CallbackServerContext* context, const v1::CheckBatchRequest* request,
-    v1::CheckBatchResponse* response) {
-  const absl::Status status =
-      decider_->CheckBatch(*request, CallerOf(*context), response);
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(
-      status.ok() ? grpc::Status::OK
-                  : grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                                 std::string(status.message())));
-  return reactor;
+void AuthorizerService::CheckBatch(BatchCall* call) const {
+  const absl::Status status = decider_->CheckBatch(
+      call->request(), CallerOf(call->context()), call->response());
+  call->Finish(status.ok()
+                   ? grpc::Status::OK
+                   : grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                                  std::string(status.message())));
 }
 
 }  // namespace verdict::service

@@ -1,46 +1,46 @@
 // The verdict.v1.Authorizer gRPC service: translation only.
 //
-// Each handler asks the Decider inline and finishes through the default
-// reactor; it never blocks and never waits for a reload. What the caller may
-// ask comes from CallerTrust (its client certificate with TLS, else its peer
-// address). Safe from any thread; the Decider and CallerTrust must outlive
-// the service.
+// Served on the asynchronous API (async_call.h): the queue thread that reads
+// a call decides it inline and writes the answer. What the caller may ask
+// comes from CallerTrust (its client certificate with TLS, else its peer
+// address). Handlers never block and never wait for a reload. The Decider
+// and CallerTrust must outlive the service.
 
 #ifndef VERDICT_SERVER_SERVICE_AUTHORIZER_SERVICE_H_
 #define VERDICT_SERVER_SERVICE_AUTHORIZER_SERVICE_H_
 
-#include "server/service/arena_allocator.h"
+#include "server/service/async_call.h"
 #include "server/service/caller_trust.h"
 #include "server/service/decider.h"
 #include "verdict/v1/authorizer.grpc.pb.h"
 
 namespace verdict::service {
 
-class AuthorizerService final : public v1::Authorizer::CallbackService {
+class AuthorizerService {
  public:
-  AuthorizerService(const Decider* decider, const CallerTrust* callers)
-      : decider_(decider), callers_(callers) {
-    SetMessageAllocatorFor_Check(&check_allocator_);
-    SetMessageAllocatorFor_CheckBatch(&batch_allocator_);
-  }
+  AuthorizerService(const Decider* decider, const CallerTrust* callers);
+  AuthorizerService(const AuthorizerService&) = delete;
+  AuthorizerService& operator=(const AuthorizerService&) = delete;
 
-  grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* context,
-                                  const v1::CheckRequest* request,
-                                  v1::CheckResponse* response) override;
-
-  grpc::ServerUnaryReactor* CheckBatch(
-      grpc::CallbackServerContext* context,
-      const v1::CheckBatchRequest* request,
-      v1::CheckBatchResponse* response) override;
+  grpc::Service* grpc_service() { return &service_; }
+  // Posts requests for the first calls on every queue.
+  void Start(const CompletionQueues& queues);
 
  private:
-  CallerInfo CallerOf(const grpc::CallbackServerContext& context) const;
+  using Async = v1::Authorizer::AsyncService;
+  using CheckCall = AsyncUnaryCall<Async, v1::CheckRequest, v1::CheckResponse>;
+  using BatchCall =
+      AsyncUnaryCall<Async, v1::CheckBatchRequest, v1::CheckBatchResponse>;
+
+  void Check(CheckCall* call) const;
+  void CheckBatch(BatchCall* call) const;
+  CallerInfo CallerOf(const grpc::ServerContextBase& context) const;
 
   const Decider* const decider_;
   const CallerTrust* const callers_;
-  ArenaMessageAllocator<v1::CheckRequest, v1::CheckResponse> check_allocator_;
-  ArenaMessageAllocator<v1::CheckBatchRequest, v1::CheckBatchResponse>
-      batch_allocator_;
+  Async service_;
+  const CheckCall::Method check_;
+  const BatchCall::Method check_batch_;
 };
 
 }  // namespace verdict::service

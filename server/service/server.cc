@@ -8,7 +8,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
@@ -18,8 +17,10 @@
 #include "openssl/x509.h"
 #include "server/authn/key_file.h"
 #include "server/authn/openssl_util.h"
+#include "server/common/cpus.h"
 #include "server/service/admin_service.h"
 #include "server/service/authorizer_service.h"
+#include "server/service/health_service.h"
 
 namespace verdict::service {
 namespace {
@@ -110,7 +111,9 @@ Server::Server(PolicyStore* store, const ServerOptions& options,
       reloader_(std::make_unique<Reloader>(store)),
       authorizer_(std::make_unique<AuthorizerService>(&decider_, &callers_)),
       admin_(std::make_unique<AdminService>(store, reloader_.get(), &callers_,
-                                            absl::Now())) {}
+                                            absl::Now())),
+      health_(std::make_unique<HealthService>(std::vector<std::string>{
+          "verdict.v1.Authorizer", "verdict.v1.Admin"})) {}
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     const ServerOptions& options, PolicyStore* store) {
@@ -132,7 +135,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   std::unique_ptr<Server> server(
       new Server(store, options, *std::move(callers)));
 
-  grpc::EnableDefaultHealthCheckService(true);
+  // gRPC's own health service would bring callback-API polling threads;
+  // verdictd serves grpc.health.v1 on its queues (health_service.h).
+  grpc::EnableDefaultHealthCheckService(false);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
@@ -141,20 +146,21 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   // would then start and silently take half the traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
-  builder.RegisterService(server->authorizer_.get());
-  builder.RegisterService(server->admin_.get());
+  builder.RegisterService(server->authorizer_->grpc_service());
+  builder.RegisterService(server->admin_->grpc_service());
+  builder.RegisterService(server->health_->grpc_service());
+  server->queues_.AddTo(&builder, UsableCpuCount());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || port == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen));
   }
   server->address_ = WithPort(options.listen, port);
-
-  const bool serving = store->Current() != nullptr;
-  grpc::HealthCheckServiceInterface* health =
-      server->server_->GetHealthCheckService();
-  health->SetServingStatus(serving);
-  health->SetServingStatus("verdict.v1.Authorizer", serving);
+  server->authorizer_->Start(server->queues_);
+  server->admin_->Start(server->queues_);
+  server->health_->Start(server->queues_);
+  server->queues_.StartThreads();
+  server->health_->SetServing(store->Current() != nullptr);
   return server;
 }
 
@@ -163,15 +169,17 @@ Server::~Server() { Shutdown(); }
 void Server::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
+  health_->Shutdown();
   if (server_ != nullptr) {
-    server_->GetHealthCheckService()->Shutdown();
     server_->Shutdown(
         std::chrono::system_clock::now() +
         std::chrono::nanoseconds(absl::ToInt64Nanoseconds(grace)));
     server_->Wait();
   }
-  // After the server: a pending Admin.Reload still finishes its call.
+  // A pending Admin.Reload is answered on the way out, so its call ends
+  // before the queues do.
   reloader_.reset();
+  queues_.Stop();
 }
 
 }  // namespace verdict::service

@@ -2,17 +2,18 @@
 // and server reflection) over a PolicyStore.
 //
 // Start() binds the listen address (port 0 picks a free port, reported by
-// address()) and serves until Shutdown(). Health reports SERVING while a
-// policy set is loaded. Without `tls` it serves plaintext and trusts loopback
-// callers only (with every permission). With `tls` it serves TLS, asks for a
-// client certificate (verified against client_ca_file, and required unless
-// require_client_cert is false), names each caller by its certificate's
-// SPIFFE ID and grants it what `callers` says; certificate, key and CA files
-// are re-read every `refresh` and a change applies to new handshakes without
-// a restart. Start() fails when a TLS file cannot be read or parsed, or when
-// the key does not match the certificate.
-// Start() and Shutdown() are for one controlling thread; everything else is
-// the gRPC runtime's.
+// address()) and serves until Shutdown(), on the asynchronous API with one
+// completion queue and thread per usable CPU (async_call.h). Health reports
+// SERVING while a policy set is loaded. Without `tls` it serves plaintext and
+// trusts loopback callers only (with every permission). With `tls` it serves
+// TLS, asks for a client certificate (verified against client_ca_file, and
+// required unless require_client_cert is false), names each caller by its
+// certificate's SPIFFE ID and grants it what `callers` says; certificate, key
+// and CA files are re-read every `refresh` and a change applies to new
+// handshakes without a restart. Start() fails when a TLS file cannot be read or
+// parsed, or when the key does not match the certificate. Start() and
+// Shutdown() are for one controlling thread; everything else is the gRPC
+// runtime's.
 
 #ifndef VERDICT_SERVER_SERVICE_SERVER_H_
 #define VERDICT_SERVER_SERVICE_SERVER_H_
@@ -25,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/service/async_call.h"
 #include "server/service/caller_trust.h"
 #include "server/service/decider.h"
 #include "server/service/policy_store.h"
@@ -38,6 +40,7 @@ namespace verdict::service {
 
 class AuthorizerService;
 class AdminService;
+class HealthService;
 
 struct TlsOptions {
   std::string cert_file;       // PEM certificate chain, leaf first
@@ -86,6 +89,8 @@ class Server {
   std::unique_ptr<Reloader> reloader_;
   std::unique_ptr<AuthorizerService> authorizer_;
   std::unique_ptr<AdminService> admin_;
+  std::unique_ptr<HealthService> health_;
+  CompletionQueues queues_;  // one per usable CPU, each with its thread
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   bool shut_down_ = false;

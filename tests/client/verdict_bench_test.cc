@@ -134,6 +134,20 @@ TEST_F(VerdictBenchTest, OpenLoopSendsAboutTheScheduledRate) {
   EXPECT_GE(sent, 190);
 }
 
+TEST_F(VerdictBenchTest, SpinningGeneratorKeepsTheScheduleToo) {
+  const nlohmann::json report =
+      Bench({"--duration", "1s", "--warmup", "0s", "--rate", "200", "--spin"});
+  ASSERT_TRUE(report.is_object());
+  EXPECT_EQ(report["mode"], "open");
+  EXPECT_EQ(report["errors"], 0) << report["first_error"];
+  const int64_t sent =
+      report["decisions"].get<int64_t>() + report["not_sent"].get<int64_t>();
+  EXPECT_LE(sent, 201);
+  EXPECT_GE(sent, 190);
+  EXPECT_GT(report["allows"].get<int64_t>(), 0);
+  EXPECT_GT(report["denies"].get<int64_t>(), 0);
+}
+
 TEST_F(VerdictBenchTest, DecisionsModePrintsOneLinePerRequest) {
   absl::StatusOr<ProcessResult> result = RunProcess(
       VerdictPath(), {"bench", "--server", server_->address(), "--decisions"});

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
@@ -407,6 +408,63 @@ TEST_F(VerdictdTest, HealthIsServing) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   // HealthCheckResponse{status: SERVING (1)}.
   EXPECT_EQ(response, std::string("\x08\x01", 2));
+}
+
+TEST_F(VerdictdTest, HealthNamesTheServicesAndRefusesUnknownOnes) {
+  auto health = grpc::health::v1::Health::NewStub(Channel(server_->address()));
+  for (const char* name : {"verdict.v1.Authorizer", "verdict.v1.Admin"}) {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(name);
+    grpc::health::v1::HealthCheckResponse response;
+    ASSERT_TRUE(health->Check(&context, request, &response).ok()) << name;
+    EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING)
+        << name;
+  }
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service("no.such.Service");
+  grpc::health::v1::HealthCheckResponse response;
+  EXPECT_EQ(health->Check(&context, request, &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST(VerdictdHealthTest, WatchSeesServingThenNotServingAtShutdown) {
+  std::unique_ptr<VerdictdProcess> server =
+      StartOrDie({"--policies", kFixtureDir});
+  ASSERT_NE(server, nullptr);
+  auto health = grpc::health::v1::Health::NewStub(Channel(server->address()));
+
+  // A watch that the client abandons must not keep anything alive.
+  {
+    grpc::ClientContext abandoned;
+    SetDeadline(&abandoned);
+    auto stream = health->Watch(&abandoned, {});
+    grpc::health::v1::HealthCheckResponse first;
+    ASSERT_TRUE(stream->Read(&first));
+    abandoned.TryCancel();
+  }
+
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service("verdict.v1.Authorizer");
+  auto stream = health->Watch(&context, request);
+  grpc::health::v1::HealthCheckResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  server->Signal(SIGTERM);
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_EQ(response.status(),
+            grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  EXPECT_FALSE(stream->Read(&response));
+  EXPECT_TRUE(stream->Finish().ok());
+  stream.reset();
+  health.reset();  // gRPC 1.51's shutdown waits for open channels to close
+  EXPECT_EQ(server->Stop(), 0) << server->output();
 }
 
 TEST_F(VerdictdTest, ReflectionListsTheAuthorizer) {
