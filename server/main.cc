@@ -286,6 +286,7 @@ int main(int argc, char** argv) {
   verdict::service::ServerOptions options;
   options.listen = config->listen;
   options.max_message_bytes = config->limits.max_message_bytes;
+  options.max_concurrent_streams = config->limits.max_concurrent_streams;
   options.decider.max_context_depth = config->limits.max_context_depth;
   options.decider.cache_ttl = config->decisions.cache_ttl;
   options.decider.observer = &recorder;

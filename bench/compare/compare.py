@@ -226,9 +226,18 @@ def rss_kib(pid):
     return int(match.group(1)) if match else 0
 
 
+def cpu_seconds(pid):
+    """User plus system CPU time of a process so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bench(verdict_cli, address, api, requests, extra):
+    # The generator has CPU 1 to itself, so it spins: no wake-up latency of
+    # its own in the figures (verdict bench --spin).
     argv = [verdict_cli, "bench", "--server", address, "--api", api,
-            "--requests", requests, "--cpus", "1", "--json"] + extra
+            "--requests", requests, "--cpus", "1", "--spin", "--json"] + extra
     done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     if done.returncode == 2 or not done.stdout.strip():
         sys.exit(f"compare: {' '.join(argv)} failed:\n{done.stderr}")
@@ -242,21 +251,26 @@ def decisions(verdict_cli, address, api, requests):
     return done.stdout.splitlines()
 
 
-def measure(name, verdict_cli, address, api, requests, args):
+def measure(name, verdict_cli, server, address, api, requests, args):
     load = ["--connections", str(args.connections), "--inflight",
             str(args.inflight), "--duration", f"{args.duration}s", "--warmup",
             f"{args.warmup}s"]
     saturated = bench(verdict_cli, address, api, requests, load)
     rate = saturated["decisions_per_second"] / 2
+    cpu_before = cpu_seconds(server.pid)
     half = bench(verdict_cli, address, api, requests,
                  ["--connections", str(args.connections), "--inflight", "1000",
                   "--rate", f"{rate:.0f}", "--duration", f"{args.duration}s",
                   "--warmup", f"{args.warmup}s"])
+    # The server's busy share of its core during the half-rate run.
+    half["server_cpu"] = ((cpu_seconds(server.pid) - cpu_before) /
+                          (args.duration + args.warmup))
     print(f"  {name:7s} saturated {saturated['decisions_per_second']:>9.0f}/s "
           f"p50 {saturated['latency_us']['p50']:>8.1f}us p99 "
           f"{saturated['latency_us']['p99']:>8.1f}us errors {saturated['errors']}; "
           f"at {rate:.0f}/s p50 {half['latency_us']['p50']:.1f}us "
-          f"p99 {half['latency_us']['p99']:.1f}us errors {half['errors']}",
+          f"p99 {half['latency_us']['p99']:.1f}us errors {half['errors']} "
+          f"server CPU {100 * half['server_cpu']:.0f}%",
           flush=True)
     return {"saturated": saturated, "half": half}
 
@@ -279,6 +293,7 @@ def summarize(rounds):
         "half_rate": median(pick("half", "rate")),
         "half_p50_us": median(pick("half", "p50")),
         "half_p99_us": median(pick("half", "p99")),
+        "half_server_cpu": median(pick("half", "server_cpu")),
         "errors": sum(r[run]["errors"] for r in rounds
                       for run in ("saturated", "half")),
     }
@@ -386,10 +401,10 @@ def main():
 
             v_rounds, c_rounds = [], []
             for _ in range(args.rounds):
-                v_rounds.append(measure("verdict", verdict_cli, v_address,
-                                        "verdict", v_requests, args))
-                c_rounds.append(measure("cerbos", verdict_cli, c_address,
-                                        "cerbos", c_requests, args))
+                v_rounds.append(measure("verdict", verdict_cli, v_server,
+                                        v_address, "verdict", v_requests, args))
+                c_rounds.append(measure("cerbos", verdict_cli, c_server,
+                                        c_address, "cerbos", c_requests, args))
             v, c = summarize(v_rounds), summarize(c_rounds)
             v["rss_kib_idle"] = rss_idle
             v["rss_kib_after_load"] = rss_kib(v_server.pid)
@@ -416,14 +431,15 @@ def main():
     print(f"\nload average after: {results['loadavg_after'][0]:.2f}; medians of "
           f"{args.rounds} round(s)")
     print("scale  rules  verdict/s  cerbos/s  ratio  p50/p99 us at half rate: "
-          "verdict    cerbos       verdictd MiB idle/loaded")
+          "verdict    cerbos       verdictd MiB idle/loaded  verdictd CPU at half")
     for s in results["scales"]:
         v, c = s["verdict"], s["cerbos"]
         print(f"x{s['scale']:<5}{s['rules']:>6}{v['saturated_per_second']:>11.0f}"
               f"{c['saturated_per_second']:>10.0f}{s['throughput_ratio']:>7.2f}"
               f"{v['half_p50_us']:>30.1f}/{v['half_p99_us']:<8.1f}"
               f"{c['half_p50_us']:>6.1f}/{c['half_p99_us']:<8.1f}"
-              f"{v['rss_kib_idle'] / 1024:>8.1f}/{v['rss_kib_after_load'] / 1024:.1f}")
+              f"{v['rss_kib_idle'] / 1024:>8.1f}/{v['rss_kib_after_load'] / 1024:<14.1f}"
+              f"{100 * v['half_server_cpu']:>5.0f}%")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -466,6 +466,13 @@ absl::Status Parser::ParseLimits(const YAML::Node& node, LimitsConfig* out) {
           out->max_context_depth = static_cast<int>(depth);
           return s;
         }
+        if (key == "max_concurrent_streams") {
+          int64_t streams = 0;
+          absl::Status s = PositiveInt(value, "limits.max_concurrent_streams",
+                                       65536, &streams);
+          out->max_concurrent_streams = static_cast<int>(streams);
+          return s;
+        }
         return UnknownKey(key);
       });
 }

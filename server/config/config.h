@@ -97,6 +97,7 @@ struct AuditConfig {
 struct LimitsConfig {
   int64_t max_message_bytes = 1048576;
   int max_context_depth = 16;
+  int max_concurrent_streams = 4096;  // calls in flight per connection
 };
 
 struct DecisionsConfig {

@@ -121,6 +121,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
       options.max_message_bytes > std::numeric_limits<int>::max()) {
     return absl::InvalidArgumentError("max_message_bytes out of range");
   }
+  if (options.max_concurrent_streams <= 0) {
+    return absl::InvalidArgumentError(
+        "max_concurrent_streams must be positive");
+  }
   absl::StatusOr<CallerTrust> callers =
       CallerTrust::Create(options.tls.has_value(), options.callers);
   if (!callers.ok()) return callers.status();
@@ -146,6 +150,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   // would then start and silently take half the traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             options.max_concurrent_streams);
   builder.RegisterService(server->authorizer_->grpc_service());
   builder.RegisterService(server->admin_->grpc_service());
   builder.RegisterService(server->health_->grpc_service());

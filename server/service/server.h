@@ -53,6 +53,9 @@ struct TlsOptions {
 struct ServerOptions {
   std::string listen = "127.0.0.1:50051";
   int64_t max_message_bytes = 1048576;
+  // HTTP/2 streams (calls) in flight per connection; a client past it waits
+  // on its side, so overload cannot grow the server's memory per connection.
+  int max_concurrent_streams = 4096;
   DeciderOptions decider;
   std::optional<TlsOptions> tls;    // absent: plaintext, loopback callers only
   std::vector<CallerRule> callers;  // needs `tls`

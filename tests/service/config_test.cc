@@ -28,6 +28,7 @@ TEST(ConfigTest, EmptyFileGivesLoopbackDefaults) {
   EXPECT_TRUE(config->audit.path.empty());
   EXPECT_EQ(config->limits.max_message_bytes, 1048576);
   EXPECT_EQ(config->limits.max_context_depth, 16);
+  EXPECT_EQ(config->limits.max_concurrent_streams, 4096);
   EXPECT_EQ(config->decisions.cache_ttl, absl::ZeroDuration());
 }
 
@@ -60,7 +61,7 @@ authentication:
       bundle_file: keys/corp-bundle.pem
 grants: {signing_key_file: keys/grants.pem, max_ttl: 15m, revocation_file: var/revocations.log}
 audit: {path: var/decisions.jsonl, max_bytes: 104857600, keep_files: 5, on_failure: deny}
-limits: {max_message_bytes: 2097152, max_context_depth: 8}
+limits: {max_message_bytes: 2097152, max_context_depth: 8, max_concurrent_streams: 32}
 decisions: {cache_ttl: 500ms}
 )",
                                               "verdict.yaml");
@@ -92,6 +93,7 @@ decisions: {cache_ttl: 500ms}
   EXPECT_EQ(config->audit.keep_files, 5);
   EXPECT_EQ(config->limits.max_message_bytes, 2097152);
   EXPECT_EQ(config->limits.max_context_depth, 8);
+  EXPECT_EQ(config->limits.max_concurrent_streams, 32);
   EXPECT_EQ(config->decisions.cache_ttl, absl::Milliseconds(500));
 }
 
@@ -129,6 +131,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"decisions: {cache_ttl: inf}\n", "with a unit"},
         BadCase{"policies: {watch: maybe}\n", "v.yaml:1:19: policies.watch"},
         BadCase{"limits: {max_context_depth: 0}\n", "limits.max_context_depth"},
+        BadCase{"limits: {max_concurrent_streams: 0}\n",
+                "limits.max_concurrent_streams"},
         BadCase{"limits: {max_message_bytes: 99999999999}\n",
                 "max_message_bytes"},
         BadCase{"audit: {on_failure: ignore}\n", "expected allow or deny"},

@@ -2,8 +2,13 @@
 // stubs (and raw bytes where the stubs cannot say it). Each test names the
 // behaviour of spec sections 3, 5, 6 and 12 it shows.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -110,6 +115,59 @@ grpc::Status RawUnary(const std::string& address, const std::string& method,
     }
   }
   return status;
+}
+
+// The SETTINGS_MAX_CONCURRENT_STREAMS that the server announces in its first
+// HTTP/2 SETTINGS frame on a new connection; -1 if it announces none.
+int64_t AnnouncedMaxConcurrentStreams(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  const int port = std::stoi(address.substr(colon + 1));
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  EXPECT_GE(fd, 0);
+  timeval timeout{.tv_sec = 5, .tv_usec = 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  sockaddr_in server{};
+  server.sin_family = AF_INET;
+  server.sin_port = htons(static_cast<uint16_t>(port));
+  server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&server), sizeof(server)),
+            0);
+  // The client preface, then an empty SETTINGS frame.
+  const std::string preface(
+      "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+      "\0\0\0\x04\0\0\0\0\0",
+      24 + 9);
+  EXPECT_EQ(write(fd, preface.data(), preface.size()),
+            static_cast<ssize_t>(preface.size()));
+  std::string received;
+  char buffer[4096];
+  int64_t announced = -1;
+  while (true) {
+    if (received.size() >= 9) {
+      const auto byte = [&](size_t i) {
+        return static_cast<uint32_t>(static_cast<unsigned char>(received[i]));
+      };
+      const size_t length = (byte(0) << 16) | (byte(1) << 8) | byte(2);
+      if (received.size() >= 9 + length) {
+        EXPECT_EQ(byte(3), 4u) << "the server's first frame is SETTINGS";
+        for (size_t at = 9; at + 6 <= 9 + length; at += 6) {
+          const uint32_t id = (byte(at) << 8) | byte(at + 1);
+          const uint32_t value = (byte(at + 2) << 24) | (byte(at + 3) << 16) |
+                                 (byte(at + 4) << 8) | byte(at + 5);
+          if (id == 3) announced = value;  // SETTINGS_MAX_CONCURRENT_STREAMS
+        }
+        break;
+      }
+    }
+    const ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n <= 0) {
+      ADD_FAILURE() << "no SETTINGS frame from " << address;
+      break;
+    }
+    received.append(buffer, static_cast<size_t>(n));
+  }
+  close(fd);
+  return announced;
 }
 
 // One decision served over a fresh connection: the server is still up.
@@ -398,6 +456,10 @@ TEST_F(VerdictdTest, InvalidUtf8IsAnErrorOrDenyAndServerServes) {
   ExpectStillServing(server_->address());
   // A client's bad bytes are answered, not logged: no log flooding.
   EXPECT_THAT(server_->output(), Not(HasSubstr("UTF-8")));
+}
+
+TEST_F(VerdictdTest, CallsInFlightPerConnectionAreCappedAt4096) {
+  EXPECT_EQ(AnnouncedMaxConcurrentStreams(server_->address()), 4096);
 }
 
 TEST_F(VerdictdTest, HealthIsServing) {
@@ -706,11 +768,13 @@ TEST(VerdictdStartTest, UnreadableKeysAndCertificatesFailStartup) {
 TEST(VerdictdStartTest, ConfigFileLimitsApplyAndSigtermExitsZero) {
   const std::string path = absl::StrCat(::testing::TempDir(), "limits.yaml");
   WriteFile(path, absl::StrCat("policies: {dir: ", kFixtureDir,
-                               "}\nlimits: {max_context_depth: 2}\n"
+                               "}\nlimits: {max_context_depth: 2, "
+                               "max_concurrent_streams: 7}\n"
                                "decisions: {cache_ttl: 30s}\n"));
   std::unique_ptr<VerdictdProcess> server = StartOrDie({"--config", path});
   ASSERT_NE(server, nullptr);
   EXPECT_THAT(server->output(), HasSubstr("loopback callers only"));
+  EXPECT_EQ(AnnouncedMaxConcurrentStreams(server->address()), 7);
   auto authorizer = v1::Authorizer::NewStub(Channel(server->address()));
   v1::CheckRequest request = Request("get_contact");
   {
