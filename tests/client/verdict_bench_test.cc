@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/shared_verdictd.h"
 #include "tests/testing/verdictd_process.h"
 
 namespace verdict {
@@ -60,28 +61,8 @@ TEST(LatencyHistogramTest, MergeAddsAndHugeValuesClamp) {
   EXPECT_EQ(LatencyHistogram().Percentile(0.5), 0u);
 }
 
-class VerdictBenchTest : public ::testing::Test {
+class VerdictBenchTest : public ::verdict::testing::SharedVerdictdTest {
  protected:
-  // A failure here would make gtest skip the suite's tests, which ctest
-  // reports as skipped: the error is kept for SetUp() to fail with instead.
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<VerdictdProcess>> server =
-        VerdictdProcess::Start(
-            {"--policies", "tests/testdata/service/policies"});
-    if (!server.ok()) {
-      startup_error_ = new std::string(server.status().ToString());
-      return;
-    }
-    server_ = server->release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override {
-    ASSERT_NE(server_, nullptr) << (startup_error_ ? *startup_error_ : "");
-  }
-
   // Runs `verdict bench --server <live> --json args...` and parses the report.
   nlohmann::json Bench(const std::vector<std::string>& args) {
     std::vector<std::string> full = {"bench", "--server", server_->address(),
@@ -97,12 +78,7 @@ class VerdictBenchTest : public ::testing::Test {
     EXPECT_TRUE(report.is_object()) << result->out;
     return report;
   }
-
-  static VerdictdProcess* server_;
-  static inline std::string* startup_error_ = nullptr;
 };
-
-VerdictdProcess* VerdictBenchTest::server_ = nullptr;
 
 TEST_F(VerdictBenchTest, ClosedLoopReportsThroughputAndNoErrors) {
   const nlohmann::json report =

@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "tests/testing/shared_verdictd.h"
 #include "tests/testing/verdictd_process.h"
 #include "verdict/v1/authorizer.pb.h"
 
@@ -21,29 +22,8 @@ using ::verdict::testing::RunProcess;
 using ::verdict::testing::VerdictdProcess;
 using ::verdict::testing::VerdictPath;
 
-class VerdictCheckTest : public ::testing::Test {
+class VerdictCheckTest : public ::verdict::testing::SharedVerdictdTest {
  protected:
-  // A failure here would make gtest skip the suite's tests, which ctest
-  // reports as skipped: the error is kept for SetUp() to fail with instead.
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<VerdictdProcess>> server =
-        VerdictdProcess::Start(
-            {"--policies", "tests/testdata/service/policies"});
-    if (!server.ok()) {
-      startup_error_ = new std::string(server.status().ToString());
-      return;
-    }
-    server_ = server->release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-
-  void SetUp() override {
-    ASSERT_NE(server_, nullptr) << (startup_error_ ? *startup_error_ : "");
-  }
-
   // Runs `verdict check --server <live> args...`.
   ProcessResult Check(const std::vector<std::string>& args) {
     std::vector<std::string> full = {"check", "--server", server_->address()};
@@ -52,12 +32,7 @@ class VerdictCheckTest : public ::testing::Test {
     EXPECT_TRUE(result.ok()) << result.status();
     return result.ok() ? *result : ProcessResult();
   }
-
-  static VerdictdProcess* server_;
-  static inline std::string* startup_error_ = nullptr;
 };
-
-VerdictdProcess* VerdictCheckTest::server_ = nullptr;
 
 TEST_F(VerdictCheckTest, AllowExitsZeroAndPrintsTheRule) {
   const ProcessResult result =

@@ -39,7 +39,8 @@ TEST(CallerTrustTest, WithoutTlsLoopbackMayDoEverythingAndOthersNothing) {
                remote.may.grants || remote.may.admin);
   EXPECT_FALSE(remote.refusal.empty());
   // Rules could never match without client certificates.
-  EXPECT_FALSE(CallerTrust::Create(false, {{.id = "spiffe://a/*"}}).ok());
+  EXPECT_FALSE(
+      CallerTrust::Create(false, {{.id = "spiffe://a/*", .may = {}}}).ok());
 }
 
 TEST(CallerTrustTest, WithTlsPermissionsAreTheUnionOfMatchingRules) {
@@ -73,7 +74,7 @@ TEST(CallerTrustTest, WithTlsPermissionsAreTheUnionOfMatchingRules) {
 }
 
 TEST(CallerTrustTest, EmptyGlobIsRefused) {
-  EXPECT_FALSE(CallerTrust::Create(true, {{.id = ""}}).ok());
+  EXPECT_FALSE(CallerTrust::Create(true, {{.id = "", .may = {}}}).ok());
 }
 
 }  // namespace

@@ -25,6 +25,7 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "gtest/gtest.h"
+#include "tests/testing/shared_verdictd.h"
 #include "tests/testing/verdictd_process.h"
 #include "verdict/v1/admin.grpc.pb.h"
 #include "verdict/v1/authorizer.grpc.pb.h"
@@ -181,26 +182,11 @@ void ExpectStillServing(const std::string& address) {
   EXPECT_EQ(response.decision(), v1::ALLOW);
 }
 
-class VerdictdTest : public ::testing::Test {
+class VerdictdTest : public ::verdict::testing::SharedVerdictdTest {
  protected:
-  // A failure here would make gtest skip the suite's tests, which ctest
-  // reports as skipped: the error is kept for SetUp() to fail with instead.
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<VerdictdProcess>> server =
-        VerdictdProcess::Start({"--policies", kFixtureDir});
-    if (!server.ok()) {
-      startup_error_ = new std::string(server.status().ToString());
-      return;
-    }
-    server_ = server->release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-
   void SetUp() override {
-    ASSERT_NE(server_, nullptr) << (startup_error_ ? *startup_error_ : "");
+    SharedVerdictdTest::SetUp();
+    if (HasFatalFailure()) return;
     authorizer_ = v1::Authorizer::NewStub(Channel(server_->address()));
     admin_ = v1::Admin::NewStub(Channel(server_->address()));
   }
@@ -215,13 +201,9 @@ class VerdictdTest : public ::testing::Test {
     return response;
   }
 
-  static VerdictdProcess* server_;
-  static inline std::string* startup_error_ = nullptr;
   std::unique_ptr<v1::Authorizer::Stub> authorizer_;
   std::unique_ptr<v1::Admin::Stub> admin_;
 };
-
-VerdictdProcess* VerdictdTest::server_ = nullptr;
 
 TEST_F(VerdictdTest, AllowsByRuleWithIdentityIdAndRevision) {
   const v1::CheckResponse response = Check(Request("get_contact"));
