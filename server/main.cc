@@ -30,6 +30,8 @@
 #include "server/common/dir_watcher.h"
 #include "server/common/log.h"
 #include "server/config/config.h"
+#include "server/grants/grant_token.h"
+#include "server/grants/revocations.h"
 #include "server/metrics/metrics.h"
 #include "server/metrics/metrics_server.h"
 #include "server/service/decision_recorder.h"
@@ -283,6 +285,32 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  std::unique_ptr<verdict::grants::GrantSigner> grant_signer;
+  std::unique_ptr<verdict::grants::RevocationList> revocations;
+  if (config->grants.enabled) {
+    absl::StatusOr<std::unique_ptr<verdict::grants::GrantSigner>> signer =
+        verdict::grants::GrantSigner::FromKeyFile(
+            config->grants.signing_key_file);
+    if (!signer.ok()) {
+      std::cerr << "verdictd: grants: " << signer.status().message() << "\n";
+      return 2;
+    }
+    absl::StatusOr<std::unique_ptr<verdict::grants::RevocationList>> list =
+        verdict::grants::RevocationList::Open(config->grants.revocation_file);
+    if (!list.ok()) {
+      std::cerr << "verdictd: grants: " << list.status().message() << "\n";
+      return 2;
+    }
+    grant_signer = *std::move(signer);
+    revocations = *std::move(list);
+    std::cerr << "verdictd: grants signed with "
+              << grant_signer->verifier().algorithm() << " key "
+              << grant_signer->verifier().kid() << "; "
+              << revocations->revoked_grants() << " grants and "
+              << revocations->revoked_tasks() << " tasks revoked in "
+              << revocations->path() << "\n";
+  }
+
   verdict::service::ServerOptions options;
   options.listen = config->listen;
   options.max_message_bytes = config->limits.max_message_bytes;
@@ -293,6 +321,16 @@ int main(int argc, char** argv) {
   options.decider.jwt = authenticators->jwt.get();
   options.decider.x509 = authenticators->x509.get();
   options.decider.metrics = &metrics;
+  if (grant_signer != nullptr) {
+    options.decider.grants = &grant_signer->verifier();
+    options.decider.revocations = revocations.get();
+    options.grants = verdict::service::GrantsOptions{
+        .signer = grant_signer.get(),
+        .revocations = revocations.get(),
+        .max_ttl = config->grants.max_ttl,
+        .metrics = &metrics,
+    };
+  }
   ConfigureListener(*config, &options);
   options.decider.deny_unrecorded =
       decision_log != nullptr &&

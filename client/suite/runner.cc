@@ -19,7 +19,6 @@ namespace verdict::suite {
 namespace {
 
 constexpr std::string_view kToolsCall = "tools/call";
-constexpr std::string_view kAsserted = "asserted";
 
 // What the Decider answers to a malformed request, before the engine runs.
 std::string_view RequestProblem(const v1::CheckRequest& request) {
@@ -52,30 +51,12 @@ class InProcessBackend final : public Backend {
       AddReason(engine::ReasonCode::kInvalidRequest, problem, &response);
       return response;
     }
-    // Field by field as Decider does: the subject is asserted, absent
-    // messages are absent (not empty) for conditions.
+    // As the Decider builds it: the subject is asserted.
     engine::Request request;
-    request.subject.id = in.subject().id();
-    request.subject.roles = &in.subject().roles();
-    request.subject.attributes =
-        in.subject().has_attributes() ? &in.subject().attributes() : nullptr;
-    request.subject.auth = kAsserted;
-    request.tool.server = in.tool().server();
-    request.tool.name = in.tool().name();
-    request.tool.arguments =
-        in.tool().has_arguments() ? &in.tool().arguments() : nullptr;
-    request.tool.annotations =
-        in.tool().has_annotations() ? &in.tool().annotations() : nullptr;
-    request.action = in.action();
-    if (in.has_resource()) {
-      request.resource.present = true;
-      request.resource.kind = in.resource().kind();
-      request.resource.id = in.resource().id();
-      request.resource.attributes = in.resource().has_attributes()
-                                        ? &in.resource().attributes()
-                                        : nullptr;
-    }
-    request.context = in.has_context() ? &in.context() : nullptr;
+    request.subject = service::AssertedPrincipal(in.subject());
+    service::FillEngineRequest(
+        in.tool(), in.action(), in.has_resource() ? &in.resource() : nullptr,
+        in.has_context() ? &in.context() : nullptr, &request);
     request.now = test.now.value_or(absl::Now());
 
     engine::EvalOptions options;

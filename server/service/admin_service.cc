@@ -1,17 +1,12 @@
 #include "server/service/admin_service.h"
 
 #include "server/service/caller_trust.h"
+#include "server/service/proto_time.h"
 
 namespace verdict::service {
 namespace {
 
 constexpr char kVersion[] = "0.1.0";
-
-void SetTimestamp(absl::Time time, google::protobuf::Timestamp* out) {
-  const int64_t nanos = absl::ToUnixNanos(time);
-  out->set_seconds(nanos / 1000000000);
-  out->set_nanos(static_cast<int32_t>(nanos % 1000000000));
-}
 
 }  // namespace
 
@@ -61,10 +56,7 @@ void AdminService::Status(StatusCall* call) const {
   for (const std::string& error : status.last_reload_errors) {
     response->add_last_reload_errors(error);
   }
-  const absl::Duration uptime = absl::Now() - start_time_;
-  response->mutable_uptime()->set_seconds(absl::ToInt64Seconds(uptime));
-  response->mutable_uptime()->set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(uptime % absl::Seconds(1))));
+  SetDuration(absl::Now() - start_time_, response->mutable_uptime());
   response->set_version(kVersion);
   response->set_policy_dir(status.dir);
   call->Finish(grpc::Status::OK);

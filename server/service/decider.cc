@@ -13,7 +13,9 @@
 #include "server/engine/engine.h"
 #include "server/engine/reason.h"
 #include "server/engine/request.h"
+#include "server/grants/grant.h"
 #include "server/service/decision_id.h"
+#include "server/service/proto_time.h"
 #include "server/service/result_translation.h"
 
 namespace verdict::service {
@@ -36,7 +38,8 @@ struct Authenticated {
   bool ok = true;
   ReasonCode code = ReasonCode::kUnauthenticated;  // when !ok
   std::string message;                             // when !ok
-  std::shared_ptr<const authn::Identity> subject;  // null: asserted subject
+  std::shared_ptr<const authn::Identity> subject;  // from a JWT or X.509-SVID
+  std::shared_ptr<const grants::VerifiedGrant> grant;  // from a grant token
   std::vector<std::shared_ptr<const authn::Identity>> actors;  // nearest first
   std::vector<engine::Principal> actor_principals;  // borrow from `actors`
   engine::StringList chain;                         // actor ids
@@ -89,6 +92,34 @@ std::shared_ptr<const authn::Identity> Verify(
   return std::move(outcome.identity);
 }
 
+// Verifies a grant token and checks that neither the grant nor its task is
+// revoked; on failure fills `out` and returns null.
+std::shared_ptr<const grants::VerifiedGrant> VerifyGrant(
+    std::string_view token, const DeciderOptions& options, absl::Time now,
+    Authenticated* out) {
+  if (options.grants == nullptr || options.revocations == nullptr) {
+    Fail(ReasonCode::kUnauthenticated, "grant_token: grants are not enabled",
+         metrics::AuthMethod::kGrant, options, out);
+    return nullptr;
+  }
+  grants::GrantOutcome outcome = options.grants->Verify(token, now);
+  if (!outcome.ok()) {
+    Fail(outcome.code, absl::StrCat("grant_token: ", outcome.message),
+         metrics::AuthMethod::kGrant, options, out);
+    return nullptr;
+  }
+  const grants::GrantClaims& claims = outcome.grant->claims();
+  if (options.revocations->IsRevoked(claims.id, claims.task.id)) {
+    Fail(ReasonCode::kGrantRevoked,
+         absl::StrCat("grant_token: grant ", claims.id, " of task ",
+                      claims.task.id, " is revoked"),
+         metrics::AuthMethod::kGrant, options, out);
+    return nullptr;
+  }
+  out->expires_at = std::min(out->expires_at, claims.expires_at);
+  return std::move(outcome.grant);
+}
+
 // Verifies every credential of a request before any rule runs.
 Authenticated Authenticate(const v1::Credentials* credentials,
                            const DeciderOptions& options, absl::Time now) {
@@ -106,8 +137,7 @@ Authenticated Authenticate(const v1::Credentials* credentials,
                  metrics::AuthMethod::kX509, "x509_svid", options, now, &out);
       break;
     case v1::Credentials::kGrantToken:
-      Fail(ReasonCode::kUnauthenticated, "grant_token: grants are not enabled",
-           metrics::AuthMethod::kGrant, options, &out);
+      out.grant = VerifyGrant(credentials->grant_token(), options, now, &out);
       break;
     case v1::Credentials::CREDENTIAL_NOT_SET:
       break;
@@ -170,7 +200,8 @@ std::string_view Problem(const Item& item, int max_depth) {
   if (item.action == kToolsCall && item.tool.name().empty()) {
     return "tool.name is required for tools/call";
   }
-  if (item.auth.subject == nullptr && item.subject.id().empty()) {
+  if (item.auth.subject == nullptr && item.auth.grant == nullptr &&
+      item.subject.id().empty()) {
     return "subject.id is required without a credential";
   }
   struct Named {
@@ -206,20 +237,6 @@ void Deny(ReasonCode code, std::string_view message,
   reason->set_message(std::string(message));
 }
 
-void SetTimestamp(absl::Time time, google::protobuf::Timestamp* out) {
-  const int64_t seconds = absl::ToUnixSeconds(time);
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
-}
-
-void SetDuration(absl::Duration duration, google::protobuf::Duration* out) {
-  const int64_t seconds =
-      absl::IDivDuration(duration, absl::Seconds(1), &duration);
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(duration)));
-}
-
 void FillFromResult(const engine::Result& result, bool explain,
                     absl::Duration cache_ttl, v1::CheckResponse* response) {
   FillResponseFromResult(result, explain, response);
@@ -252,7 +269,7 @@ const engine::Result* DecideItem(const policy::PolicySet* set, const Item& item,
     Deny(auth.code, auth.message, response);
     return nullptr;
   }
-  const bool asserted = auth.subject == nullptr;
+  const bool asserted = auth.subject == nullptr && auth.grant == nullptr;
   if (asserted && !caller.may_assert_identity) {
     if (item.subject.id().empty()) {
       Deny(ReasonCode::kUnauthenticated, "a credential is required", response);
@@ -267,6 +284,19 @@ const engine::Result* DecideItem(const policy::PolicySet* set, const Item& item,
     Deny(ReasonCode::kInvalidRequest, problem, response);
     return nullptr;
   }
+  if (auth.grant != nullptr &&
+      !grants::ScopeAllows(
+          auth.grant->claims().scope, item.tool.server(), item.tool.name(),
+          item.action,
+          item.resource != nullptr ? item.resource->kind() : std::string_view(),
+          item.resource != nullptr ? item.resource->id()
+                                   : std::string_view())) {
+    Deny(ReasonCode::kGrantScope,
+         absl::StrCat("the request is outside the scope of grant ",
+                      auth.grant->claims().id),
+         response);
+    return nullptr;
+  }
   if (set == nullptr) {
     Deny(ReasonCode::kEvaluationError, "no policy set is loaded", response);
     return nullptr;
@@ -276,11 +306,13 @@ const engine::Result* DecideItem(const policy::PolicySet* set, const Item& item,
   if (asserted) {
     identity->set_subject(item.subject.id());
     identity->set_method(std::string(kAsserted));
-    request.subject.id = item.subject.id();
-    request.subject.roles = &item.subject.roles();
-    request.subject.attributes =
-        item.subject.has_attributes() ? &item.subject.attributes() : nullptr;
-    request.subject.auth = kAsserted;
+    request.subject = AssertedPrincipal(item.subject);
+  } else if (auth.grant != nullptr) {
+    identity->set_subject(auth.grant->claims().subject);
+    identity->set_method(std::string(grants::kGrantAuthMethod));
+    identity->set_issuer(std::string(grants::kGrantIssuer));
+    request.subject = auth.grant->AsPrincipal();
+    request.grant = auth.grant->AsEngineGrant();
   } else {
     identity->set_subject(auth.subject->subject);
     identity->set_method(auth.subject->method);
@@ -296,22 +328,8 @@ const engine::Result* DecideItem(const policy::PolicySet* set, const Item& item,
     request.delegation.depth = static_cast<int>(auth.actor_principals.size());
     request.delegation.chain = &auth.chain;
   }
-  request.tool.server = item.tool.server();
-  request.tool.name = item.tool.name();
-  request.tool.arguments =
-      item.tool.has_arguments() ? &item.tool.arguments() : nullptr;
-  request.tool.annotations =
-      item.tool.has_annotations() ? &item.tool.annotations() : nullptr;
-  request.action = item.action;
-  if (item.resource != nullptr) {
-    request.resource.present = true;
-    request.resource.kind = item.resource->kind();
-    request.resource.id = item.resource->id();
-    request.resource.attributes = item.resource->has_attributes()
-                                      ? &item.resource->attributes()
-                                      : nullptr;
-  }
-  request.context = item.context;
+  FillEngineRequest(item.tool, item.action, item.resource, item.context,
+                    &request);
   request.now = now;
 
   engine::EvalOptions eval_options;
@@ -368,6 +386,13 @@ void DenyUnrecorded(v1::CheckResponse* response) {
   SetDuration(absl::ZeroDuration(), response->mutable_cache_ttl());
 }
 
+// The subject a decision is about, for the decision log.
+std::string_view SubjectIdOf(const Item& item) {
+  if (item.auth.subject != nullptr) return item.auth.subject->subject;
+  if (item.auth.grant != nullptr) return item.auth.grant->claims().subject;
+  return item.subject.id();
+}
+
 void Decide(const PolicyStore::Snapshot& snapshot, const Item& item,
             const CallerInfo& caller, const DeciderOptions& options,
             v1::CheckResponse* response) {
@@ -381,9 +406,7 @@ void Decide(const PolicyStore::Snapshot& snapshot, const Item& item,
       .rule_counters =
           result != nullptr ? snapshot.rule_counters.get() : nullptr,
       .caller = caller.id,
-      .subject_id = item.auth.subject != nullptr
-                        ? std::string_view(item.auth.subject->subject)
-                        : std::string_view(item.subject.id()),
+      .subject_id = SubjectIdOf(item),
       .tool_server = item.tool.server(),
       .tool_name = item.tool.name(),
       .action = item.action,
@@ -452,6 +475,42 @@ absl::Status Decider::CheckBatch(const v1::CheckBatchRequest& request,
     }
   }
   return absl::OkStatus();
+}
+
+authn::AuthOutcome Decider::Identify(const v1::Credentials* credentials,
+                                     const v1::Subject& subject,
+                                     const CallerInfo& caller) const {
+  if (credentials != nullptr) {
+    if (credentials->has_grant_token()) {
+      return authn::AuthOutcome::Failure(ReasonCode::kInvalidRequest,
+                                         "a grant token cannot ask for grants");
+    }
+    if (!credentials->actor_tokens().empty()) {
+      return authn::AuthOutcome::Failure(
+          ReasonCode::kInvalidRequest,
+          "grants are issued to their requester alone: actor_tokens are not "
+          "accepted");
+    }
+  }
+  const Authenticated auth = Authenticate(credentials, options_, absl::Now());
+  if (!auth.ok) return authn::AuthOutcome::Failure(auth.code, auth.message);
+  if (auth.subject != nullptr) return authn::AuthOutcome::Success(auth.subject);
+  if (subject.id().empty()) {
+    return authn::AuthOutcome::Failure(ReasonCode::kUnauthenticated,
+                                       "a credential is required");
+  }
+  if (!caller.may_assert_identity) {
+    return authn::AuthOutcome::Failure(
+        ReasonCode::kCallerNotTrusted,
+        "the caller may not assert identities: send a credential");
+  }
+  auto asserted = std::make_shared<authn::Identity>();
+  asserted->subject = subject.id();
+  asserted->roles = subject.roles();
+  asserted->attributes = subject.attributes();
+  asserted->method = std::string(kAsserted);
+  asserted->expires_at = absl::InfiniteFuture();
+  return authn::AuthOutcome::Success(std::move(asserted));
 }
 
 }  // namespace verdict::service

@@ -7,14 +7,17 @@
 // asserted without a credential by a caller without `assert_identity`.
 // Credentials are verified before any rule (once per batch): a bearer token
 // or actor token by the JWT authenticator, an X.509-SVID by the X.509 one; a
-// failure denies with the authenticator's reason code, a grant token denies
-// (grants are not enabled), and a credential always wins over an asserted
-// subject. With actor tokens every identity of the chain must be allowed:
-// the request is evaluated again with each actor as subject, and the first
-// actor that is not allowed denies with delegation_denied. cache_ttl never
-// outlives a credential. Malformed requests deny with invalid_request, the
-// message naming the field. Nothing here knows about gRPC, so it is tested
-// directly.
+// failure denies with the authenticator's reason code, and a credential
+// always wins over an asserted subject. A grant token is verified by the
+// grant verifier (without one: unauthenticated, grants are not enabled),
+// then checked against the revocation list (grant_revoked); the request
+// must be one of the grant's scope items (else grant_scope), and the
+// policies then decide for the grant's subject with `grant.*` set. With actor
+// tokens every identity of the chain must be allowed: the request is evaluated
+// again with each actor as subject, and the first actor that is not allowed
+// denies with delegation_denied. cache_ttl never outlives a credential.
+// Malformed requests deny with invalid_request, the message naming the field.
+// Nothing here knows about gRPC, so it is tested directly.
 //
 // The engine::Request borrows from the proto message; nothing is copied on
 // the way in. Safe from any thread: per-thread scratch buffers, the policy
@@ -29,6 +32,9 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "server/authn/authenticator.h"
+#include "server/authn/identity.h"
+#include "server/grants/grant_token.h"
+#include "server/grants/revocations.h"
 #include "server/metrics/metrics.h"
 #include "server/service/decision_observer.h"
 #include "server/service/policy_store.h"
@@ -47,6 +53,10 @@ struct DeciderOptions {
   // Not owned; null: credentials of that kind deny (no issuer configured).
   const authn::Authenticator* jwt = nullptr;   // bearer and actor tokens
   const authn::Authenticator* x509 = nullptr;  // X.509-SVIDs
+  // Not owned; null: grant tokens deny (grants are not enabled). Both or
+  // neither.
+  const grants::GrantVerifier* grants = nullptr;
+  const grants::RevocationList* revocations = nullptr;
   // Not owned; null: authentication failures are not counted.
   metrics::Metrics* metrics = nullptr;
 };
@@ -72,6 +82,15 @@ class Decider {
   absl::Status CheckBatch(const v1::CheckBatchRequest& request,
                           const CallerInfo& caller,
                           v1::CheckBatchResponse* response) const;
+
+  // Who a request's `credentials` prove, authenticated as Check would (and
+  // counted in the same metrics), or, without credentials and from a caller
+  // that may assert identities, the asserted `subject`. For Grants.Issue: a
+  // grant token or actor tokens are refused (invalid_request), since a grant
+  // is issued to its requester alone.
+  authn::AuthOutcome Identify(const v1::Credentials* credentials,
+                              const v1::Subject& subject,
+                              const CallerInfo& caller) const;
 
  private:
   const PolicyStore* const store_;

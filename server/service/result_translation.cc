@@ -21,7 +21,39 @@ void SetJoined(std::string_view message, std::string_view detail,
   out->append(detail);
 }
 
+constexpr std::string_view kAsserted = "asserted";
+
 }  // namespace
+
+void FillEngineRequest(const v1::Tool& tool, std::string_view action,
+                       const v1::Resource* resource,
+                       const google::protobuf::Struct* context,
+                       engine::Request* out) {
+  out->tool.server = tool.server();
+  out->tool.name = tool.name();
+  out->tool.arguments = tool.has_arguments() ? &tool.arguments() : nullptr;
+  out->tool.annotations =
+      tool.has_annotations() ? &tool.annotations() : nullptr;
+  out->action = action;
+  if (resource != nullptr) {
+    out->resource.present = true;
+    out->resource.kind = resource->kind();
+    out->resource.id = resource->id();
+    out->resource.attributes =
+        resource->has_attributes() ? &resource->attributes() : nullptr;
+  }
+  out->context = context;
+}
+
+engine::Principal AssertedPrincipal(const v1::Subject& subject) {
+  engine::Principal principal;
+  principal.id = subject.id();
+  principal.roles = &subject.roles();
+  principal.attributes =
+      subject.has_attributes() ? &subject.attributes() : nullptr;
+  principal.auth = kAsserted;
+  return principal;
+}
 
 void FillResponseFromResult(const engine::Result& result, bool explain,
                             v1::CheckResponse* response) {

@@ -113,13 +113,24 @@ Server::Server(PolicyStore* store, const ServerOptions& options,
       admin_(std::make_unique<AdminService>(store, reloader_.get(), &callers_,
                                             absl::Now())),
       health_(std::make_unique<HealthService>(std::vector<std::string>{
-          "verdict.v1.Authorizer", "verdict.v1.Admin"})) {}
+          "verdict.v1.Authorizer", "verdict.v1.Admin"})) {
+  if (options.grants.signer != nullptr) {
+    grants_ =
+        std::make_unique<GrantsService>(&decider_, &callers_, options.grants);
+  }
+}
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     const ServerOptions& options, PolicyStore* store) {
   if (options.max_message_bytes <= 0 ||
       options.max_message_bytes > std::numeric_limits<int>::max()) {
     return absl::InvalidArgumentError("max_message_bytes out of range");
+  }
+  if (options.grants.signer != nullptr &&
+      (options.grants.revocations == nullptr ||
+       options.grants.max_ttl <= absl::ZeroDuration())) {
+    return absl::InvalidArgumentError(
+        "grants need a revocation list and a positive max_ttl");
   }
   if (options.max_concurrent_streams <= 0) {
     return absl::InvalidArgumentError(
@@ -155,6 +166,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   builder.RegisterService(server->authorizer_->grpc_service());
   builder.RegisterService(server->admin_->grpc_service());
   builder.RegisterService(server->health_->grpc_service());
+  if (server->grants_ != nullptr) {
+    builder.RegisterService(server->grants_->grpc_service());
+  }
   server->queues_.AddTo(&builder, UsableCpuCount());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || port == 0) {
@@ -165,6 +179,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   server->authorizer_->Start(server->queues_);
   server->admin_->Start(server->queues_);
   server->health_->Start(server->queues_);
+  if (server->grants_ != nullptr) server->grants_->Start(server->queues_);
   server->queues_.StartThreads();
   server->health_->SetServing(store->Current() != nullptr);
   return server;

@@ -1,5 +1,5 @@
-// Server: verdictd's gRPC server (Authorizer, Admin, grpc.health.v1.Health
-// and server reflection) over a PolicyStore.
+// Server: verdictd's gRPC server (Authorizer, Admin, Grants when enabled,
+// grpc.health.v1.Health and server reflection) over a PolicyStore.
 //
 // Start() binds the listen address (port 0 picks a free port, reported by
 // address()) and serves until Shutdown(), on the asynchronous API with one
@@ -29,6 +29,7 @@
 #include "server/service/async_call.h"
 #include "server/service/caller_trust.h"
 #include "server/service/decider.h"
+#include "server/service/grants_service.h"
 #include "server/service/policy_store.h"
 #include "server/service/reloader.h"
 
@@ -41,6 +42,7 @@ namespace verdict::service {
 class AuthorizerService;
 class AdminService;
 class HealthService;
+class GrantsService;
 
 struct TlsOptions {
   std::string cert_file;       // PEM certificate chain, leaf first
@@ -57,6 +59,9 @@ struct ServerOptions {
   // on its side, so overload cannot grow the server's memory per connection.
   int max_concurrent_streams = 4096;
   DeciderOptions decider;
+  // With a signer: the Grants service is served (decider.grants and
+  // decider.revocations should then be the same signer's verifier and list).
+  GrantsOptions grants;
   std::optional<TlsOptions> tls;    // absent: plaintext, loopback callers only
   std::vector<CallerRule> callers;  // needs `tls`
 };
@@ -93,6 +98,7 @@ class Server {
   std::unique_ptr<AuthorizerService> authorizer_;
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<HealthService> health_;
+  std::unique_ptr<GrantsService> grants_;  // null: grants are not enabled
   CompletionQueues queues_;  // one per usable CPU, each with its thread
   std::unique_ptr<grpc::Server> server_;
   std::string address_;

@@ -1,0 +1,721 @@
+#include "server/grants/grant_token.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/obj_mac.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "server/authn/base64url.h"
+#include "server/authn/jwk.h"
+#include "server/authn/key_file.h"
+#include "server/authn/openssl_util.h"
+#include "server/authn/strict_json.h"
+
+namespace verdict::grants {
+namespace {
+
+using authn::JwsAlgorithm;
+using engine::ReasonCode;
+using nlohmann::json;
+
+// RFC 7519 NumericDate, limited to whole seconds in [0, 10^11): Verdict only
+// writes such values, so anything else is not one of its tokens.
+constexpr int64_t kNumericDateLimit = 100000000000;
+
+// Payload object, "principal", "attributes": the attributes struct opens the
+// third level of JSON nesting.
+constexpr int kAttributesDepth = 3;
+
+absl::string_view Piece(std::string_view text) {
+  return absl::string_view(text.data(), text.size());
+}
+
+GrantOutcome Fail(ReasonCode code, std::string message,
+                  std::shared_ptr<const GrantClaims> claims = nullptr) {
+  GrantOutcome outcome;
+  outcome.code = code;
+  outcome.message = std::move(message);
+  outcome.claims = std::move(claims);
+  return outcome;
+}
+
+GrantOutcome Succeed(std::shared_ptr<const VerifiedGrant> grant) {
+  GrantOutcome outcome;
+  outcome.claims = std::shared_ptr<const GrantClaims>(grant, &grant->claims());
+  outcome.grant = std::move(grant);
+  return outcome;
+}
+
+std::optional<int64_t> NumericDateOf(absl::Time time) {
+  if (time < absl::UnixEpoch() ||
+      time >= absl::FromUnixSeconds(kNumericDateLimit)) {
+    return std::nullopt;
+  }
+  return absl::ToUnixSeconds(time);
+}
+
+std::optional<absl::Time> ParseNumericDate(const json& value) {
+  int64_t seconds = 0;
+  if (value.is_number_unsigned()) {
+    const uint64_t unsigned_seconds = value.get<uint64_t>();
+    if (unsigned_seconds >= kNumericDateLimit) return std::nullopt;
+    seconds = static_cast<int64_t>(unsigned_seconds);
+  } else if (value.is_number_integer()) {
+    seconds = value.get<int64_t>();
+    if (seconds < 0 || seconds >= kNumericDateLimit) return std::nullopt;
+  } else {
+    return std::nullopt;
+  }
+  return absl::FromUnixSeconds(seconds);
+}
+
+// The strings of `list` as a JSON array.
+json StringArray(const engine::StringList& list) {
+  json array = json::array();
+  for (const std::string& value : list) array.push_back(value);
+  return array;
+}
+
+bool StructToJson(const engine::Struct& object, int depth, json* out);
+
+// Copies `value`, which opens JSON nesting level `depth` if it is a struct or
+// a list. False when that is deeper than a token may be or a number is not
+// finite (JSON has no NaN or infinity).
+bool ValueToJson(const google::protobuf::Value& value, int depth, json* out) {
+  switch (value.kind_case()) {
+    case google::protobuf::Value::kNumberValue:
+      if (!std::isfinite(value.number_value())) return false;
+      *out = value.number_value();
+      return true;
+    case google::protobuf::Value::kStringValue:
+      *out = value.string_value();
+      return true;
+    case google::protobuf::Value::kBoolValue:
+      *out = value.bool_value();
+      return true;
+    case google::protobuf::Value::kStructValue:
+      return StructToJson(value.struct_value(), depth, out);
+    case google::protobuf::Value::kListValue:
+      if (depth > authn::kMaxJsonDepth) return false;
+      *out = json::array();
+      for (const google::protobuf::Value& element :
+           value.list_value().values()) {
+        json copied;
+        if (!ValueToJson(element, depth + 1, &copied)) return false;
+        out->push_back(std::move(copied));
+      }
+      return true;
+    case google::protobuf::Value::kNullValue:
+    case google::protobuf::Value::KIND_NOT_SET:
+      *out = nullptr;
+      return true;
+  }
+  return false;
+}
+
+bool StructToJson(const engine::Struct& object, int depth, json* out) {
+  if (depth > authn::kMaxJsonDepth) return false;
+  *out = json::object();
+  for (const auto& [name, value] : object.fields()) {
+    if (!ValueToJson(value, depth + 1, &(*out)[name])) return false;
+  }
+  return true;
+}
+
+// The payload text of `claims`, or why they cannot be signed. May throw
+// nlohmann's exception for a string that is not UTF-8.
+absl::StatusOr<std::string> PayloadOf(const GrantClaims& claims) {
+  auto invalid = [](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("grant claims: ", why));
+  };
+  if (claims.id.empty()) return invalid("id is empty");
+  if (claims.subject.empty()) return invalid("subject is empty");
+  if (claims.auth_method.empty()) return invalid("auth method is empty");
+  if (absl::Status task = ValidateTask(claims.task); !task.ok()) {
+    return invalid(task.message());
+  }
+  if (absl::Status scope = ValidateScope(claims.scope); !scope.ok()) {
+    return invalid(scope.message());
+  }
+  const std::optional<int64_t> iat = NumericDateOf(claims.issued_at);
+  const std::optional<int64_t> exp = NumericDateOf(claims.expires_at);
+  if (!iat.has_value() || !exp.has_value()) {
+    return invalid("issued_at or expires_at is not a NumericDate");
+  }
+  if (*exp <= *iat) {
+    return invalid("expires_at is not after issued_at (in whole seconds)");
+  }
+  json attributes;
+  if (!StructToJson(claims.attributes, kAttributesDepth, &attributes)) {
+    return invalid(
+        "attributes are nested too deeply or hold a non-finite number");
+  }
+  json scope = json::array();
+  for (const ScopeItem& item : claims.scope) {
+    scope.push_back({{"tool_server", item.tool_server},
+                     {"tool_name", item.tool_name},
+                     {"action", item.action},
+                     {"resource", item.resource}});
+  }
+  const json payload = {{"iss", std::string(kGrantIssuer)},
+                        {"jti", claims.id},
+                        {"sub", claims.subject},
+                        {"iat", *iat},
+                        {"nbf", *iat},
+                        {"exp", *exp},
+                        {"task",
+                         {{"id", claims.task.id},
+                          {"purpose", claims.task.purpose},
+                          {"environment", claims.task.environment}}},
+                        {"scope", std::move(scope)},
+                        {"principal",
+                         {{"roles", StringArray(claims.roles)},
+                          {"scopes", StringArray(claims.scopes)},
+                          {"attributes", std::move(attributes)},
+                          {"trust_domain", claims.trust_domain},
+                          {"auth", claims.auth_method}}}};
+  return payload.dump();
+}
+
+const std::string* StringMember(const json& object, std::string_view name) {
+  const auto it = object.find(name);
+  if (it == object.end() || !it->is_string()) return nullptr;
+  return &it->get_ref<const std::string&>();
+}
+
+bool StringListMember(const json& object, std::string_view name,
+                      engine::StringList* out) {
+  const auto it = object.find(name);
+  if (it == object.end() || !it->is_array()) return false;
+  for (const json& element : *it) {
+    if (!element.is_string()) return false;
+    *out->Add() = element.get_ref<const std::string&>();
+  }
+  return true;
+}
+
+struct ParsedClaims {
+  GrantClaims claims;
+  absl::Time not_before;
+};
+
+// The claims of a payload whose signature verified, or why it is not a
+// grant Verdict would have signed.
+absl::StatusOr<ParsedClaims> ParseClaims(const json& payload) {
+  auto malformed = [](absl::string_view claim) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("grant token claim ", claim, " is missing or malformed"));
+  };
+  ParsedClaims parsed;
+  GrantClaims& claims = parsed.claims;
+  const std::string* iss = StringMember(payload, "iss");
+  if (iss == nullptr || *iss != kGrantIssuer) {
+    return absl::InvalidArgumentError("grant token iss is not verdict");
+  }
+  const std::string* jti = StringMember(payload, "jti");
+  if (jti == nullptr || jti->empty()) return malformed("jti");
+  claims.id = *jti;
+  const std::string* sub = StringMember(payload, "sub");
+  if (sub == nullptr || sub->empty()) return malformed("sub");
+  claims.subject = *sub;
+
+  std::optional<absl::Time> times[3];
+  const char* const kTimeClaims[3] = {"iat", "nbf", "exp"};
+  for (int i = 0; i < 3; ++i) {
+    const auto member = payload.find(kTimeClaims[i]);
+    if (member != payload.end()) times[i] = ParseNumericDate(*member);
+    if (!times[i].has_value()) return malformed(kTimeClaims[i]);
+  }
+  claims.issued_at = *times[0];
+  parsed.not_before = *times[1];
+  claims.expires_at = *times[2];
+
+  const auto task = payload.find("task");
+  if (task == payload.end() || !task->is_object()) return malformed("task");
+  const std::string* task_id = StringMember(*task, "id");
+  const std::string* purpose = StringMember(*task, "purpose");
+  const std::string* environment = StringMember(*task, "environment");
+  if (task_id == nullptr || purpose == nullptr || environment == nullptr) {
+    return malformed("task");
+  }
+  claims.task = Task{*task_id, *purpose, *environment};
+  if (!ValidateTask(claims.task).ok()) return malformed("task");
+
+  const auto scope = payload.find("scope");
+  if (scope == payload.end() || !scope->is_array()) return malformed("scope");
+  for (const json& element : *scope) {
+    if (!element.is_object()) return malformed("scope");
+    const std::string* fields[4] = {StringMember(element, "tool_server"),
+                                    StringMember(element, "tool_name"),
+                                    StringMember(element, "action"),
+                                    StringMember(element, "resource")};
+    for (const std::string* field : fields) {
+      if (field == nullptr) return malformed("scope");
+    }
+    claims.scope.push_back(
+        ScopeItem{*fields[0], *fields[1], *fields[2], *fields[3]});
+  }
+  if (!ValidateScope(claims.scope).ok()) return malformed("scope");
+
+  const auto principal = payload.find("principal");
+  if (principal == payload.end() || !principal->is_object()) {
+    return malformed("principal");
+  }
+  const auto attributes = principal->find("attributes");
+  const std::string* trust_domain = StringMember(*principal, "trust_domain");
+  const std::string* auth = StringMember(*principal, "auth");
+  if (!StringListMember(*principal, "roles", &claims.roles) ||
+      !StringListMember(*principal, "scopes", &claims.scopes) ||
+      attributes == principal->end() || !attributes->is_object() ||
+      trust_domain == nullptr || auth == nullptr || auth->empty()) {
+    return malformed("principal");
+  }
+  google::protobuf::Value attributes_value;
+  authn::JsonToProtoValue(*attributes, &attributes_value);
+  claims.attributes.Swap(attributes_value.mutable_struct_value());
+  claims.trust_domain = *trust_domain;
+  claims.auth_method = *auth;
+  return parsed;
+}
+
+// Refuses to prompt for a passphrase: the key file must be unencrypted.
+int RefusePassphrase(char* /*buffer*/, int /*size*/, int /*rwflag*/,
+                     void* /*user*/) {
+  return -1;
+}
+
+bool IsP256(const EVP_PKEY* key) {
+  char name[64];
+  size_t length = 0;
+  if (EVP_PKEY_get_group_name(key, name, sizeof(name), &length) != 1) {
+    return false;
+  }
+  int nid = OBJ_sn2nid(name);
+  if (nid == NID_undef) nid = EC_curve_nist2nid(name);
+  return nid == NID_X9_62_prime256v1;
+}
+
+std::optional<std::string> FixedBignumParam(const EVP_PKEY* key,
+                                            const char* name, int bytes) {
+  BIGNUM* raw = nullptr;
+  if (EVP_PKEY_get_bn_param(key, name, &raw) != 1) return std::nullopt;
+  authn::BignumPtr bignum(raw);
+  std::string out(bytes, '\0');
+  if (BN_bn2binpad(bignum.get(), reinterpret_cast<unsigned char*>(out.data()),
+                   bytes) != bytes) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<std::string> Sha256(const EVP_MD* sha256,
+                                  std::string_view input) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(input.data(), input.size(), digest, &length, sha256,
+                 nullptr) != 1) {
+    return std::nullopt;
+  }
+  return std::string(reinterpret_cast<const char*>(digest), length);
+}
+
+// The RFC 7638 thumbprint of the public part of `key`: base64url of the
+// SHA-256 of its required JWK members in lexicographic order.
+std::optional<std::string> JwkThumbprint(const EVP_PKEY* key,
+                                         JwsAlgorithm algorithm,
+                                         const EVP_MD* sha256) {
+  std::string canonical;
+  if (algorithm == JwsAlgorithm::kES256) {
+    const std::optional<std::string> x =
+        FixedBignumParam(key, OSSL_PKEY_PARAM_EC_PUB_X, 32);
+    const std::optional<std::string> y =
+        FixedBignumParam(key, OSSL_PKEY_PARAM_EC_PUB_Y, 32);
+    if (!x.has_value() || !y.has_value()) return std::nullopt;
+    canonical = absl::StrCat(R"({"crv":"P-256","kty":"EC","x":")",
+                             authn::Base64UrlEncode(*x), R"(","y":")",
+                             authn::Base64UrlEncode(*y), R"("})");
+  } else {
+    std::string raw(32, '\0');
+    size_t length = raw.size();
+    if (EVP_PKEY_get_raw_public_key(
+            key, reinterpret_cast<unsigned char*>(raw.data()), &length) != 1 ||
+        length != raw.size()) {
+      return std::nullopt;
+    }
+    canonical = absl::StrCat(R"({"crv":"Ed25519","kty":"OKP","x":")",
+                             authn::Base64UrlEncode(raw), R"("})");
+  }
+  const std::optional<std::string> digest = Sha256(sha256, canonical);
+  if (!digest.has_value()) return std::nullopt;
+  return authn::Base64UrlEncode(*digest);
+}
+
+// A key holding only the public half of `key`, so the verifier never holds
+// signing material.
+authn::EvpPkeyPtr PublicHalf(EVP_PKEY* key) {
+  unsigned char* der = nullptr;
+  const int length = i2d_PUBKEY(key, &der);
+  if (length <= 0) return nullptr;
+  const unsigned char* cursor = der;
+  authn::EvpPkeyPtr public_key(d2i_PUBKEY(nullptr, &cursor, length));
+  OPENSSL_free(der);
+  return public_key;
+}
+
+// The JWS signature of `input`: raw R||S for ES256, as RFC 7518 wants.
+std::optional<std::string> SignatureOf(EVP_PKEY* key, JwsAlgorithm algorithm,
+                                       const EVP_MD* sha256,
+                                       std::string_view input) {
+  authn::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  const EVP_MD* md = algorithm == JwsAlgorithm::kES256 ? sha256 : nullptr;
+  if (ctx == nullptr ||
+      EVP_DigestSignInit(ctx.get(), nullptr, md, nullptr, key) != 1) {
+    return std::nullopt;
+  }
+  const auto* data = reinterpret_cast<const unsigned char*>(input.data());
+  size_t length = 0;
+  if (EVP_DigestSign(ctx.get(), nullptr, &length, data, input.size()) != 1) {
+    return std::nullopt;
+  }
+  std::string signature(length, '\0');
+  if (EVP_DigestSign(ctx.get(),
+                     reinterpret_cast<unsigned char*>(signature.data()),
+                     &length, data, input.size()) != 1) {
+    return std::nullopt;
+  }
+  signature.resize(length);
+  if (algorithm != JwsAlgorithm::kES256) return signature;
+  const auto* der = reinterpret_cast<const unsigned char*>(signature.data());
+  authn::EcdsaSigPtr ecdsa(d2i_ECDSA_SIG(nullptr, &der, signature.size()));
+  if (ecdsa == nullptr) return std::nullopt;
+  std::string raw(64, '\0');
+  auto* out = reinterpret_cast<unsigned char*>(raw.data());
+  if (BN_bn2binpad(ECDSA_SIG_get0_r(ecdsa.get()), out, 32) != 32 ||
+      BN_bn2binpad(ECDSA_SIG_get0_s(ecdsa.get()), out + 32, 32) != 32) {
+    return std::nullopt;
+  }
+  return raw;
+}
+
+}  // namespace
+
+VerifiedGrant::VerifiedGrant(GrantClaims claims, absl::Time not_before)
+    : claims_(std::move(claims)), not_before_(not_before) {
+  google::protobuf::ListValue* items =
+      (*scope_.mutable_fields())["items"].mutable_list_value();
+  for (const ScopeItem& item : claims_.scope) {
+    auto* fields =
+        items->add_values()->mutable_struct_value()->mutable_fields();
+    (*fields)["tool_server"].set_string_value(item.tool_server);
+    (*fields)["tool_name"].set_string_value(item.tool_name);
+    (*fields)["action"].set_string_value(item.action);
+    (*fields)["resource"].set_string_value(item.resource);
+  }
+}
+
+engine::Principal VerifiedGrant::AsPrincipal() const {
+  engine::Principal principal;
+  principal.id = claims_.subject;
+  principal.roles = &claims_.roles;
+  principal.scopes = &claims_.scopes;
+  principal.attributes = &claims_.attributes;
+  principal.trust_domain = claims_.trust_domain;
+  principal.auth = kGrantAuthMethod;
+  return principal;
+}
+
+engine::Grant VerifiedGrant::AsEngineGrant() const {
+  engine::Grant grant;
+  grant.present = true;
+  grant.id = claims_.id;
+  grant.task = claims_.task.id;
+  grant.environment = claims_.task.environment;
+  grant.scope = &scope_;
+  grant.expires_at = claims_.expires_at;
+  return grant;
+}
+
+struct GrantVerifier::Key {
+  authn::Jwk jwk;  // public half only; kid is the thumbprint, alg is set
+  authn::JwsVerifier jws;
+  authn::EvpMdPtr sha256;  // token digests for the cache
+};
+
+GrantVerifier::GrantVerifier(std::unique_ptr<const Key> key,
+                             size_t cache_capacity)
+    : key_(std::move(key)), cache_(cache_capacity) {}
+
+GrantVerifier::~GrantVerifier() = default;
+
+std::string_view GrantVerifier::algorithm() const {
+  return authn::JwsAlgorithmName(*key_->jwk.alg);
+}
+
+const std::string& GrantVerifier::kid() const { return key_->jwk.kid; }
+
+GrantOutcome GrantVerifier::Verify(std::string_view token,
+                                   absl::Time now) const {
+  if (token.size() > kMaxGrantTokenBytes) {
+    return Fail(ReasonCode::kUnauthenticated,
+                absl::StrCat("grant token larger than ", kMaxGrantTokenBytes,
+                             " bytes"));
+  }
+  std::optional<Sha256Digest> digest;
+  if (cache_.enabled()) {
+    digest.emplace();
+    unsigned int length = 0;
+    if (EVP_Digest(token.data(), token.size(), digest->data(), &length,
+                   key_->sha256.get(), nullptr) != 1) {
+      ERR_clear_error();
+      digest.reset();  // verify without the cache
+    }
+  }
+  if (digest.has_value()) {
+    // The cache keeps an entry only until exp; nbf is checked here so that
+    // an earlier `now` gets the same answer as a fresh verification.
+    std::shared_ptr<const VerifiedGrant> cached = cache_.Find(*digest, now);
+    if (cached != nullptr && now >= cached->not_before()) {
+      return Succeed(std::move(cached));
+    }
+  }
+  GrantOutcome outcome = VerifyNoThrow(token, now);
+  if (outcome.ok() && digest.has_value()) {
+    cache_.Insert(*digest, outcome.grant, outcome.grant->claims().expires_at,
+                  now);
+  }
+  return outcome;
+}
+
+GrantOutcome GrantVerifier::VerifyNoThrow(std::string_view token,
+                                          absl::Time now) const {
+  // JSON accesses are type-checked first; this keeps a missed case (or an
+  // allocation failure) from escaping as an exception.
+  try {
+    return VerifySignedToken(token, now);
+  } catch (...) {
+    return Fail(ReasonCode::kUnauthenticated, "grant token could not be read");
+  }
+}
+
+GrantOutcome GrantVerifier::VerifySignedToken(std::string_view token,
+                                              absl::Time now) const {
+  const size_t first_dot = token.find('.');
+  const size_t second_dot = first_dot == std::string_view::npos
+                                ? std::string_view::npos
+                                : token.find('.', first_dot + 1);
+  if (second_dot == std::string_view::npos ||
+      token.find('.', second_dot + 1) != std::string_view::npos) {
+    return Fail(ReasonCode::kUnauthenticated,
+                "grant token is not a compact JWS (three segments)");
+  }
+  const std::optional<std::string> header_text =
+      authn::Base64UrlDecode(token.substr(0, first_dot));
+  const std::optional<std::string> payload_text = authn::Base64UrlDecode(
+      token.substr(first_dot + 1, second_dot - first_dot - 1));
+  const std::optional<std::string> signature =
+      authn::Base64UrlDecode(token.substr(second_dot + 1));
+  if (!header_text.has_value() || !payload_text.has_value() ||
+      !signature.has_value()) {
+    return Fail(ReasonCode::kUnauthenticated,
+                "grant token segment is not canonical base64url");
+  }
+  const absl::StatusOr<json> header =
+      authn::ParseStrictJsonObject(*header_text);
+  if (!header.ok()) {
+    return Fail(
+        ReasonCode::kUnauthenticated,
+        absl::StrCat("grant token header: ", header.status().message()));
+  }
+  const std::string* alg = StringMember(*header, "alg");
+  if (alg == nullptr) {
+    return Fail(ReasonCode::kUnauthenticated, "grant token header has no alg");
+  }
+  if (*alg != algorithm()) {
+    return Fail(ReasonCode::kAlgorithmNotAllowed,
+                absl::StrCat("grant token alg is not the signing key's (",
+                             Piece(algorithm()), ")"));
+  }
+  const std::string* typ = StringMember(*header, "typ");
+  if (typ == nullptr || *typ != kGrantTokenType) {
+    return Fail(
+        ReasonCode::kUnauthenticated,
+        absl::StrCat("grant token typ is not ", Piece(kGrantTokenType)));
+  }
+  if (header->contains("crit")) {
+    return Fail(ReasonCode::kUnauthenticated,
+                "grant token header has a crit extension that is not "
+                "understood");
+  }
+  const auto kid_member = header->find("kid");
+  if (kid_member != header->end() && !kid_member->is_string()) {
+    return Fail(ReasonCode::kUnauthenticated,
+                "grant token kid is not a string");
+  }
+  if (kid_member == header->end() ||
+      kid_member->get_ref<const std::string&>() != kid()) {
+    return Fail(ReasonCode::kSignatureInvalid,
+                "grant token kid does not name this server's signing key");
+  }
+  if (!key_->jws.Verify(*key_->jwk.alg, key_->jwk, token.substr(0, second_dot),
+                        *signature)) {
+    return Fail(ReasonCode::kSignatureInvalid,
+                "grant token signature is invalid");
+  }
+
+  // Signed by this server's key: the payload may now be read.
+  const absl::StatusOr<json> payload =
+      authn::ParseStrictJsonObject(*payload_text);
+  if (!payload.ok()) {
+    return Fail(
+        ReasonCode::kUnauthenticated,
+        absl::StrCat("grant token claims: ", payload.status().message()));
+  }
+  absl::StatusOr<ParsedClaims> parsed = ParseClaims(*payload);
+  if (!parsed.ok()) {
+    return Fail(ReasonCode::kUnauthenticated,
+                std::string(parsed.status().message()));
+  }
+  if (now >= parsed->claims.expires_at) {
+    return Fail(ReasonCode::kGrantExpired, "grant has expired",
+                std::make_shared<const GrantClaims>(std::move(parsed->claims)));
+  }
+  if (now < parsed->not_before) {
+    return Fail(ReasonCode::kTokenNotYetValid, "grant nbf is in the future",
+                std::make_shared<const GrantClaims>(std::move(parsed->claims)));
+  }
+  return Succeed(std::shared_ptr<const VerifiedGrant>(
+      new VerifiedGrant(std::move(parsed->claims), parsed->not_before)));
+}
+
+struct GrantSigner::PrivateKey {
+  authn::EvpPkeyPtr key;
+  JwsAlgorithm algorithm = JwsAlgorithm::kES256;
+  authn::EvpMdPtr sha256;
+  std::string encoded_header;  // the same for every token of this key
+};
+
+GrantSigner::GrantSigner(std::unique_ptr<const PrivateKey> key,
+                         std::unique_ptr<const GrantVerifier> verifier)
+    : key_(std::move(key)), verifier_(std::move(verifier)) {}
+
+GrantSigner::~GrantSigner() = default;
+
+absl::StatusOr<std::unique_ptr<GrantSigner>> GrantSigner::FromKeyFile(
+    const std::string& path, size_t cache_capacity) {
+  auto invalid = [&path](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("grants signing key ", path, ": ", why));
+  };
+  absl::StatusOr<std::string> text = authn::ReadKeyFile(path);
+  if (!text.ok()) {
+    return absl::Status(
+        text.status().code(),
+        absl::StrCat("grants signing key: ", text.status().message()));
+  }
+  authn::BioPtr bio(
+      BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
+  authn::EvpPkeyPtr key(
+      bio == nullptr ? nullptr
+                     : PEM_read_bio_PrivateKey(bio.get(), nullptr,
+                                               RefusePassphrase, nullptr));
+  OPENSSL_cleanse(text->data(), text->size());
+  if (key == nullptr) {
+    ERR_clear_error();
+    return invalid("not an unencrypted PEM private key");
+  }
+
+  auto private_key = std::make_unique<PrivateKey>();
+  authn::KeyType key_type;
+  if (EVP_PKEY_is_a(key.get(), "ED25519")) {
+    private_key->algorithm = JwsAlgorithm::kEdDSA;
+    key_type = authn::KeyType::kEd25519;
+  } else if (EVP_PKEY_is_a(key.get(), "EC") && IsP256(key.get())) {
+    private_key->algorithm = JwsAlgorithm::kES256;
+    key_type = authn::KeyType::kEcP256;
+  } else {
+    ERR_clear_error();
+    return invalid(
+        "unsupported key type: use EC P-256 (ES256) or Ed25519 (EdDSA)");
+  }
+  private_key->sha256.reset(EVP_MD_fetch(nullptr, "SHA2-256", nullptr));
+  authn::EvpPkeyPtr public_key = PublicHalf(key.get());
+  if (private_key->sha256 == nullptr || public_key == nullptr) {
+    return invalid(authn::TakeOpenSslError());
+  }
+  const std::optional<std::string> kid = JwkThumbprint(
+      public_key.get(), private_key->algorithm, private_key->sha256.get());
+  if (!kid.has_value()) return invalid(authn::TakeOpenSslError());
+  private_key->key = std::move(key);
+  const std::string_view alg_name =
+      authn::JwsAlgorithmName(private_key->algorithm);
+  private_key->encoded_header = authn::Base64UrlEncode(json{
+      {"alg", std::string(alg_name)},
+      {"kid", *kid},
+      {"typ", std::string(kGrantTokenType)}}.dump());
+
+  auto verifier_key = std::make_unique<GrantVerifier::Key>();
+  verifier_key->jwk.kid = *kid;
+  verifier_key->jwk.type = key_type;
+  verifier_key->jwk.alg = private_key->algorithm;
+  verifier_key->jwk.key = std::move(public_key);
+  verifier_key->sha256.reset(EVP_MD_fetch(nullptr, "SHA2-256", nullptr));
+  if (verifier_key->sha256 == nullptr) {
+    return invalid(authn::TakeOpenSslError());
+  }
+
+  // A key whose halves do not match would issue grants nobody can verify:
+  // find out now, not on the first Check.
+  constexpr std::string_view kProbe = "verdict grants signing key self-test";
+  const std::optional<std::string> probe_signature =
+      SignatureOf(private_key->key.get(), private_key->algorithm,
+                  private_key->sha256.get(), kProbe);
+  if (!probe_signature.has_value() ||
+      !verifier_key->jws.Verify(private_key->algorithm, verifier_key->jwk,
+                                kProbe, *probe_signature)) {
+    ERR_clear_error();
+    return invalid("the key fails a sign-and-verify self-test");
+  }
+
+  std::unique_ptr<const GrantVerifier> verifier(
+      new GrantVerifier(std::move(verifier_key), cache_capacity));
+  return std::unique_ptr<GrantSigner>(
+      new GrantSigner(std::move(private_key), std::move(verifier)));
+}
+
+absl::StatusOr<std::string> GrantSigner::Sign(const GrantClaims& claims) const {
+  absl::StatusOr<std::string> payload;
+  try {
+    payload = PayloadOf(claims);
+  } catch (const json::exception&) {
+    return absl::InvalidArgumentError(
+        "grant claims: a string is not valid UTF-8");
+  } catch (...) {
+    return absl::InternalError("grant claims could not be encoded");
+  }
+  if (!payload.ok()) return payload.status();
+  std::string token =
+      absl::StrCat(key_->encoded_header, ".", authn::Base64UrlEncode(*payload));
+  const std::optional<std::string> signature =
+      SignatureOf(key_->key.get(), key_->algorithm, key_->sha256.get(), token);
+  if (!signature.has_value()) {
+    return absl::InternalError(
+        absl::StrCat("grant signing failed: ", authn::TakeOpenSslError()));
+  }
+  absl::StrAppend(&token, ".", authn::Base64UrlEncode(*signature));
+  if (token.size() > kMaxGrantTokenBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("grant token would be ", token.size(), " bytes; at most ",
+                     kMaxGrantTokenBytes));
+  }
+  return token;
+}
+
+}  // namespace verdict::grants

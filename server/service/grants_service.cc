@@ -1,0 +1,318 @@
+#include "server/service/grants_service.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "server/common/log.h"
+#include "server/engine/reason.h"
+#include "server/grants/grant.h"
+#include "server/service/proto_time.h"
+
+namespace verdict::service {
+namespace {
+
+using engine::ReasonCode;
+
+constexpr absl::Duration kActiveRefreshPeriod = absl::Seconds(5);
+
+grants::ScopeItem FromProto(const v1::ScopeItem& item) {
+  return grants::ScopeItem{.tool_server = item.tool_server(),
+                           .tool_name = item.tool_name(),
+                           .action = item.action(),
+                           .resource = item.resource()};
+}
+
+void ToProto(const grants::ScopeItem& item, v1::ScopeItem* out) {
+  out->set_tool_server(item.tool_server);
+  out->set_tool_name(item.tool_name);
+  out->set_action(item.action);
+  out->set_resource(item.resource);
+}
+
+void ToProto(const grants::Task& task, v1::Task* out) {
+  out->set_id(task.id);
+  out->set_purpose(task.purpose);
+  out->set_environment(task.environment);
+}
+
+void SetReason(ReasonCode code, std::string_view message, v1::Reason* out) {
+  out->set_code(std::string(engine::ReasonCodeName(code)));
+  out->set_message(std::string(message));
+}
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+// The Check that asks whether the requester may do `item` for the task.
+void ItemCheck(const v1::IssueGrantRequest& issue, const grants::Task& task,
+               const grants::ScopeItem& item, v1::CheckRequest* check) {
+  if (issue.has_credentials())
+    *check->mutable_credentials() = issue.credentials();
+  *check->mutable_subject() = issue.subject();
+  check->mutable_tool()->set_server(item.tool_server);
+  check->mutable_tool()->set_name(item.tool_name);
+  check->set_action(item.action.empty() ? std::string(grants::kDefaultAction)
+                                        : item.action);
+  if (!item.resource.empty()) {
+    const size_t colon = item.resource.find(':');
+    check->mutable_resource()->set_kind(item.resource.substr(0, colon));
+    check->mutable_resource()->set_id(item.resource.substr(colon + 1));
+  }
+  google::protobuf::Struct* context = check->mutable_context();
+  if (issue.has_context()) *context = issue.context();
+  auto& fields = *context->mutable_fields();
+  if (!fields.contains("task_id")) fields["task_id"].set_string_value(task.id);
+  if (!task.environment.empty() && !fields.contains("environment")) {
+    fields["environment"].set_string_value(task.environment);
+  }
+}
+
+}  // namespace
+
+GrantsService::GrantsService(const Decider* decider, const CallerTrust* callers,
+                             const GrantsOptions& options)
+    : decider_(decider),
+      callers_(callers),
+      options_(options),
+      issue_{&service_, &Async::RequestIssue,
+             [this](IssueCall* call) { Issue(call); }},
+      revoke_{&service_, &Async::RequestRevoke,
+              [this](RevokeCall* call) { Revoke(call); }},
+      introspect_{&service_, &Async::RequestIntrospect,
+                  [this](IntrospectCall* call) { Introspect(call); }},
+      refresher_([this] { RefreshEvery(kActiveRefreshPeriod); }) {}
+
+GrantsService::~GrantsService() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  refresher_.join();
+}
+
+void GrantsService::Start(const CompletionQueues& queues) {
+  for (const auto& queue : queues.queues()) {
+    IssueCall::Post(&issue_, queue.get());
+    RevokeCall::Post(&revoke_, queue.get());
+    IntrospectCall::Post(&introspect_, queue.get());
+  }
+}
+
+bool GrantsService::Permitted(const grpc::ServerContextBase& context,
+                              CallerInfo* caller) const {
+  Caller resolved = callers_->Resolve(context);
+  if (!resolved.may.grants) return false;
+  *caller = CallerInfo{.trusted = true,
+                       .id = std::move(resolved.id),
+                       .may_assert_identity = resolved.may.assert_identity,
+                       .refusal = {}};
+  return true;
+}
+
+template <typename Call>
+bool GrantsService::Admitted(Call* call, CallerInfo* caller) const {
+  if (Permitted(call->context(), caller)) return true;
+  call->Finish(grpc::Status(
+      grpc::StatusCode::PERMISSION_DENIED,
+      callers_->tls()
+          ? "the caller may not use the Grants service (callers: grants)"
+          : "without TLS only loopback callers may use the Grants service"));
+  return false;
+}
+
+void GrantsService::Issue(IssueCall* call) {
+  CallerInfo caller;
+  if (!Admitted(call, &caller)) return;
+  const v1::IssueGrantRequest& request = call->request();
+  v1::IssueGrantResponse* response = call->response();
+  // Whole seconds, as the token records them, so expires_at below is the
+  // token's exp.
+  const absl::Time now =
+      absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()));
+  const grants::Task task{.id = request.task().id(),
+                          .purpose = request.task().purpose(),
+                          .environment = request.task().environment()};
+  std::vector<grants::ScopeItem> scope;
+  scope.reserve(request.scope_size());
+  for (const v1::ScopeItem& item : request.scope()) {
+    scope.push_back(FromProto(item));
+  }
+  absl::Status valid = grants::ValidateTask(task);
+  if (valid.ok()) valid = grants::ValidateScope(scope);
+  if (!valid.ok()) {
+    SetReason(ReasonCode::kInvalidRequest, std::string(valid.message()),
+              response->add_reasons());
+    call->Finish(grpc::Status::OK);
+    return;
+  }
+  if (options_.revocations->IsRevoked({}, task.id)) {
+    SetReason(ReasonCode::kGrantRevoked,
+              absl::StrCat("task ", task.id, " is revoked"),
+              response->add_reasons());
+    call->Finish(grpc::Status::OK);
+    return;
+  }
+  const authn::AuthOutcome requester = decider_->Identify(
+      request.has_credentials() ? &request.credentials() : nullptr,
+      request.subject(), caller);
+  if (!requester.ok()) {
+    SetReason(requester.code, requester.message, response->add_reasons());
+    call->Finish(grpc::Status::OK);
+    return;
+  }
+
+  grants::GrantClaims claims;
+  for (const grants::ScopeItem& item : scope) {
+    v1::CheckRequest check;
+    ItemCheck(request, task, item, &check);
+    v1::CheckResponse decided;
+    decider_->Check(check, caller, &decided);
+    response->set_policy_revision(decided.policy_revision());
+    if (decided.decision() == v1::ALLOW) {
+      claims.scope.push_back(item);
+      ToProto(item, response->add_granted());
+      continue;
+    }
+    v1::RefusedItem* refused = response->add_refused();
+    ToProto(item, refused->mutable_item());
+    *refused->mutable_reasons() = decided.reasons();
+  }
+  if (claims.scope.empty()) {
+    call->Finish(grpc::Status::OK);
+    return;
+  }
+
+  absl::Duration ttl = FromProto(request.ttl());
+  if (ttl <= absl::ZeroDuration()) ttl = options_.max_ttl;
+  ttl = std::min(ttl, options_.max_ttl);
+  absl::StatusOr<std::string> id = grants::NewGrantId();
+  if (!id.ok()) {
+    call->Finish(ToGrpc(id.status()));
+    return;
+  }
+  const authn::Identity& identity = *requester.identity;
+  claims.id = *std::move(id);
+  claims.subject = identity.subject;
+  claims.roles = identity.roles;
+  claims.scopes = identity.scopes;
+  claims.attributes = identity.attributes;
+  claims.trust_domain = identity.trust_domain;
+  claims.auth_method = identity.method;
+  claims.task = task;
+  claims.issued_at = now;
+  // A grant never outlives the credential that earned it.
+  claims.expires_at = absl::FromUnixSeconds(
+      absl::ToUnixSeconds(std::min(now + ttl, identity.expires_at)));
+  if (claims.expires_at <= now) {
+    SetReason(ReasonCode::kTokenExpired,
+              "the requester's credential expires within a second",
+              response->add_reasons());
+    call->Finish(grpc::Status::OK);
+    return;
+  }
+  absl::StatusOr<std::string> token = options_.signer->Sign(claims);
+  if (!token.ok()) {
+    call->Finish(ToGrpc(token.status()));
+    return;
+  }
+  active_.Issued(claims.id, claims.task.id, claims.expires_at, now);
+  if (options_.metrics != nullptr) options_.metrics->CountGrantIssued();
+  RefreshActive();
+  Log(LogLevel::kInfo, "issued grant ", claims.id, " for task ", task.id,
+      " to ", claims.subject, ": ", claims.scope.size(), " of ", scope.size(),
+      " items, until ", absl::FormatTime(claims.expires_at));
+  response->set_grant_token(*std::move(token));
+  response->set_grant_id(claims.id);
+  SetTimestamp(claims.expires_at, response->mutable_expires_at());
+  call->Finish(grpc::Status::OK);
+}
+
+void GrantsService::Revoke(RevokeCall* call) {
+  CallerInfo caller;
+  if (!Admitted(call, &caller)) return;
+  const v1::RevokeGrantRequest& request = call->request();
+  const absl::Time now = absl::Now();
+  const size_t revocations_before = options_.revocations->revoked_grants() +
+                                    options_.revocations->revoked_tasks();
+  absl::Status revoked;
+  switch (request.target_case()) {
+    case v1::RevokeGrantRequest::kGrantId:
+      revoked = options_.revocations->RevokeGrant(request.grant_id(), now);
+      if (revoked.ok()) active_.RevokeGrant(request.grant_id());
+      break;
+    case v1::RevokeGrantRequest::kTaskId:
+      revoked = options_.revocations->RevokeTask(request.task_id(), now);
+      if (revoked.ok()) active_.RevokeTask(request.task_id());
+      break;
+    case v1::RevokeGrantRequest::TARGET_NOT_SET:
+      revoked = absl::InvalidArgumentError("grant_id or task_id is required");
+      break;
+  }
+  // Revoking again is fine and changes nothing, so it is not counted.
+  const bool written = options_.revocations->revoked_grants() +
+                           options_.revocations->revoked_tasks() >
+                       revocations_before;
+  if (revoked.ok() && written) {
+    if (options_.metrics != nullptr) options_.metrics->CountGrantRevoked();
+    RefreshActive();
+    Log(LogLevel::kInfo, "revoked ",
+        request.has_grant_id() ? "grant " : "task ",
+        request.has_grant_id() ? request.grant_id() : request.task_id(),
+        " for ", caller.id);
+  }
+  call->Finish(ToGrpc(revoked));
+}
+
+void GrantsService::Introspect(IntrospectCall* call) {
+  CallerInfo caller;
+  if (!Admitted(call, &caller)) return;
+  v1::IntrospectGrantResponse* response = call->response();
+  const absl::Time now = absl::Now();
+  const grants::GrantOutcome outcome =
+      options_.signer->verifier().Verify(call->request().grant_token(), now);
+  const grants::GrantClaims* claims =
+      outcome.ok() ? &outcome.grant->claims() : outcome.claims.get();
+  if (!outcome.ok()) {
+    SetReason(outcome.code, outcome.message, response->mutable_reason());
+  } else if (options_.revocations->IsRevoked(claims->id, claims->task.id)) {
+    SetReason(ReasonCode::kGrantRevoked,
+              absl::StrCat("grant ", claims->id, " of task ", claims->task.id,
+                           " is revoked"),
+              response->mutable_reason());
+  } else {
+    response->set_active(true);
+  }
+  if (claims != nullptr) {
+    response->set_grant_id(claims->id);
+    ToProto(claims->task, response->mutable_task());
+    response->set_subject_id(claims->subject);
+    for (const grants::ScopeItem& item : claims->scope) {
+      ToProto(item, response->add_scope());
+    }
+    SetTimestamp(claims->issued_at, response->mutable_issued_at());
+    SetTimestamp(claims->expires_at, response->mutable_expires_at());
+  }
+  call->Finish(grpc::Status::OK);
+}
+
+void GrantsService::RefreshActive() {
+  if (options_.metrics == nullptr) return;
+  options_.metrics->SetGrantsActive(
+      static_cast<int64_t>(active_.Count(absl::Now())));
+}
+
+void GrantsService::RefreshEvery(absl::Duration period) {
+  absl::MutexLock lock(&mu_);
+  while (!mu_.AwaitWithTimeout(absl::Condition(&stopping_), period)) {
+    mu_.Unlock();
+    RefreshActive();
+    mu_.Lock();
+  }
+}
+
+}  // namespace verdict::service
