@@ -54,6 +54,14 @@ class Published {
     return cache.value;
   }
 
+  // A copy of what was last published, taken under the mutex, for occasional
+  // readers (status pages, the writer itself): unlike Current() it leaves
+  // the calling thread's cache alone.
+  std::shared_ptr<const T> Latest() const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return current_;
+  }
+
   void Publish(std::shared_ptr<const T> value) ABSL_LOCKS_EXCLUDED(mu_) {
     // Declared before the lock, so destroyed after it is released.
     std::shared_ptr<const T> retired;

@@ -5,25 +5,11 @@
 #include "server/policy/compiler.h"
 
 namespace verdict::service {
-namespace {
-
-// Zero means "nothing cached", so generations start at 1.
-constinit std::atomic<uint64_t> next_generation{1};
-
-struct ThreadCache {
-  uint64_t generation = 0;
-  PolicyStore::Snapshot snapshot;
-};
-
-ThreadCache& LocalCache() {
-  thread_local ThreadCache cache;
-  return cache;
-}
-
-}  // namespace
 
 PolicyStore::PolicyStore(std::string dir, metrics::Metrics* metrics)
-    : dir_(std::move(dir)), metrics_(metrics) {}
+    : dir_(std::move(dir)),
+      metrics_(metrics),
+      serving_(std::make_shared<const Snapshot>()) {}
 
 ReloadOutcome PolicyStore::Reload() {
   absl::MutexLock reload_lock(&reload_mu_);
@@ -50,42 +36,34 @@ ReloadOutcome PolicyStore::Reload() {
   }
   if (metrics_ != nullptr) metrics_->CountReload(outcome.ok, now);
 
-  // The retired set is released after the lock, by whichever thread holds
-  // the last reference: freeing 100,000 rules takes a while.
-  Snapshot retired;
-  absl::MutexLock lock(&mu_);
+  // A retired set is freed by whichever thread drops the last reference,
+  // never under a lock: freeing 100,000 rules takes a while.
   if (compiled.ok()) {
-    retired = std::move(current_);
-    current_ = std::move(published);
-    generation_.store(next_generation.fetch_add(1), std::memory_order_release);
+    serving_.Publish(std::make_shared<const Snapshot>(std::move(published)));
   }
+  const std::shared_ptr<const Snapshot> serving = serving_.Latest();
+  outcome.revision = serving->set != nullptr ? serving->set->revision() : "";
+  absl::MutexLock lock(&mu_);
   last_reload_time_ = now;
   last_reload_ok_ = outcome.ok;
   last_reload_errors_ = outcome.errors;
-  outcome.revision = current_.set != nullptr ? current_.set->revision() : "";
   return outcome;
 }
 
 const PolicyStore::Snapshot& PolicyStore::CurrentSnapshot() const {
-  ThreadCache& cache = LocalCache();
-  const uint64_t generation = generation_.load(std::memory_order_acquire);
-  if (cache.generation != generation) {
-    absl::MutexLock lock(&mu_);
-    cache.snapshot = current_;
-    cache.generation = generation_.load(std::memory_order_relaxed);
-  }
-  return cache.snapshot;
+  return *serving_.Current();
 }
 
 StoreStatus PolicyStore::Status() const {
-  absl::MutexLock lock(&mu_);
+  const std::shared_ptr<const Snapshot> serving = serving_.Latest();
   StoreStatus status;
   status.dir = dir_;
-  if (const policy::PolicySet* set = current_.set.get(); set != nullptr) {
+  if (const policy::PolicySet* set = serving->set.get(); set != nullptr) {
     status.revision = set->revision();
     status.rule_count = static_cast<int>(set->rules().size());
     status.policy_count = set->policy_count();
   }
+  absl::MutexLock lock(&mu_);
   status.last_reload_time = last_reload_time_;
   status.last_reload_ok = last_reload_ok_;
   status.last_reload_errors = last_reload_errors_;

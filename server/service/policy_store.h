@@ -2,7 +2,7 @@
 //
 // Holds one immutable PolicySet compiled from a directory, with its metric
 // label children. Readers take it without waiting on a lock in the common
-// case (a generation counter checked against a per-thread cached pointer);
+// case (server/common/published.h);
 // Reload() compiles the whole directory on the calling thread and publishes
 // the new set only if it compiled, so a broken edit never replaces a good
 // set. Every attempt is counted in verdict_policy_reloads_total and logged;
@@ -24,6 +24,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/common/published.h"
 #include "server/metrics/metrics.h"
 #include "server/policy/policy_set.h"
 
@@ -81,11 +82,8 @@ class PolicyStore {
   const std::string dir_;
   metrics::Metrics* const metrics_;
   absl::Mutex reload_mu_;  // one compile at a time
-  mutable absl::Mutex mu_;
-  Snapshot current_ ABSL_GUARDED_BY(mu_);
-  // Globally unique per published set (across stores), so a thread's cache
-  // can never confuse two stores' sets.
-  std::atomic<uint64_t> generation_{0};
+  Published<Snapshot> serving_;
+  mutable absl::Mutex mu_;  // the last reload's outcome
   absl::Time last_reload_time_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool last_reload_ok_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::string> last_reload_errors_ ABSL_GUARDED_BY(mu_);

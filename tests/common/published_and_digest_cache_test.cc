@@ -38,6 +38,20 @@ TEST(PublishedTest, CurrentIsWhatWasLastPublished) {
   EXPECT_EQ(*other.Current(), 10);
 }
 
+TEST(PublishedTest, LatestLeavesTheThreadsCurrentValueAlive) {
+  Published<int> published(std::make_shared<const int>(1));
+  const int* current = published.Current().get();
+  std::weak_ptr<const int> first = published.Current();
+  published.Publish(std::make_shared<const int>(2));
+  EXPECT_EQ(*published.Latest(), 2);
+  // Latest() did not move this thread on: what Current() gave is still
+  // alive, as its contract promises until the next Current().
+  EXPECT_FALSE(first.expired());
+  EXPECT_EQ(*current, 1);
+  EXPECT_EQ(*published.Current(), 2);
+  EXPECT_TRUE(first.expired());
+}
+
 TEST(PublishedTest, ReadersNeverSeeAnOlderValueThanTheyHaveSeen) {
   Published<int> published(std::make_shared<const int>(0));
   std::atomic<bool> done{false};
