@@ -45,7 +45,51 @@ bench: build
 	./$(BUILD_DIR)/bench/engine_bench --benchmark_min_time=0.5
 
 format:
-	find server client tests bench -name '*.h' -o -name '*.cc' | xargs clang-format -i
+	find server client tests bench fuzz -name '*.h' -o -name '*.cc' | xargs clang-format -i
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# `make fuzz FUZZ_SECONDS=60`: builds the libFuzzer targets of fuzz/ with
+# clang, ASan and UBSan into FUZZ_BUILD_DIR and runs each for FUZZ_SECONDS.
+# New inputs go to a scratch corpus under FUZZ_BUILD_DIR/fuzz-work (kept
+# between runs), never into fuzz/corpus; crashes to fuzz-work/findings.
+FUZZ_BUILD_DIR ?= build-fuzz-clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= policy_compiler condition jwt x509_svid jwks strict_json base64url
+FUZZ_WORK = $(FUZZ_BUILD_DIR)/fuzz-work
+# The dictionaries (fuzz/dictionaries/NAME.dict) each target runs with.
+FUZZ_DICTS_policy_compiler := policy_compiler cel
+FUZZ_DICTS_condition := cel
+FUZZ_DICTS_jwt := jwt
+FUZZ_DICTS_jwks := json
+FUZZ_DICTS_strict_json := json
+
+.PHONY: fuzz
+
+fuzz: deps
+	@$(MAKE) --no-print-directory deps APT_PACKAGES="clang libclang-rt-14-dev"
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD_DIR) \
+	  -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DVERDICT_FUZZ=ON
+	cmake --build $(FUZZ_BUILD_DIR) -j$(JOBS) --target $(FUZZ_TARGETS:%=%_fuzzer)
+	@mkdir -p $(FUZZ_WORK)/findings
+	@$(foreach t,$(FUZZ_TARGETS),mkdir -p $(FUZZ_WORK)/corpus/$(t) && \
+	  cat /dev/null $(FUZZ_DICTS_$(t):%=fuzz/dictionaries/%.dict) \
+	  > $(FUZZ_WORK)/$(t).dict;)
+	@failed=""; \
+	for t in $(FUZZ_TARGETS); do \
+	  dict=""; [ -s $(FUZZ_WORK)/$$t.dict ] && dict=-dict=$(FUZZ_WORK)/$$t.dict; \
+	  echo "fuzzing $$t for $(FUZZ_SECONDS) s (log: $(FUZZ_WORK)/$$t.log)"; \
+	  if $(FUZZ_BUILD_DIR)/fuzz/$${t}_fuzzer $$dict \
+	      -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
+	      -artifact_prefix=$(FUZZ_WORK)/findings/$$t- \
+	      $(FUZZ_WORK)/corpus/$$t fuzz/corpus/$$t > $(FUZZ_WORK)/$$t.log 2>&1; then \
+	    grep -E '^#[0-9]+[[:space:]]+DONE' $(FUZZ_WORK)/$$t.log | tail -n 1; \
+	    grep -E '^stat::average_exec_per_sec' $(FUZZ_WORK)/$$t.log; \
+	  else \
+	    tail -n 40 $(FUZZ_WORK)/$$t.log; failed="$$failed $$t"; \
+	  fi; \
+	done; \
+	if [ -n "$$failed" ]; then \
+	  echo "fuzz: findings in$$failed (inputs in $(FUZZ_WORK)/findings)"; exit 1; \
+	fi

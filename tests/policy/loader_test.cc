@@ -235,6 +235,39 @@ TEST(LoaderTest, YamlSyntaxErrorsCarryTheirMark) {
             "p.yaml:3:2: error[yaml]: end of sequence flow not found");
 }
 
+// yaml-cpp 0.7's LoadAll never returns (and keeps allocating) when a document
+// starts with a ',' outside a flow collection; found by
+// fuzz/policy_compiler_fuzzer. Each of these must be a prompt yaml error.
+TEST(LoaderTest, CommaWhereADocumentStartsIsAnErrorNotAHang) {
+  EXPECT_THAT(Errors(","),
+              ElementsAre("p.yaml:1:1: error[yaml]: unexpected ',' outside a "
+                          "flow collection"));
+  EXPECT_THAT(Heads("policy: p\nrules: []\n---\n,\n"),
+              ElementsAre("p.yaml:4:1: error[yaml]"));
+  EXPECT_THAT(Heads("[a]\n,"), ElementsAre("p.yaml:2:1: error[yaml]"));
+  EXPECT_THAT(Heads("'x' ,"), ElementsAre("p.yaml:1:5: error[yaml]"));
+  EXPECT_THAT(Heads("&a ,"), ElementsAre("p.yaml:1:4: error[yaml]"));
+  EXPECT_THAT(Heads("  policy: p\n,"), ElementsAre("p.yaml:2:1: error[yaml]"));
+  EXPECT_THAT(Heads("policy: p\r\nrules: []\r\n---\r\n,\r\n"),
+              ElementsAre("p.yaml:4:1: error[yaml]"));
+}
+
+// Files whose documents all start with a top-level key skip the extra walk
+// that guards against the loop above; the rest take it and still load.
+TEST(LoaderTest, DocumentsOfEveryShapeStillLoad) {
+  for (const std::string text :
+       {"policy: a\nrules: [{id: r, effect: allow}]\n",
+        "# c\n---\npolicy: a\nrules: [{id: r, effect: allow}]\n...\n"
+        "---\npolicy: b\nrules: [{id: r, effect: deny}]\n",
+        "{policy: a, rules: [{id: r, effect: allow}]}\n",
+        "%YAML 1.2\n--- {policy: a, rules: [{id: r, effect: allow}]}\n",
+        "  policy: a\n  rules: [{id: r, effect: allow}]\n"}) {
+    std::vector<Diagnostic> diagnostics;
+    EXPECT_TRUE(CompileSources({{"p.yaml", text}}, &diagnostics).ok()) << text;
+    EXPECT_TRUE(diagnostics.empty()) << text;
+  }
+}
+
 TEST(LoaderTest, InvalidUtf8IsAnEncodingError) {
   EXPECT_THAT(Errors("policy: p\nrules:\n  - id: caf\xC3\n    effect: allow\n"),
               ElementsAre("p.yaml:3:12: error[encoding]: invalid UTF-8 (byte "

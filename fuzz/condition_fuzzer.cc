@@ -1,0 +1,63 @@
+// Fuzz target: the input is the text of a `when` condition, compiled with
+// CompileCondition; a program that compiles is evaluated against the fixed
+// requests.
+//
+// Checks what the compiler and interpreter promise: a failed compile reports
+// at least one error with a code and a position; a condition folded to a
+// constant evaluates to that constant; a condition that does not read `now`
+// gives the same truth at any time (the engine's time_dependent flag, and so
+// what may be cached, rests on it).
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "fuzz/fixed_requests.h"
+#include "fuzz/fuzz_target.h"
+#include "server/engine/interpreter.h"
+#include "server/policy/condition.h"
+
+namespace verdict::fuzz {
+namespace {
+
+void FuzzOneInput(std::string_view input) {
+  std::vector<policy::ConditionError> errors;
+  absl::StatusOr<policy::Program> program =
+      policy::CompileCondition(input, &errors);
+  if (!program.ok()) {
+    Require(!errors.empty(), "a failed compile has errors");
+    for (const policy::ConditionError& error : errors) {
+      Require(!error.code.empty(), "every error has a code");
+      Require(error.line >= 1 && error.column >= 1,
+              "error positions are 1-based");
+    }
+    return;
+  }
+  Require(errors.empty(), "a compiled condition has no errors");
+  engine::EvalScratch scratch;
+  for (const engine::Request& request : FixedRequests().requests) {
+    const engine::Truth truth =
+        engine::EvaluateCondition(*program, request, &scratch).truth;
+    if (program->constant_value().has_value()) {
+      const engine::Truth constant = *program->constant_value()
+                                         ? engine::Truth::kTrue
+                                         : engine::Truth::kFalse;
+      Require(truth == constant, "a folded condition evaluates to its value");
+    }
+    if (!program->uses_now()) {
+      engine::Request later = request;
+      later.now = request.now + absl::Hours(31 * 24 + 7) + absl::Minutes(13);
+      Require(
+          engine::EvaluateCondition(*program, later, &scratch).truth == truth,
+          "a condition that does not read now ignores the clock");
+    }
+  }
+}
+
+}  // namespace
+}  // namespace verdict::fuzz
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  verdict::fuzz::FuzzOneInput(verdict::fuzz::AsText(data, size));
+  return 0;
+}
