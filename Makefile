@@ -56,12 +56,13 @@ clean:
 # between runs), never into fuzz/corpus; crashes to fuzz-work/findings.
 FUZZ_BUILD_DIR ?= build-fuzz-clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= policy_compiler condition jwt x509_svid jwks strict_json base64url
+FUZZ_TARGETS ?= policy_compiler condition jwt grant_token x509_svid jwks strict_json base64url
 FUZZ_WORK = $(FUZZ_BUILD_DIR)/fuzz-work
 # The dictionaries (fuzz/dictionaries/NAME.dict) each target runs with.
 FUZZ_DICTS_policy_compiler := policy_compiler cel
 FUZZ_DICTS_condition := cel
 FUZZ_DICTS_jwt := jwt
+FUZZ_DICTS_grant_token := jwt
 FUZZ_DICTS_jwks := json
 FUZZ_DICTS_strict_json := json
 

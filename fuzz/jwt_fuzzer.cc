@@ -1,7 +1,8 @@
 // Fuzz target: the input is a bearer token presented to a JwtAuthenticator
 // configured with two issuers and fixed public keys (Ed25519, EC P-256 and
 // RSA 2048; only the Ed25519 key's private half exists here, derived from a
-// fixed label, so runs are deterministic and no secret is stored).
+// fixed label, fuzz/fuzz_tokens.h, so runs are deterministic and no secret
+// is stored).
 //
 // Each input is verified as it is, which fuzzes the token's structure,
 // base64url, the strict JSON of header and claims, algorithm and key
@@ -19,10 +20,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "fuzz/fuzz_target.h"
+#include "fuzz/fuzz_tokens.h"
 #include "fuzz/scratch_dir.h"
 #include "server/authn/base64url.h"
 #include "server/authn/jwt_authenticator.h"
@@ -34,10 +37,6 @@ namespace {
 constexpr char kIssuer[] = "https://issuer.fuzz.example";
 constexpr char kSvidIssuer[] = "spiffe://fuzz.example";
 
-// The Ed25519 private key is SHA-256 of this label; its public half is the
-// "x" of the fuzz-ed JWK below, which the fixture checks.
-constexpr char kEd25519Label[] = "verdict fuzz EdDSA key";
-
 // Public keys only; the EC and RSA private keys signed the seed tokens in
 // corpus/jwt once and were then discarded.
 constexpr char kIssuerJwks[] =
@@ -47,47 +46,10 @@ constexpr char kIssuerJwks[] =
 // The JWT-SVID issuer's set: the Ed25519 key alone, without a kid.
 constexpr char kSvidJwks[] =
     R"({"keys":[{"kty":"OKP","crv":"Ed25519","x":"XJ4S8dj8Y1VuRd70VvNAewhoo94De8uN8ujhLNYyeZ8","alg":"EdDSA","use":"sig"}]})";
-constexpr std::string_view kEd25519PublicX =
-    "XJ4S8dj8Y1VuRd70VvNAewhoo94De8uN8ujhLNYyeZ8";
-
-// Token segments at least this long, made only of base64url characters (so
-// that no fixed message text can contain them by chance), must never appear
-// in a failure message.
-constexpr size_t kQuotableSegment = 32;
-constexpr std::string_view kBase64UrlAlphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-[[noreturn]] void FixtureFailed(std::string_view what) {
-  std::fprintf(stderr, "jwt fuzzer fixture: %.*s\n",
-               static_cast<int>(what.size()), what.data());
-  std::abort();
-}
-
 struct Fixture {
   std::unique_ptr<authn::JwtAuthenticator> authenticator;
   authn::EvpPkeyPtr ed25519;
 };
-
-authn::EvpPkeyPtr DeriveEd25519Key() {
-  unsigned char seed[32];
-  unsigned int length = 0;
-  if (EVP_Digest(kEd25519Label, sizeof(kEd25519Label) - 1, seed, &length,
-                 EVP_sha256(), nullptr) != 1) {
-    FixtureFailed("SHA-256");
-  }
-  authn::EvpPkeyPtr key(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr,
-                                                     seed, sizeof(seed)));
-  if (key == nullptr) FixtureFailed("Ed25519 key");
-  std::string public_key(32, '\0');
-  size_t public_length = public_key.size();
-  if (EVP_PKEY_get_raw_public_key(
-          key.get(), reinterpret_cast<unsigned char*>(public_key.data()),
-          &public_length) != 1 ||
-      authn::Base64UrlEncode(public_key) != kEd25519PublicX) {
-    FixtureFailed("the derived Ed25519 key is not the JWKS's fuzz-ed key");
-  }
-  return key;
-}
 
 const Fixture& GetFixture() {
   static const Fixture* const fixture = [] {
@@ -112,25 +74,9 @@ const Fixture& GetFixture() {
     if (!authenticator.ok()) {
       FixtureFailed(std::string(authenticator.status().message()));
     }
-    return new Fixture{*std::move(authenticator), DeriveEd25519Key()};
+    return new Fixture{*std::move(authenticator), FuzzEd25519Key()};
   }();
   return *fixture;
-}
-
-std::string SignEd25519(EVP_PKEY* key, std::string_view input) {
-  authn::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
-  std::string signature(64, '\0');
-  size_t length = signature.size();
-  if (ctx == nullptr ||
-      EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key) != 1 ||
-      EVP_DigestSign(
-          ctx.get(), reinterpret_cast<unsigned char*>(signature.data()),
-          &length, reinterpret_cast<const unsigned char*>(input.data()),
-          input.size()) != 1) {
-    FixtureFailed("Ed25519 signing");
-  }
-  signature.resize(length);
-  return signature;
 }
 
 void CheckOutcome(const authn::AuthOutcome& outcome, std::string_view token) {
@@ -145,35 +91,18 @@ void CheckOutcome(const authn::AuthOutcome& outcome, std::string_view token) {
     return;
   }
   Require(!outcome.message.empty(), "a failure says why");
-  size_t start = 0;
-  while (start <= token.size()) {
-    size_t end = token.find('.', start);
-    if (end == std::string_view::npos) end = token.size();
-    const std::string_view segment = token.substr(start, end - start);
-    start = end + 1;
-    if (segment.size() < kQuotableSegment ||
-        segment.find_first_not_of(kBase64UrlAlphabet) != std::string::npos) {
-      continue;
-    }
-    Require(outcome.message.find(segment) == std::string::npos,
-            "a failure message never contains the credential");
-  }
+  RequireTokenNotQuoted(outcome.message, token);
 }
 
 void FuzzOneInput(std::string_view token) {
   const Fixture& fixture = GetFixture();
   CheckOutcome(fixture.authenticator->Authenticate(token, kFixedNow), token);
 
-  const size_t first_dot = token.find('.');
-  if (first_dot == std::string_view::npos) return;
-  const size_t second_dot = token.find('.', first_dot + 1);
-  if (second_dot == std::string_view::npos) return;
-  const std::string_view signing_input = token.substr(0, second_dot);
-  const std::string resigned =
-      std::string(signing_input) + "." +
-      authn::Base64UrlEncode(SignEd25519(fixture.ed25519.get(), signing_input));
-  CheckOutcome(fixture.authenticator->Authenticate(resigned, kFixedNow),
-               resigned);
+  const std::optional<std::string> resigned =
+      Resigned(token, fixture.ed25519.get());
+  if (!resigned.has_value()) return;
+  CheckOutcome(fixture.authenticator->Authenticate(*resigned, kFixedNow),
+               *resigned);
 }
 
 }  // namespace
