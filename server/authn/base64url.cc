@@ -58,4 +58,31 @@ std::string Base64UrlEncode(std::string_view bytes) {
   return out;
 }
 
+std::optional<CompactJws> DecodeCompactJws(std::string_view token,
+                                           std::string_view* error) {
+  const size_t first_dot = token.find('.');
+  const size_t second_dot = first_dot == std::string_view::npos
+                                ? std::string_view::npos
+                                : token.find('.', first_dot + 1);
+  if (second_dot == std::string_view::npos ||
+      token.find('.', second_dot + 1) != std::string_view::npos) {
+    *error = "is not a compact JWS (three segments)";
+    return std::nullopt;
+  }
+  std::optional<std::string> header =
+      Base64UrlDecode(token.substr(0, first_dot));
+  std::optional<std::string> payload =
+      Base64UrlDecode(token.substr(first_dot + 1, second_dot - first_dot - 1));
+  std::optional<std::string> signature =
+      Base64UrlDecode(token.substr(second_dot + 1));
+  if (!header.has_value() || !payload.has_value() || !signature.has_value()) {
+    *error = "segment is not canonical base64url";
+    return std::nullopt;
+  }
+  return CompactJws{.signing_input = token.substr(0, second_dot),
+                    .header = *std::move(header),
+                    .payload = *std::move(payload),
+                    .signature = *std::move(signature)};
+}
+
 }  // namespace verdict::authn

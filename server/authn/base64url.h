@@ -1,4 +1,5 @@
-// Strict base64url (RFC 4648 section 5) as JWS compact serialization uses it.
+// Strict base64url (RFC 4648 section 5) as JWS compact serialization uses it,
+// and the split of a compact JWS into its decoded segments.
 //
 // Decoding accepts only the unpadded alphabet [A-Za-z0-9_-]: padding,
 // whitespace, the standard alphabet's '+' and '/', an impossible length
@@ -19,6 +20,21 @@ std::optional<std::string> Base64UrlDecode(std::string_view text);
 
 // Unpadded base64url of `bytes`.
 std::string Base64UrlEncode(std::string_view bytes);
+
+// A compact JWS (header.payload.signature), its segments decoded.
+struct CompactJws {
+  std::string_view signing_input;  // "header.payload" as sent: what is signed
+  std::string header;              // JSON text
+  std::string payload;
+  std::string signature;
+};
+
+// Splits `token` into exactly three segments of canonical base64url. The
+// error is a phrase that follows the token's name ("is not a compact JWS
+// (three segments)", "segment is not canonical base64url") and never quotes
+// the token.
+std::optional<CompactJws> DecodeCompactJws(std::string_view token,
+                                           std::string_view* error);
 
 }  // namespace verdict::authn
 

@@ -173,28 +173,15 @@ AuthOutcome JwtAuthenticator::VerifyNoThrow(std::string_view token,
 AuthOutcome JwtAuthenticator::Verify(std::string_view token,
                                      absl::Time now) const {
   // Structure: header.payload.signature, nothing else.
-  const size_t first_dot = token.find('.');
-  const size_t second_dot = first_dot == std::string_view::npos
-                                ? std::string_view::npos
-                                : token.find('.', first_dot + 1);
-  if (second_dot == std::string_view::npos ||
-      token.find('.', second_dot + 1) != std::string_view::npos) {
-    return Fail(ReasonCode::kUnauthenticated,
-                "bearer token is not a compact JWS (three segments)");
+  std::string_view malformed;
+  std::optional<CompactJws> jws = DecodeCompactJws(token, &malformed);
+  if (!jws.has_value()) {
+    return Fail(
+        ReasonCode::kUnauthenticated,
+        absl::StrCat("bearer token ",
+                     absl::string_view(malformed.data(), malformed.size())));
   }
-  const std::string_view signing_input = token.substr(0, second_dot);
-  std::optional<std::string> header_text =
-      Base64UrlDecode(token.substr(0, first_dot));
-  std::optional<std::string> payload_text =
-      Base64UrlDecode(token.substr(first_dot + 1, second_dot - first_dot - 1));
-  std::optional<std::string> signature =
-      Base64UrlDecode(token.substr(second_dot + 1));
-  if (!header_text.has_value() || !payload_text.has_value() ||
-      !signature.has_value()) {
-    return Fail(ReasonCode::kUnauthenticated,
-                "bearer token segment is not canonical base64url");
-  }
-  absl::StatusOr<nlohmann::json> header = ParseStrictJsonObject(*header_text);
+  absl::StatusOr<nlohmann::json> header = ParseStrictJsonObject(jws->header);
   if (!header.ok()) {
     return Fail(ReasonCode::kUnauthenticated,
                 absl::StrCat("token header: ", header.status().message()));
@@ -209,7 +196,7 @@ AuthOutcome JwtAuthenticator::Verify(std::string_view token,
     return Fail(ReasonCode::kAlgorithmNotAllowed,
                 "token alg is not an accepted signature algorithm");
   }
-  if (signature->empty()) {
+  if (jws->signature.empty()) {
     return Fail(ReasonCode::kSignatureInvalid, "token signature is empty");
   }
   if (header->contains("crit")) {
@@ -221,7 +208,7 @@ AuthOutcome JwtAuthenticator::Verify(std::string_view token,
     return Fail(ReasonCode::kUnauthenticated, "token kid is not a string");
   }
 
-  absl::StatusOr<nlohmann::json> claims = ParseStrictJsonObject(*payload_text);
+  absl::StatusOr<nlohmann::json> claims = ParseStrictJsonObject(jws->payload);
   if (!claims.ok()) {
     return Fail(ReasonCode::kUnauthenticated,
                 absl::StrCat("token claims: ", claims.status().message()));
@@ -262,7 +249,7 @@ AuthOutcome JwtAuthenticator::Verify(std::string_view token,
                 absl::StrCat("alg ", Piece(JwsAlgorithmName(*algorithm)),
                              " does not fit the key's type or alg"));
   }
-  if (!verifier_.Verify(*algorithm, *key, signing_input, *signature)) {
+  if (!verifier_.Verify(*algorithm, *key, jws->signing_input, jws->signature)) {
     return Fail(ReasonCode::kSignatureInvalid, "token signature is invalid");
   }
 

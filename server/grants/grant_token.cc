@@ -507,28 +507,16 @@ GrantOutcome GrantVerifier::VerifyNoThrow(std::string_view token,
 
 GrantOutcome GrantVerifier::VerifySignedToken(std::string_view token,
                                               absl::Time now) const {
-  const size_t first_dot = token.find('.');
-  const size_t second_dot = first_dot == std::string_view::npos
-                                ? std::string_view::npos
-                                : token.find('.', first_dot + 1);
-  if (second_dot == std::string_view::npos ||
-      token.find('.', second_dot + 1) != std::string_view::npos) {
-    return Fail(ReasonCode::kUnauthenticated,
-                "grant token is not a compact JWS (three segments)");
+  std::string_view malformed;
+  const std::optional<authn::CompactJws> jws =
+      authn::DecodeCompactJws(token, &malformed);
+  if (!jws.has_value()) {
+    return Fail(
+        ReasonCode::kUnauthenticated,
+        absl::StrCat("grant token ",
+                     absl::string_view(malformed.data(), malformed.size())));
   }
-  const std::optional<std::string> header_text =
-      authn::Base64UrlDecode(token.substr(0, first_dot));
-  const std::optional<std::string> payload_text = authn::Base64UrlDecode(
-      token.substr(first_dot + 1, second_dot - first_dot - 1));
-  const std::optional<std::string> signature =
-      authn::Base64UrlDecode(token.substr(second_dot + 1));
-  if (!header_text.has_value() || !payload_text.has_value() ||
-      !signature.has_value()) {
-    return Fail(ReasonCode::kUnauthenticated,
-                "grant token segment is not canonical base64url");
-  }
-  const absl::StatusOr<json> header =
-      authn::ParseStrictJsonObject(*header_text);
+  const absl::StatusOr<json> header = authn::ParseStrictJsonObject(jws->header);
   if (!header.ok()) {
     return Fail(
         ReasonCode::kUnauthenticated,
@@ -564,15 +552,15 @@ GrantOutcome GrantVerifier::VerifySignedToken(std::string_view token,
     return Fail(ReasonCode::kSignatureInvalid,
                 "grant token kid does not name this server's signing key");
   }
-  if (!key_->jws.Verify(*key_->jwk.alg, key_->jwk, token.substr(0, second_dot),
-                        *signature)) {
+  if (!key_->jws.Verify(*key_->jwk.alg, key_->jwk, jws->signing_input,
+                        jws->signature)) {
     return Fail(ReasonCode::kSignatureInvalid,
                 "grant token signature is invalid");
   }
 
   // Signed by this server's key: the payload may now be read.
   const absl::StatusOr<json> payload =
-      authn::ParseStrictJsonObject(*payload_text);
+      authn::ParseStrictJsonObject(jws->payload);
   if (!payload.ok()) {
     return Fail(
         ReasonCode::kUnauthenticated,

@@ -39,5 +39,28 @@ TEST(Base64UrlTest, RefusesEverythingNonCanonical) {
   EXPECT_FALSE(Base64UrlDecode(std::string_view("ab\0d", 4)).has_value());
 }
 
+TEST(CompactJwsTest, SplitsThreeCanonicalSegments) {
+  std::string_view error;
+  const std::optional<CompactJws> jws =
+      DecodeCompactJws("e30.eyJhIjoxfQ.AQID", &error);
+  ASSERT_TRUE(jws.has_value()) << error;
+  EXPECT_EQ(jws->signing_input, "e30.eyJhIjoxfQ");
+  EXPECT_EQ(jws->header, "{}");
+  EXPECT_EQ(jws->payload, R"({"a":1})");
+  EXPECT_EQ(jws->signature, "\x01\x02\x03");
+  EXPECT_TRUE(DecodeCompactJws("e30.e30.", &error).has_value());
+}
+
+TEST(CompactJwsTest, RefusesOtherShapesWithoutQuotingThem) {
+  for (const char* token : {"", "e30", "e30.e30", "e30.e30.e30.e30"}) {
+    std::string_view error;
+    EXPECT_FALSE(DecodeCompactJws(token, &error).has_value()) << token;
+    EXPECT_EQ(error, "is not a compact JWS (three segments)");
+  }
+  std::string_view error;
+  EXPECT_FALSE(DecodeCompactJws("e30=.e30.AQID", &error).has_value());
+  EXPECT_EQ(error, "segment is not canonical base64url");
+}
+
 }  // namespace
 }  // namespace verdict::authn
