@@ -144,7 +144,7 @@ AuthOutcome JwtAuthenticator::Authenticate(std::string_view token,
                              options_.max_token_bytes, " bytes"));
   }
   if (options_.cache_capacity == 0) return VerifyNoThrow(token, now);
-  const IdentityCache::Digest digest = cache_.DigestOf(token);
+  const Sha256Digest digest = sha256_.Of(token);
   if (std::shared_ptr<const Identity> cached = cache_.Find(digest, now)) {
     return AuthOutcome::Success(std::move(cached));
   }

@@ -35,9 +35,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/authn/authenticator.h"
-#include "server/authn/identity_cache.h"
 #include "server/authn/jwk.h"
 #include "server/authn/key_file.h"
+#include "server/authn/openssl_util.h"
+#include "server/common/digest_cache.h"
 #include "server/common/dir_watcher.h"
 
 namespace verdict::authn {
@@ -101,7 +102,8 @@ class JwtAuthenticator final : public Authenticator {
 
   const JwtAuthenticatorOptions options_;
   const JwsVerifier verifier_;
-  mutable IdentityCache cache_;
+  const Sha256Hasher sha256_;
+  mutable DigestCache<Identity> cache_;
   absl::flat_hash_map<std::string, std::unique_ptr<Issuer>> issuers_;
   absl::Mutex reload_mu_;  // serializes reloads
   // Last: destroyed first, so no watcher callback outlives the issuers.

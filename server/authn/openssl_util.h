@@ -1,7 +1,9 @@
-// RAII owners for the OpenSSL objects the authn library holds.
+// RAII owners for the OpenSSL objects the authn and grants libraries hold,
+// and the SHA-256 their credential caches are keyed by.
 //
-// Internal to server/authn/ and its tests. Deleters are stateless, so each
-// owner is one pointer wide. Thread-safety: that of the owned object.
+// Internal to server/authn/, server/grants/ and their tests. Deleters are
+// stateless, so each owner is one pointer wide. Thread-safety: that of the
+// owned object.
 
 #ifndef VERDICT_SERVER_AUTHN_OPENSSL_UTIL_H_
 #define VERDICT_SERVER_AUTHN_OPENSSL_UTIL_H_
@@ -18,6 +20,9 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
+
+#include "server/common/digest_cache.h"
 
 namespace verdict::authn {
 
@@ -60,6 +65,29 @@ inline std::string TakeOpenSslError() {
   ERR_error_string_n(code, buffer, sizeof(buffer));
   return buffer;
 }
+
+// SHA-256 with the digest fetched once (an implicit fetch per call would
+// cost more than hashing a token). Thread-safe.
+class Sha256Hasher {
+ public:
+  Sha256Hasher() : sha256_(EVP_MD_fetch(nullptr, "SHA2-256", nullptr)) {}
+
+  // All zeros if OpenSSL fails, which DigestCache never caches under.
+  Sha256Digest Of(std::string_view bytes) const {
+    Sha256Digest digest{};
+    unsigned int length = 0;
+    if (sha256_ == nullptr ||
+        EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length,
+                   sha256_.get(), nullptr) != 1) {
+      ERR_clear_error();
+      digest.fill(0);
+    }
+    return digest;
+  }
+
+ private:
+  EvpMdPtr sha256_;
+};
 
 }  // namespace verdict::authn
 

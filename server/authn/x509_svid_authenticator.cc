@@ -139,7 +139,7 @@ AuthOutcome X509SvidAuthenticator::Authenticate(std::string_view pem_chain,
                              options_.max_chain_bytes, " bytes"));
   }
   if (options_.cache_capacity == 0) return Verify(pem_chain, now);
-  const IdentityCache::Digest digest = cache_.DigestOf(pem_chain);
+  const Sha256Digest digest = sha256_.Of(pem_chain);
   if (std::shared_ptr<const Identity> cached = cache_.Find(digest, now)) {
     return AuthOutcome::Success(std::move(cached));
   }

@@ -30,8 +30,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/authn/authenticator.h"
-#include "server/authn/identity_cache.h"
 #include "server/authn/key_file.h"
+#include "server/authn/openssl_util.h"
+#include "server/common/digest_cache.h"
 #include "server/common/dir_watcher.h"
 
 namespace verdict::authn {
@@ -75,7 +76,8 @@ class X509SvidAuthenticator final : public Authenticator {
   AuthOutcome Verify(std::string_view pem_chain, absl::Time now) const;
 
   const X509SvidAuthenticatorOptions options_;
-  mutable IdentityCache cache_;
+  const Sha256Hasher sha256_;
+  mutable DigestCache<Identity> cache_;
   absl::flat_hash_map<std::string, std::unique_ptr<TrustDomain>> domains_;
   absl::Mutex reload_mu_;  // serializes reloads
   // Last: destroyed first, so no watcher callback outlives the domains.

@@ -4,11 +4,13 @@
 // check.
 //
 // Bounded: at most `capacity` entries, split over shards; a full shard drops
-// its expired entries, then an arbitrary one. A capacity of 0 disables the
-// cache (enabled() is false, Find misses, Insert drops). An entry is returned
-// only before its `valid_until`, which the owner sets to the moment a fresh
-// verification would stop accepting the credential. The cache never sees the
-// credential, only its digest, which the owner computes.
+// its expired entries, then an arbitrary one. Owners whose keys can change
+// call Clear(); a verification that raced with it is not cached, because
+// Insert takes the generation read before the verification began. A capacity of
+// 0 disables the cache (enabled() is false, Find misses, Insert drops). An
+// entry is returned only before its `valid_until`, which the owner sets to the
+// moment a fresh verification would stop accepting the credential. The cache
+// never sees the credential, only its digest, which the owner computes.
 //
 // Thread-safe: one mutex per shard, held for a map operation only (never
 // while hashing, verifying or destroying a T: evicted values are released
@@ -18,6 +20,7 @@
 #define VERDICT_SERVER_COMMON_DIGEST_CACHE_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -58,14 +61,25 @@ class DigestCache {
     return it->second.value;
   }
 
-  // Caches `value` until `valid_until` (exclusive); `now` decides which
-  // entries a full shard may drop as expired.
+  // The current generation: read it before verifying a credential and pass
+  // it to Insert.
+  uint64_t generation() const {
+    return generation_.load(std::memory_order_acquire);
+  }
+
+  // Caches `value` until `valid_until` (exclusive), unless Clear() ran since
+  // `generation` was read; `now` decides which entries a full shard may drop
+  // as expired. An all-zero digest (what a failed hash leaves) is never
+  // cached.
   void Insert(const Sha256Digest& digest, std::shared_ptr<const T> value,
-              absl::Time valid_until, absl::Time now) {
-    if (!enabled() || valid_until <= now) return;
+              absl::Time valid_until, absl::Time now, uint64_t generation) {
+    if (!enabled() || valid_until <= now || digest == Sha256Digest{}) return;
     Shard& shard = ShardFor(digest);
     std::vector<std::shared_ptr<const T>> evicted;
     absl::MutexLock lock(&shard.mu);
+    // Clear() moves the generation on before it takes any shard lock, so
+    // checking under the lock cannot miss a concurrent Clear().
+    if (generation != generation_.load(std::memory_order_acquire)) return;
     auto& entries = shard.entries;
     if (entries.size() >= shard_capacity_ && !entries.contains(digest)) {
       for (auto it = entries.begin(); it != entries.end();) {
@@ -85,6 +99,16 @@ class DigestCache {
     if (entry.value != nullptr) evicted.push_back(std::move(entry.value));
     entry.value = std::move(value);
     entry.valid_until = valid_until;
+  }
+
+  // Drops every entry and starts a new generation.
+  void Clear() {
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+    for (Shard& shard : shards_) {
+      absl::flat_hash_map<Sha256Digest, Entry, DigestHash> dropped;
+      absl::MutexLock lock(&shard.mu);
+      dropped.swap(shard.entries);
+    }
   }
 
   size_t size() const {
@@ -126,6 +150,7 @@ class DigestCache {
   }
 
   const size_t shard_capacity_;
+  std::atomic<uint64_t> generation_{0};
   std::array<Shard, kShards> shards_;
 };
 

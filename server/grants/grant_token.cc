@@ -446,7 +446,7 @@ engine::Grant VerifiedGrant::AsEngineGrant() const {
 struct GrantVerifier::Key {
   authn::Jwk jwk;  // public half only; kid is the thumbprint, alg is set
   authn::JwsVerifier jws;
-  authn::EvpMdPtr sha256;  // token digests for the cache
+  authn::Sha256Hasher token_digests;  // for the cache
 };
 
 GrantVerifier::GrantVerifier(std::unique_ptr<const Key> key,
@@ -468,28 +468,21 @@ GrantOutcome GrantVerifier::Verify(std::string_view token,
                 absl::StrCat("grant token larger than ", kMaxGrantTokenBytes,
                              " bytes"));
   }
-  std::optional<Sha256Digest> digest;
+  Sha256Digest digest{};
   if (cache_.enabled()) {
-    digest.emplace();
-    unsigned int length = 0;
-    if (EVP_Digest(token.data(), token.size(), digest->data(), &length,
-                   key_->sha256.get(), nullptr) != 1) {
-      ERR_clear_error();
-      digest.reset();  // verify without the cache
-    }
-  }
-  if (digest.has_value()) {
+    digest = key_->token_digests.Of(token);
     // The cache keeps an entry only until exp; nbf is checked here so that
     // an earlier `now` gets the same answer as a fresh verification.
-    std::shared_ptr<const VerifiedGrant> cached = cache_.Find(*digest, now);
+    std::shared_ptr<const VerifiedGrant> cached = cache_.Find(digest, now);
     if (cached != nullptr && now >= cached->not_before()) {
       return Succeed(std::move(cached));
     }
   }
+  const uint64_t generation = cache_.generation();
   GrantOutcome outcome = VerifyNoThrow(token, now);
-  if (outcome.ok() && digest.has_value()) {
-    cache_.Insert(*digest, outcome.grant, outcome.grant->claims().expires_at,
-                  now);
+  if (outcome.ok()) {
+    cache_.Insert(digest, outcome.grant, outcome.grant->claims().expires_at,
+                  now, generation);
   }
   return outcome;
 }
@@ -654,10 +647,6 @@ absl::StatusOr<std::unique_ptr<GrantSigner>> GrantSigner::FromKeyFile(
   verifier_key->jwk.type = key_type;
   verifier_key->jwk.alg = private_key->algorithm;
   verifier_key->jwk.key = std::move(public_key);
-  verifier_key->sha256.reset(EVP_MD_fetch(nullptr, "SHA2-256", nullptr));
-  if (verifier_key->sha256 == nullptr) {
-    return invalid(authn::TakeOpenSslError());
-  }
 
   // A key whose halves do not match would issue grants nobody can verify:
   // find out now, not on the first Check.

@@ -82,13 +82,14 @@ TEST(DigestCacheTest, HitsUntilValidUntil) {
   const Sha256Digest digest = DigestNumber(1);
   EXPECT_EQ(cache.Find(digest, kNow), nullptr);
   auto value = std::make_shared<const std::string>("alice");
-  cache.Insert(digest, value, kNow + absl::Seconds(10), kNow);
+  cache.Insert(digest, value, kNow + absl::Seconds(10), kNow,
+               cache.generation());
   EXPECT_EQ(cache.Find(digest, kNow), value);
   EXPECT_EQ(cache.Find(digest, kNow + absl::Seconds(9)), value);
   EXPECT_EQ(cache.Find(digest, kNow + absl::Seconds(10)), nullptr);
   EXPECT_EQ(cache.Find(DigestNumber(2), kNow), nullptr);
   // Already invalid: not stored.
-  cache.Insert(DigestNumber(3), value, kNow, kNow);
+  cache.Insert(DigestNumber(3), value, kNow, kNow, cache.generation());
   EXPECT_EQ(cache.size(), 1u);
 }
 
@@ -96,7 +97,7 @@ TEST(DigestCacheTest, ZeroCapacityIsDisabled) {
   DigestCache<std::string> cache(0);
   EXPECT_FALSE(cache.enabled());
   cache.Insert(DigestNumber(1), std::make_shared<const std::string>("x"),
-               kNow + absl::Hours(1), kNow);
+               kNow + absl::Hours(1), kNow, cache.generation());
   EXPECT_EQ(cache.Find(DigestNumber(1), kNow), nullptr);
   EXPECT_EQ(cache.size(), 0u);
 }
@@ -106,11 +107,13 @@ TEST(DigestCacheTest, StaysBoundedAndKeepsTheNewestEntry) {
   auto value = std::make_shared<const std::string>("x");
   for (int i = 0; i < 1000; ++i) {
     cache.Insert(DigestNumber(i), value,
-                 kNow + absl::Seconds(i % 2 == 0 ? 1 : 1000), kNow);
+                 kNow + absl::Seconds(i % 2 == 0 ? 1 : 1000), kNow,
+                 cache.generation());
   }
   EXPECT_LE(cache.size(), 64u);
   const absl::Time later = kNow + absl::Seconds(2);
-  cache.Insert(DigestNumber(5000), value, later + absl::Seconds(100), later);
+  cache.Insert(DigestNumber(5000), value, later + absl::Seconds(100), later,
+               cache.generation());
   EXPECT_NE(cache.Find(DigestNumber(5000), later), nullptr);
   EXPECT_LE(cache.size(), 64u);
 }

@@ -1,12 +1,14 @@
-// IdentityCache: hits until valid_until, bounded, and a verification that
-// raced with Clear() is not cached. SpiffeTrustDomain parses SPIFFE IDs
-// strictly.
-
-#include "server/authn/identity_cache.h"
+// The authenticators' cache of verified identities (a DigestCache<Identity>
+// keyed by Sha256Hasher): hits until valid_until, bounded, and a
+// verification that raced with Clear() is not cached. SpiffeTrustDomain
+// parses SPIFFE IDs strictly.
 
 #include <string>
 
 #include "gtest/gtest.h"
+#include "server/authn/identity.h"
+#include "server/authn/openssl_util.h"
+#include "server/common/digest_cache.h"
 
 namespace verdict::authn {
 namespace {
@@ -19,9 +21,10 @@ std::shared_ptr<const Identity> MakeIdentity(std::string subject) {
   return identity;
 }
 
-TEST(IdentityCacheTest, HitsUntilValidUntil) {
-  IdentityCache cache(100);
-  const auto digest = cache.DigestOf("token");
+TEST(CredentialCacheTest, HitsUntilValidUntil) {
+  DigestCache<Identity> cache(100);
+  const Sha256Hasher sha256;
+  const auto digest = sha256.Of("token");
   EXPECT_EQ(cache.Find(digest, kNow), nullptr);
   const auto identity = MakeIdentity("alice");
   cache.Insert(digest, identity, kNow + absl::Seconds(10), kNow,
@@ -29,43 +32,46 @@ TEST(IdentityCacheTest, HitsUntilValidUntil) {
   EXPECT_EQ(cache.Find(digest, kNow), identity);
   EXPECT_EQ(cache.Find(digest, kNow + absl::Seconds(9)), identity);
   EXPECT_EQ(cache.Find(digest, kNow + absl::Seconds(10)), nullptr);
-  EXPECT_EQ(cache.Find(cache.DigestOf("token2"), kNow), nullptr);
+  EXPECT_EQ(cache.Find(sha256.Of("token2"), kNow), nullptr);
   cache.Clear();
   EXPECT_EQ(cache.Find(digest, kNow), nullptr);
   EXPECT_EQ(cache.size(), 0u);
 }
 
-TEST(IdentityCacheTest, DigestIsSha256) {
-  IdentityCache cache(1);
-  const auto digest = cache.DigestOf("abc");
+TEST(CredentialCacheTest, DigestIsSha256) {
+  DigestCache<Identity> cache(1);
+  const Sha256Hasher sha256;
+  const auto digest = sha256.Of("abc");
   // FIPS 180-2 test vector.
   EXPECT_EQ(digest[0], 0xba);
   EXPECT_EQ(digest[1], 0x78);
   EXPECT_EQ(digest[31], 0xad);
 }
 
-TEST(IdentityCacheTest, StaysBoundedAndAlwaysKeepsTheNewestEntry) {
-  IdentityCache cache(64);
+TEST(CredentialCacheTest, StaysBoundedAndAlwaysKeepsTheNewestEntry) {
+  DigestCache<Identity> cache(64);
+  const Sha256Hasher sha256;
   for (int i = 0; i < 1000; ++i) {
-    cache.Insert(cache.DigestOf(std::to_string(i)), MakeIdentity("x"),
+    cache.Insert(sha256.Of(std::to_string(i)), MakeIdentity("x"),
                  kNow + absl::Seconds(i % 2 == 0 ? 1 : 1000), kNow,
                  cache.generation());
   }
   EXPECT_LE(cache.size(), 64u);
   // Later, with half of them expired, a full shard still takes a new entry.
   const absl::Time later = kNow + absl::Seconds(2);
-  const auto keep = cache.DigestOf("keep");
+  const auto keep = sha256.Of("keep");
   cache.Insert(keep, MakeIdentity("keep"), later + absl::Seconds(100), later,
                cache.generation());
   EXPECT_NE(cache.Find(keep, later), nullptr);
   EXPECT_LE(cache.size(), 64u);
 }
 
-TEST(IdentityCacheTest, InsertAfterClearOfItsGenerationIsDropped) {
-  IdentityCache cache(10);
+TEST(CredentialCacheTest, InsertAfterClearOfItsGenerationIsDropped) {
+  DigestCache<Identity> cache(10);
+  const Sha256Hasher sha256;
   const uint64_t generation = cache.generation();
   cache.Clear();  // keys changed while the credential was being verified
-  const auto digest = cache.DigestOf("token");
+  const auto digest = sha256.Of("token");
   cache.Insert(digest, MakeIdentity("alice"), kNow + absl::Hours(1), kNow,
                generation);
   EXPECT_EQ(cache.Find(digest, kNow), nullptr);
