@@ -141,7 +141,10 @@ void Evaluate(const policy::PolicySet& set, const Request& request,
   set.Candidates(request.action, request.tool.server, request.tool.name,
                  &candidates);
   const std::vector<Rule>& rules = set.rules();
-  RuleContext context{set, request, scratch, &result->time_dependent};
+  RuleContext context{.set = set,
+                      .request = request,
+                      .scratch = scratch,
+                      .time_dependent = &result->time_dependent};
 
   // Deny rules first: one that decides makes the allow rules irrelevant, so
   // they are evaluated only to complete an explain trace.
