@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "yaml-cpp/yaml.h"
 
 namespace verdict::config {
@@ -512,6 +513,18 @@ absl::StatusOr<absl::Duration> ParseConfigDuration(absl::string_view text) {
   return duration;
 }
 
+// True when `yaml` holds nothing but blanks, comments and document markers:
+// a file that is empty on purpose.
+bool HasNoContent(absl::string_view yaml) {
+  for (absl::string_view line : absl::StrSplit(yaml, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (!line.empty() && line[0] != '#' && line != "---" && line != "...") {
+      return false;
+    }
+  }
+  return true;
+}
+
 absl::StatusOr<Config> ParseConfig(absl::string_view yaml,
                                    absl::string_view filename) {
   YAML::Node root;
@@ -524,7 +537,13 @@ absl::StatusOr<Config> ParseConfig(absl::string_view yaml,
     return absl::InvalidArgumentError(absl::StrCat(filename, ": ", e.what()));
   }
   Config config;
-  if (root.IsNull()) return config;
+  if (root.IsNull()) {
+    // yaml-cpp reads some malformed text (a lone ',') as an empty document:
+    // only a file with no content at all means "every default".
+    if (HasNoContent(yaml)) return config;
+    return absl::InvalidArgumentError(absl::StrCat(
+        filename, ": the configuration must be a mapping of keys"));
+  }
   Parser parser(filename);
   try {
     if (absl::Status status = parser.Parse(root, &config); !status.ok()) {

@@ -15,6 +15,10 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
+TEST(ConfigTest, CommentsOnlyAreAnEmptyFile) {
+  EXPECT_TRUE(ParseConfig("# nothing yet\n---\n\n", "verdict.yaml").ok());
+}
+
 TEST(ConfigTest, EmptyFileGivesLoopbackDefaults) {
   absl::StatusOr<Config> config = ParseConfig("", "verdict.yaml");
   ASSERT_TRUE(config.ok()) << config.status();
@@ -125,6 +129,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "v.yaml:2:1: unknown key \"listen_port\""},
         BadCase{"policies:\n  dir: p\n  wach: true\n",
                 "v.yaml:3:3: unknown key \"wach\""},
+        BadCase{",\n", "v.yaml: the configuration must be a mapping"},
+        BadCase{"null\n", "must be a mapping"},
         BadCase{"decisions: {cache_ttl: 30}\n",
                 "v.yaml:1:24: decisions.cache_ttl"},
         BadCase{"decisions: {cache_ttl: -1s}\n", "negative"},
