@@ -149,36 +149,22 @@ class Worker {
     begin_ = begin;
     measure_from_ = measure_from;
     end_ = end;
-    if (options_.spin) {
-      RunSpinning();
-      return;
-    }
-    std::thread pacer;
-    if (options_.rate > 0) {
-      // The pacer holds one count of pending_ until its wake tag arrives, so
-      // the loop below cannot see zero while calls may still be started.
-      pending_.fetch_add(1);
-      pacer = std::thread([this] { Pace(); });
-    } else {
+    if (options_.rate <= 0) {
       for (auto& connection : connections_) {
         for (int k = 0; k < options_.inflight; ++k) {
           StartCall(*connection, Clock::now());
         }
       }
     }
-    void* tag = nullptr;
-    bool ok = false;
-    while (pending_.load() > 0 && queue_.Next(&tag, &ok)) {
-      Tag* base = static_cast<Tag*>(tag);
-      if (base->kind == Tag::kCall) {
-        FinishCall(std::unique_ptr<Call>(static_cast<Call*>(base)));
-      } else {
-        pending_.fetch_sub(1);
-      }
+    if (options_.spin) {
+      Spin();
+    } else {
+      WaitForCompletions();
     }
-    if (pacer.joinable()) pacer.join();
     result_.not_sent = not_sent_;
     queue_.Shutdown();
+    void* tag = nullptr;
+    bool ok = false;
     while (queue_.Next(&tag, &ok)) {
     }
   }
@@ -201,19 +187,35 @@ class Worker {
     wake_.Set(&queue_, gpr_now(GPR_CLOCK_MONOTONIC), &wake_tag_);
   }
 
+  // Blocks on the queue until every call has finished; in open loop a
+  // pacing thread sends the calls meanwhile.
+  void WaitForCompletions() {
+    std::thread pacer;
+    if (options_.rate > 0) {
+      // The pacer holds one count of pending_ until its wake tag arrives, so
+      // the loop below cannot see zero while calls may still be started.
+      pending_.fetch_add(1);
+      pacer = std::thread([this] { Pace(); });
+    }
+    void* tag = nullptr;
+    bool ok = false;
+    while (pending_.load() > 0 && queue_.Next(&tag, &ok)) {
+      Tag* base = static_cast<Tag*>(tag);
+      if (base->kind == Tag::kCall) {
+        FinishCall(std::unique_ptr<Call>(static_cast<Call*>(base)));
+      } else {
+        pending_.fetch_sub(1);
+      }
+    }
+    if (pacer.joinable()) pacer.join();
+  }
+
   // One thread that never sleeps: it sends what is due and polls the queue
   // without blocking. No thread hand-off or wake-up sits between a call's
   // time and its send, or between its answer and its timestamp.
-  void RunSpinning() {
+  void Spin() {
     const bool open_loop = options_.rate > 0;
     Schedule schedule = NewSchedule();
-    if (!open_loop) {
-      for (auto& connection : connections_) {
-        for (int k = 0; k < options_.inflight; ++k) {
-          StartCall(*connection, Clock::now());
-        }
-      }
-    }
     const gpr_timespec no_wait = gpr_inf_past(GPR_CLOCK_MONOTONIC);
     void* tag = nullptr;
     bool ok = false;
@@ -225,10 +227,6 @@ class Worker {
       }
       const bool sending = open_loop && schedule.Soonest() < end_;
       if (!sending && pending_.load() == 0) break;
-    }
-    result_.not_sent = not_sent_;
-    queue_.Shutdown();
-    while (queue_.Next(&tag, &ok)) {
     }
   }
 
