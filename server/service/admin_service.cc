@@ -31,12 +31,8 @@ void AdminService::Start(const CompletionQueues& queues) {
 grpc::Status AdminService::Permission(
     const grpc::ServerContextBase& context) const {
   if (callers_->Resolve(context).may.admin) return grpc::Status::OK;
-  return grpc::Status(
-      grpc::StatusCode::PERMISSION_DENIED,
-      callers_->tls() ? "the caller may not use the Admin service (callers: "
-                        "admin)"
-                      : "without TLS only loopback callers may use the Admin "
-                        "service");
+  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                      callers_->RefusalMessage("Admin", "admin"));
 }
 
 void AdminService::Status(StatusCall* call) const {

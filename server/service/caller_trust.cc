@@ -93,4 +93,15 @@ Caller CallerTrust::Resolve(std::string_view peer,
   return caller;
 }
 
+std::string CallerTrust::RefusalMessage(std::string_view service,
+                                        std::string_view permission) const {
+  const absl::string_view name(service.data(), service.size());
+  return tls_
+             ? absl::StrCat(
+                   "the caller may not use the ", name, " service (callers: ",
+                   absl::string_view(permission.data(), permission.size()), ")")
+             : absl::StrCat("without TLS only loopback callers may use the ",
+                            name, " service");
+}
+
 }  // namespace verdict::service

@@ -64,6 +64,11 @@ class CallerTrust {
 
   bool tls() const { return tls_; }
 
+  // Why a caller without `permission` may not use `service` (e.g. "Admin",
+  // "admin"), for a PERMISSION_DENIED status.
+  std::string RefusalMessage(std::string_view service,
+                             std::string_view permission) const;
+
  private:
   struct CompiledRule {
     policy::Glob id;

@@ -117,11 +117,8 @@ bool GrantsService::Permitted(const grpc::ServerContextBase& context,
 template <typename Call>
 bool GrantsService::Admitted(Call* call, CallerInfo* caller) const {
   if (Permitted(call->context(), caller)) return true;
-  call->Finish(grpc::Status(
-      grpc::StatusCode::PERMISSION_DENIED,
-      callers_->tls()
-          ? "the caller may not use the Grants service (callers: grants)"
-          : "without TLS only loopback callers may use the Grants service"));
+  call->Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                            callers_->RefusalMessage("Grants", "grants")));
   return false;
 }
 
