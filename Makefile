@@ -2,6 +2,8 @@
 # Both install the missing Debian packages first, then build with -j2.
 
 BUILD_DIR ?= build
+# ccache hashes paths relative to the checkout, so clones share the cache.
+export CCACHE_BASEDIR ?= $(CURDIR)
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= 2
 SANITIZE ?=
@@ -10,7 +12,7 @@ APT_PACKAGES := build-essential cmake pkg-config ccache git \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   libabsl-dev libssl-dev openssl libyaml-cpp-dev prometheus-cpp-dev libre2-dev \
   nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev curl \
-  prometheus
+  prometheus libjemalloc-dev
 
 .PHONY: all deps configure build test run bench format clean
 

@@ -3,7 +3,10 @@
 //     set serving (target under 1 s);
 //   BM_Decide/observed:0|1: one decision through the service layer (request
 //     translation, engine, response), without and with metrics and the
-//     decision log; the ratio of the two is the price of observability.
+//     decision log; the ratio of the two is the price of observability;
+//   BM_RecordDecision: the decision log's share of the request thread alone:
+//     formatting one record (with the context digest) and copying it into
+//     the journal, while the writer thread drains it to a file.
 //
 //   build/bench/ops_bench --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true  (one command)
@@ -19,6 +22,7 @@
 #include "bench/workload.h"
 #include "benchmark/benchmark.h"
 #include "server/audit/decision_log.h"
+#include "server/audit/decision_record.h"
 #include "server/metrics/metrics.h"
 #include "server/service/decider.h"
 #include "server/service/decision_recorder.h"
@@ -109,6 +113,56 @@ void BM_Decide(benchmark::State& state) {
   fs::remove_all(dir);
 }
 BENCHMARK(BM_Decide)->ArgName("observed")->Arg(0)->Arg(1);
+
+void BM_RecordDecision(benchmark::State& state) {
+  const Workload workload =
+      GenerateWorkload({.rules = 100, .hot_targets = 16}, 256);
+  const fs::path dir = WritePolicyDir(workload, "record");
+  audit::DecisionLog log({.path = (dir / "decisions.jsonl").string()}, nullptr);
+  std::vector<v1::CheckRequest> requests;
+  for (const WorkloadRequest& request : workload.requests) {
+    requests.push_back(ToCheckRequest(request));
+  }
+  v1::CheckResponse response;
+  response.set_decision(v1::ALLOW);
+  response.set_decision_id("5f0c1e2d3c4b5a697887766554433221");
+  response.set_policy_revision("3be1f0a2c4d5e6f7");
+  v1::Reason* reason = response.add_reasons();
+  reason->set_code("allowed_by_rule");
+  reason->set_policy("crm-agents");
+  reason->set_rule("read-contacts");
+  std::string record;
+  size_t next = 0;
+  int64_t bytes = 0;
+  for (auto _ : state) {
+    const v1::CheckRequest& request = requests[next];
+    record.clear();
+    audit::AppendDecisionRecord(
+        {
+            .time = absl::Now(),
+            .caller = "ipv4:127.0.0.1:40312",
+            .subject_id = request.subject().id(),
+            .auth_method = "asserted",
+            .tool_server = request.tool().server(),
+            .tool_name = request.tool().name(),
+            .action = request.action(),
+            .context = &request.context(),
+            .response = &response,
+            .latency = absl::Microseconds(4),
+            .request_id = "req-7f3a",
+        },
+        &record);
+    bytes += static_cast<int64_t>(record.size()) + 1;
+    benchmark::DoNotOptimize(log.Submit(record));
+    next = (next + 1) % requests.size();
+  }
+  log.Flush();
+  state.counters["dropped"] = static_cast<double>(log.dropped());
+  state.SetBytesProcessed(bytes);
+  state.SetItemsProcessed(state.iterations());
+  fs::remove_all(dir);
+}
+BENCHMARK(BM_RecordDecision);
 
 }  // namespace
 }  // namespace verdict::bench

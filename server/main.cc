@@ -7,6 +7,7 @@
 // directory (inotify) and SIGHUP reload the policies off the request path.
 
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -21,7 +22,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/str_join.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/stubs/logging.h"
 #include "server/audit/decision_log.h"
@@ -34,6 +35,7 @@
 #include "server/grants/revocations.h"
 #include "server/metrics/metrics.h"
 #include "server/metrics/metrics_server.h"
+#include "server/policy/policy_files.h"
 #include "server/service/decision_recorder.h"
 #include "server/service/policy_store.h"
 #include "server/service/server.h"
@@ -43,8 +45,26 @@ ABSL_FLAG(std::string, config, "",
 ABSL_FLAG(std::string, policies, "",
           "policy directory (overrides policies.dir)");
 ABSL_FLAG(std::string, listen, "", "gRPC address HOST:PORT (overrides listen)");
-ABSL_FLAG(std::string, metrics_listen, "",
-          "metrics address HOST:PORT (overrides metrics_listen)");
+namespace {
+
+// A flag that records whether it was given at all, so that an empty value
+// (`--metrics-listen=`) can mean "off" rather than "not given".
+struct SetFlag {
+  bool set = false;
+  std::string value;
+};
+
+bool AbslParseFlag(absl::string_view text, SetFlag* flag, std::string*) {
+  *flag = SetFlag{.set = true, .value = std::string(text)};
+  return true;
+}
+
+std::string AbslUnparseFlag(const SetFlag& flag) { return flag.value; }
+
+}  // namespace
+
+ABSL_FLAG(SetFlag, metrics_listen, SetFlag(),
+          "metrics address HOST:PORT (overrides metrics_listen; empty: off)");
 ABSL_FLAG(std::string, audit_log, "",
           "decision log path (overrides audit.path)");
 
@@ -65,24 +85,13 @@ absl::StatusOr<Config> LoadConfig() {
   if (std::string v = absl::GetFlag(FLAGS_listen); !v.empty()) {
     config.listen = v;
   }
-  if (std::string v = absl::GetFlag(FLAGS_metrics_listen); !v.empty()) {
-    config.metrics_listen = v;
+  if (SetFlag v = absl::GetFlag(FLAGS_metrics_listen); v.set) {
+    config.metrics_listen = v.value;
   }
   if (std::string v = absl::GetFlag(FLAGS_audit_log); !v.empty()) {
     config.audit.path = v;
   }
   return config;
-}
-
-// Security settings that cannot take effect must stop the server: silently
-// serving without them would fail open.
-std::vector<std::string> Unsupported(const Config& config) {
-  std::vector<std::string> problems;
-  if (!config.callers.empty() && !config.tls.enabled) {
-    problems.push_back(
-        "callers are identified by TLS client certificates: configure tls");
-  }
-  return problems;
 }
 
 // The credential verifiers; they must outlive the server that uses them.
@@ -136,9 +145,23 @@ absl::StatusOr<Authenticators> StartAuthenticators(
   return out;
 }
 
+// The uid of the user `name`, for `callers` rules, resolved once at start.
+absl::StatusOr<uid_t> UserId(const std::string& name) {
+  std::vector<char> buffer(16384);
+  passwd entry;
+  passwd* found = nullptr;
+  const int error =
+      getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found);
+  if (error != 0 || found == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("callers: no user \"", name, "\" on this machine"));
+  }
+  return found->pw_uid;
+}
+
 // The listener's TLS settings and caller rules from the configuration.
-void ConfigureListener(const Config& config,
-                       verdict::service::ServerOptions* options) {
+absl::Status ConfigureListener(const Config& config,
+                               verdict::service::ServerOptions* options) {
   if (config.tls.enabled) {
     options->tls = verdict::service::TlsOptions{
         .cert_file = config.tls.cert_file,
@@ -148,7 +171,16 @@ void ConfigureListener(const Config& config,
     };
   }
   for (const verdict::config::CallerConfig& caller : config.callers) {
-    verdict::service::CallerRule rule{.id = caller.id};
+    verdict::service::CallerRule rule;
+    rule.id = caller.id;
+    rule.loopback = caller.loopback;
+    if (caller.uid.has_value()) rule.uid = static_cast<uid_t>(*caller.uid);
+    if (!caller.user.empty()) {
+      absl::StatusOr<uid_t> uid = UserId(caller.user);
+      if (!uid.ok()) return uid.status();
+      rule.uid = *uid;
+      rule.user = caller.user;
+    }
     for (const verdict::config::Permission permission : caller.may) {
       switch (permission) {
         case verdict::config::Permission::kCheck:
@@ -167,6 +199,12 @@ void ConfigureListener(const Config& config,
     }
     options->callers.push_back(std::move(rule));
   }
+  // Rules the listener could never match are a configuration error.
+  return verdict::service::CallerTrust::Create(
+             verdict::service::TransportOf(options->listen,
+                                           options->tls.has_value()),
+             options->callers)
+      .status();
 }
 
 // Protobuf logs an ERROR for every request with invalid UTF-8, which would
@@ -178,9 +216,6 @@ void ProtobufLog(google::protobuf::LogLevel level, const char* filename,
   std::cerr << "verdictd: protobuf: " << filename << ":" << line << ": "
             << message << "\n";
 }
-
-// Bursts of file events are compiled once.
-constexpr absl::Duration kPolicyDebounce = absl::Milliseconds(100);
 
 void LogReload(const verdict::service::ReloadOutcome& outcome) {
   using verdict::Log;
@@ -231,12 +266,6 @@ int main(int argc, char** argv) {
     std::cerr << "verdictd: " << config.status().message() << "\n";
     return 2;
   }
-  if (std::vector<std::string> problems = Unsupported(*config);
-      !problems.empty()) {
-    std::cerr << "verdictd: refusing to start: "
-              << absl::StrJoin(problems, "; ") << "\n";
-    return 2;
-  }
   if (config->grants.enabled) {
     std::cerr << "verdictd: warning: grants are not implemented yet; "
                  "Grants is not served\n";
@@ -272,6 +301,8 @@ int main(int argc, char** argv) {
             .path = config->audit.path,
             .max_bytes = config->audit.max_bytes,
             .keep_files = config->audit.keep_files,
+            .buffer_bytes = static_cast<size_t>(config->audit.buffer_bytes),
+            .sync_interval = config->audit.sync_interval,
         },
         &metrics);
   }
@@ -315,6 +346,14 @@ int main(int argc, char** argv) {
   options.listen = config->listen;
   options.max_message_bytes = config->limits.max_message_bytes;
   options.max_concurrent_streams = config->limits.max_concurrent_streams;
+  options.transport = verdict::service::TransportLimits{
+      .max_connections = config->limits.max_connections,
+      .memory_bytes = config->limits.transport_memory_bytes,
+      .handshake_timeout = config->limits.handshake_timeout,
+      .max_connection_idle = config->limits.max_connection_idle,
+      .max_connection_age = config->limits.max_connection_age,
+      .max_connection_age_grace = config->limits.max_connection_age_grace,
+  };
   options.decider.max_context_depth = config->limits.max_context_depth;
   options.decider.cache_ttl = config->decisions.cache_ttl;
   options.decider.observer = &recorder;
@@ -331,7 +370,11 @@ int main(int argc, char** argv) {
         .metrics = &metrics,
     };
   }
-  ConfigureListener(*config, &options);
+  if (absl::Status status = ConfigureListener(*config, &options);
+      !status.ok()) {
+    std::cerr << "verdictd: " << status.message() << "\n";
+    return 2;
+  }
   options.decider.deny_unrecorded =
       decision_log != nullptr &&
       config->audit.on_failure == verdict::config::AuditFailureMode::kDeny;
@@ -352,13 +395,21 @@ int main(int argc, char** argv) {
     metrics_server = *std::move(started);
     std::cerr << "verdictd: metrics on http://" << metrics_server->address()
               << "/metrics\n";
+  } else {
+    std::cerr << "verdictd: metrics off (metrics_listen is empty)\n";
   }
   std::unique_ptr<verdict::DirWatcher> watcher;
   if (config->policies.watch) {
     verdict::service::Reloader* reloader = &(*server)->reloader();
+    verdict::DirWatcherOptions watch_options;
+    watch_options.quiet = config->policies.quiet_period;
+    watch_options.waits_for = verdict::policy::IsPolicyFileName;
+    watch_options.on_status = [&store](const verdict::WatchStatus& watch) {
+      store.SetWatchStatus(watch);
+    };
     absl::StatusOr<std::unique_ptr<verdict::DirWatcher>> watching =
         verdict::DirWatcher::Start(
-            config->policies.dir, kPolicyDebounce,
+            config->policies.dir, std::move(watch_options),
             [reloader] { reloader->Request(LogReload); });
     if (!watching.ok()) {
       std::cerr << "verdictd: cannot watch " << config->policies.dir << ": "
@@ -373,8 +424,14 @@ int main(int argc, char** argv) {
   if (config->tls.enabled) {
     std::cerr << "verdictd: TLS with client certificates; "
               << config->callers.size() << " caller rules\n";
+  } else if ((*server)->callers().transport() ==
+             verdict::service::CallerTransport::kUnixSocket) {
+    std::cerr << "verdictd: no TLS: unix socket callers named by uid\n";
   } else {
     std::cerr << "verdictd: no TLS: accepting loopback callers only\n";
+  }
+  for (const std::string& line : (*server)->callers().Describe()) {
+    std::cerr << "verdictd: " << line << "\n";
   }
   if (!config->authentication.configured()) {
     std::cerr << "verdictd: no authentication configured: requests with "

@@ -13,22 +13,11 @@
 #include "server/engine/engine.h"
 #include "server/engine/reason.h"
 #include "server/engine/request.h"
+#include "server/service/request_validation.h"
 #include "server/service/result_translation.h"
 
 namespace verdict::suite {
 namespace {
-
-constexpr std::string_view kToolsCall = "tools/call";
-
-// What the Decider answers to a malformed request, before the engine runs.
-std::string_view RequestProblem(const v1::CheckRequest& request) {
-  if (request.action().empty()) return "action is required";
-  if (request.action() == kToolsCall && request.tool().name().empty()) {
-    return "tool.name is required for tools/call";
-  }
-  if (request.subject().id().empty()) return "subject.id is required";
-  return {};
-}
 
 void AddReason(engine::ReasonCode code, std::string_view message,
                v1::CheckResponse* response) {
@@ -46,7 +35,17 @@ class InProcessBackend final : public Backend {
     const v1::CheckRequest& in = test.request;
     v1::CheckResponse response;
     response.set_policy_revision(set_.revision());
-    if (std::string_view problem = RequestProblem(in); !problem.empty()) {
+    // As the Decider checks it, with the subject asserted.
+    if (const std::string problem = service::RequestProblem(
+            service::RequestParts{
+                .subject = &in.subject(),
+                .tool = &in.tool(),
+                .action = in.action(),
+                .resource = in.has_resource() ? &in.resource() : nullptr,
+                .context = in.has_context() ? &in.context() : nullptr,
+            },
+            service::kDefaultMaxContextDepth);
+        !problem.empty()) {
       response.set_decision(v1::DENY);
       AddReason(engine::ReasonCode::kInvalidRequest, problem, &response);
       return response;
@@ -54,9 +53,10 @@ class InProcessBackend final : public Backend {
     // As the Decider builds it: the subject is asserted.
     engine::Request request;
     request.subject = service::AssertedPrincipal(in.subject());
-    service::FillEngineRequest(
-        in.tool(), in.action(), in.has_resource() ? &in.resource() : nullptr,
-        in.has_context() ? &in.context() : nullptr, &request);
+    service::FillEngineRequest(in.tool(), in.action(),
+                               in.has_resource() ? &in.resource() : nullptr,
+                               in.has_context() ? &in.context() : nullptr,
+                               &annotations_scratch_, &request);
     request.now = test.now.value_or(absl::Now());
 
     engine::EvalOptions options;
@@ -70,6 +70,7 @@ class InProcessBackend final : public Backend {
 
  private:
   const policy::PolicySet& set_;
+  google::protobuf::Struct annotations_scratch_;
   engine::EvalScratch scratch_;
   engine::Result result_;
 };

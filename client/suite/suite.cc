@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "server/policy/policy_files.h"
 #include "server/policy/yaml_value.h"
 #include "yaml-cpp/yaml.h"
 
@@ -423,32 +424,22 @@ bool IsSuiteFileName(std::string_view name) {
 
 std::vector<std::string> FindSuiteFiles(const std::string& dir,
                                         std::vector<SuiteError>* errors) {
-  namespace fs = std::filesystem;
   std::error_code ec;
-  const fs::path root(dir);
   std::vector<std::string> paths;
-  if (!fs::is_directory(root, ec)) {
+  if (!std::filesystem::is_directory(dir, ec)) {
     errors->push_back({dir, 0, 0, "not a directory"});
     return paths;
   }
-  // Like the policy compiler: hidden entries and directory symlinks are
-  // skipped, so both see the same tree.
-  fs::recursive_directory_iterator it(
-      root, fs::directory_options::skip_permission_denied, ec);
-  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (absl::StartsWith(name, ".")) {
-      if (it->is_directory(ec)) it.disable_recursion_pending();
-      continue;
-    }
-    if (!IsSuiteFileName(name) || !it->is_regular_file(ec)) continue;
-    paths.push_back(it->path().lexically_relative(root).generic_string());
+  // The policy compiler's walk, so both see the same tree and a suite that
+  // cannot be read fails the run instead of silently not running.
+  std::vector<policy::Diagnostic> problems;
+  for (policy::TreeFile& file :
+       policy::ListTreeFiles(dir, IsSuiteFileName, &problems)) {
+    paths.push_back(std::move(file.path));
   }
-  if (ec) {
-    errors->push_back(
-        {dir, 0, 0, absl::StrCat("cannot list directory: ", ec.message())});
+  for (const policy::Diagnostic& problem : problems) {
+    errors->push_back({problem.file, 0, 0, problem.message});
   }
-  std::sort(paths.begin(), paths.end());
   return paths;
 }
 

@@ -2,7 +2,9 @@
 //
 // Abseil's logging arrived after the Abseil that Debian 12 ships, so this is
 // the small subset verdictd needs. Each line is written with one call, so
-// lines from different threads never interleave. Never log a credential, a
+// lines from different threads never interleave, and control characters and
+// backslashes in a message are written as \xNN, so one event is always one
+// line whatever a client put in the ids it names. Never log a credential, a
 // token or request data here: the decision log is the place for decisions.
 // Thread-safe.
 

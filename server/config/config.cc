@@ -141,6 +141,7 @@ class Parser {
 
  private:
   absl::Status ParsePolicies(const YAML::Node& node, PoliciesConfig* out);
+  absl::Status QuietPeriod(const YAML::Node& node, absl::Duration* out) const;
   absl::Status ParseTls(const YAML::Node& node, TlsConfig* out);
   absl::Status ParseCallers(const YAML::Node& node,
                             std::vector<CallerConfig>* out);
@@ -159,33 +160,28 @@ class Parser {
 };
 
 absl::Status Parser::Parse(const YAML::Node& root, Config* config) {
-  return ForEachKey(root, "configuration",
-                    [&](absl::string_view key, const YAML::Node& value) {
-                      if (key == "listen")
-                        return NonEmptyString(value, "listen", &config->listen);
-                      if (key == "metrics_listen") {
-                        return NonEmptyString(value, "metrics_listen",
-                                              &config->metrics_listen);
-                      }
-                      if (key == "policies")
-                        return ParsePolicies(value, &config->policies);
-                      if (key == "tls") return ParseTls(value, &config->tls);
-                      if (key == "callers")
-                        return ParseCallers(value, &config->callers);
-                      if (key == "authentication") {
-                        return ParseAuthentication(value,
-                                                   &config->authentication);
-                      }
-                      if (key == "grants")
-                        return ParseGrants(value, &config->grants);
-                      if (key == "audit")
-                        return ParseAudit(value, &config->audit);
-                      if (key == "limits")
-                        return ParseLimits(value, &config->limits);
-                      if (key == "decisions")
-                        return ParseDecisions(value, &config->decisions);
-                      return UnknownKey(key);
-                    });
+  return ForEachKey(
+      root, "configuration",
+      [&](absl::string_view key, const YAML::Node& value) {
+        if (key == "listen")
+          return NonEmptyString(value, "listen", &config->listen);
+        if (key == "metrics_listen") {
+          // Empty turns metrics off.
+          return String(value, "metrics_listen", &config->metrics_listen);
+        }
+        if (key == "policies") return ParsePolicies(value, &config->policies);
+        if (key == "tls") return ParseTls(value, &config->tls);
+        if (key == "callers") return ParseCallers(value, &config->callers);
+        if (key == "authentication") {
+          return ParseAuthentication(value, &config->authentication);
+        }
+        if (key == "grants") return ParseGrants(value, &config->grants);
+        if (key == "audit") return ParseAudit(value, &config->audit);
+        if (key == "limits") return ParseLimits(value, &config->limits);
+        if (key == "decisions")
+          return ParseDecisions(value, &config->decisions);
+        return UnknownKey(key);
+      });
 }
 
 absl::Status Parser::ParsePolicies(const YAML::Node& node,
@@ -196,8 +192,20 @@ absl::Status Parser::ParsePolicies(const YAML::Node& node,
                         return NonEmptyString(value, "policies.dir", &out->dir);
                       if (key == "watch")
                         return Bool(value, "policies.watch", &out->watch);
+                      if (key == "quiet_period")
+                        return QuietPeriod(value, &out->quiet_period);
                       return UnknownKey(key);
                     });
+}
+
+absl::Status Parser::QuietPeriod(const YAML::Node& node,
+                                 absl::Duration* out) const {
+  absl::Status status = Duration(node, "policies.quiet_period", out);
+  if (status.ok() &&
+      (*out < absl::Milliseconds(10) || *out > absl::Minutes(1))) {
+    return Error(node, "policies.quiet_period: must be between 10ms and 1m");
+  }
+  return status;
 }
 
 absl::Status Parser::ParseTls(const YAML::Node& node, TlsConfig* out) {
@@ -242,6 +250,32 @@ absl::Status Parser::ParseCallers(const YAML::Node& node,
         item, "callers[]", [&](absl::string_view key, const YAML::Node& value) {
           if (key == "id")
             return NonEmptyString(value, "callers.id", &caller.id);
+          if (key == "uid") {
+            int64_t uid = -1;
+            // (uid_t)-1 is not a uid: the kernel reads it as "unchanged".
+            if (!value.IsScalar() || !absl::SimpleAtoi(value.Scalar(), &uid) ||
+                uid < 0 || uid >= 4294967295) {
+              return Error(value,
+                           "callers.uid: expected a uid (an integer "
+                           "from 0 to 4294967294)");
+            }
+            caller.uid = uid;
+            return absl::OkStatus();
+          }
+          if (key == "user")
+            return NonEmptyString(value, "callers.user", &caller.user);
+          if (key == "loopback") {
+            if (absl::Status s =
+                    Bool(value, "callers.loopback", &caller.loopback);
+                !s.ok()) {
+              return s;
+            }
+            if (!caller.loopback) {
+              return Error(value,
+                           "callers.loopback: only `true` names callers");
+            }
+            return absl::OkStatus();
+          }
           if (key == "may") {
             has_may = true;
             if (!value.IsSequence()) {
@@ -274,8 +308,13 @@ absl::Status Parser::ParseCallers(const YAML::Node& node,
           return UnknownKey(key);
         });
     if (!status.ok()) return status;
-    if (caller.id.empty() || !has_may) {
-      return Error(item, "callers: each caller needs id and may");
+    const int names = (caller.id.empty() ? 0 : 1) +
+                      (caller.uid.has_value() ? 1 : 0) +
+                      (caller.user.empty() ? 0 : 1) + (caller.loopback ? 1 : 0);
+    if (names != 1 || !has_may) {
+      return Error(item,
+                   "callers: each caller needs may and exactly one of id "
+                   "(TLS), uid or user (unix socket) and loopback: true");
     }
     out->push_back(std::move(caller));
   }
@@ -447,6 +486,24 @@ absl::Status Parser::ParseAudit(const YAML::Node& node, AuditConfig* out) {
           }
           return absl::OkStatus();
         }
+        if (key == "buffer_bytes") {
+          absl::Status s = PositiveInt(value, "audit.buffer_bytes",
+                                       int64_t{1} << 30, &out->buffer_bytes);
+          if (s.ok() && out->buffer_bytes < (int64_t{1} << 20)) {
+            return Error(value, "audit.buffer_bytes: at least 1048576 (1 MiB)");
+          }
+          return s;
+        }
+        if (key == "sync_interval") {
+          absl::Status s =
+              Duration(value, "audit.sync_interval", &out->sync_interval);
+          if (s.ok() && (out->sync_interval < absl::Milliseconds(10) ||
+                         out->sync_interval > absl::Hours(1))) {
+            return Error(value,
+                         "audit.sync_interval: must be between 10ms and 1h");
+          }
+          return s;
+        }
         return UnknownKey(key);
       });
 }
@@ -473,6 +530,40 @@ absl::Status Parser::ParseLimits(const YAML::Node& node, LimitsConfig* out) {
                                        65536, &streams);
           out->max_concurrent_streams = static_cast<int>(streams);
           return s;
+        }
+        if (key == "max_connections") {
+          int64_t connections = 0;
+          absl::Status s = PositiveInt(value, "limits.max_connections", 1000000,
+                                       &connections);
+          out->max_connections = static_cast<int>(connections);
+          return s;
+        }
+        if (key == "transport_memory_bytes") {
+          // gRPC's memory quota needs room for a connection's buffers.
+          absl::Status s =
+              PositiveInt(value, "limits.transport_memory_bytes",
+                          int64_t{1} << 40, &out->transport_memory_bytes);
+          if (s.ok() && out->transport_memory_bytes < (int64_t{4} << 20)) {
+            return Error(value,
+                         "limits.transport_memory_bytes: at least 4194304");
+          }
+          return s;
+        }
+        const std::pair<const char*, absl::Duration*> durations[] = {
+            {"handshake_timeout", &out->handshake_timeout},
+            {"max_connection_idle", &out->max_connection_idle},
+            {"max_connection_age", &out->max_connection_age},
+            {"max_connection_age_grace", &out->max_connection_age_grace},
+        };
+        for (const auto& [name, field] : durations) {
+          if (key != name) continue;
+          const std::string what = absl::StrCat("limits.", name);
+          if (absl::Status s = Duration(value, what, field); !s.ok()) return s;
+          // gRPC takes these as int milliseconds.
+          if (*field < absl::Milliseconds(1) || *field > absl::Hours(24 * 24)) {
+            return Error(value, absl::StrCat(what, ": expected 1ms to 24d"));
+          }
+          return absl::OkStatus();
         }
         return UnknownKey(key);
       });

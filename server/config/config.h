@@ -15,6 +15,7 @@
 #define VERDICT_SERVER_CONFIG_CONFIG_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,9 @@ namespace verdict::config {
 struct PoliciesConfig {
   std::string dir = "policies";
   bool watch = true;
+  // How long the directory must be free of file events (and of files open
+  // for writing) before a change is compiled.
+  absl::Duration quiet_period = absl::Milliseconds(100);
 };
 
 // Present only when the file has a `tls` section.
@@ -39,12 +43,15 @@ struct TlsConfig {
   bool require_client_cert = true;
 };
 
-// What a caller (an MCP server, identified by its client certificate's SPIFFE
-// ID glob) may ask for.
+// What a caller (an MCP server) may ask for.
 enum class Permission : uint8_t { kCheck, kAssertIdentity, kGrants, kAdmin };
 
+// Exactly one of `id`, `uid`, `user` and `loopback` names the callers.
 struct CallerConfig {
-  std::string id;  // glob on the caller's SPIFFE ID
+  std::string id;              // glob on a TLS client certificate's SPIFFE ID
+  std::optional<int64_t> uid;  // a Unix socket peer's uid
+  std::string user;            // a Unix socket peer's user name
+  bool loopback = false;       // any process on loopback TCP without TLS
   std::vector<Permission> may;
 };
 
@@ -92,12 +99,25 @@ struct AuditConfig {
   int64_t max_bytes = 104857600;
   int keep_files = 5;
   AuditFailureMode on_failure = AuditFailureMode::kAllow;
+  // The journal (PATH-journal): records answered but not yet in the file.
+  int64_t buffer_bytes = int64_t{8} << 20;
+  // How often the file is fdatasynced: what a power loss may take.
+  absl::Duration sync_interval = absl::Seconds(1);
 };
 
 struct LimitsConfig {
   int64_t max_message_bytes = 1048576;
   int max_context_depth = 16;
   int max_concurrent_streams = 4096;  // calls in flight per connection
+  // The transport's limits (docs/security.md): accepted TCP connections;
+  // bytes gRPC may hold for all connections and calls together; how long a
+  // connection may take to set up, stay without calls and live.
+  int max_connections = 1000;
+  int64_t transport_memory_bytes = int64_t{256} << 20;
+  absl::Duration handshake_timeout = absl::Seconds(10);
+  absl::Duration max_connection_idle = absl::Minutes(2);
+  absl::Duration max_connection_age = absl::Minutes(5);
+  absl::Duration max_connection_age_grace = absl::Seconds(30);
 };
 
 struct DecisionsConfig {
@@ -107,7 +127,7 @@ struct DecisionsConfig {
 
 struct Config {
   std::string listen = "127.0.0.1:50051";
-  std::string metrics_listen = "127.0.0.1:9464";
+  std::string metrics_listen = "127.0.0.1:9464";  // empty: no metrics
   PoliciesConfig policies;
   TlsConfig tls;
   std::vector<CallerConfig> callers;

@@ -20,6 +20,10 @@ std::vector<double> LatencyBounds() {
 
 }  // namespace
 
+std::string_view AuthMethodName(AuthMethod method) {
+  return kAuthMethodNames[static_cast<int>(method)];
+}
+
 Metrics::Metrics()
     : registry_(std::make_shared<prometheus::Registry>()),
       latency_(std::make_shared<LatencyHistogram>(
@@ -63,6 +67,15 @@ Metrics::Metrics()
            .Help("Unix time of the last policy set that compiled and serves.")
            .Register(*registry_)
            .Add({});
+  policy_watch_up_ =
+      &BuildGauge()
+           .Name("verdict_policy_watch_up")
+           .Help(
+               "1 while every directory of the policy tree is watched for "
+               "changes; 0 when the directory is missing, part of it cannot "
+               "be watched, or watching is off.")
+           .Register(*registry_)
+           .Add({});
   policy_rules_ = &BuildGauge()
                        .Name("verdict_policy_rules")
                        .Help("Rules in the serving policy set.")
@@ -101,6 +114,35 @@ Metrics::Metrics()
                         .Help("Decision log records that could not be written.")
                         .Register(*registry_)
                         .Add({});
+  audit_truncated_ =
+      &BuildCounter()
+           .Name("verdict_audit_truncated_records_total")
+           .Help("Decision log records with a field cut to its length limit.")
+           .Register(*registry_)
+           .Add({});
+  audit_recovered_ =
+      &BuildCounter()
+           .Name("verdict_audit_recovered_records_total")
+           .Help(
+               "Decision log records that the previous verdictd answered "
+               "but had not written when it stopped, written at this start "
+               "from the journal.")
+           .Register(*registry_)
+           .Add({});
+  audit_rotated_away_ =
+      &BuildCounter()
+           .Name("verdict_audit_rotated_away_records_total")
+           .Help(
+               "Decision log records deleted with the oldest file when the "
+               "log rotated.")
+           .Register(*registry_)
+           .Add({});
+  audit_oldest_record_ =
+      &BuildGauge()
+           .Name("verdict_audit_oldest_record_timestamp_seconds")
+           .Help("Unix time of the oldest decision log record still on disk.")
+           .Register(*registry_)
+           .Add({});
   BuildGauge()
       .Name("verdict_build_info")
       .Help("1, labelled with the version of verdictd.")

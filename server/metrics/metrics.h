@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -35,6 +36,8 @@ namespace verdict::metrics {
 // How a failed credential was presented.
 enum class AuthMethod : uint8_t { kJwt, kX509, kGrant };
 inline constexpr int kAuthMethodCount = 3;
+// "jwt", "x509", "grant": the label value, and Identity.method.
+std::string_view AuthMethodName(AuthMethod method);
 
 // verdict_rule_matches_total children for one policy set, by rule index.
 class RuleMatchCounters {
@@ -63,8 +66,23 @@ class Metrics {
   void CountDecision(engine::Decision decision, engine::ReasonCode reason,
                      absl::Duration latency);
   void CountAuthnFailure(AuthMethod method, engine::ReasonCode reason);
-  void CountAuditRecord() { audit_records_->Increment(); }
-  void CountAuditDropped() { audit_dropped_->Increment(); }
+  void CountAuditRecord(uint64_t n = 1) {
+    audit_records_->Increment(static_cast<double>(n));
+  }
+  void CountAuditDropped(uint64_t n = 1) {
+    audit_dropped_->Increment(static_cast<double>(n));
+  }
+  void CountAuditTruncated() { audit_truncated_->Increment(); }
+  // Decision log housekeeping (its writer thread and its start).
+  void CountAuditRecovered(uint64_t n) {
+    audit_recovered_->Increment(static_cast<double>(n));
+  }
+  void CountAuditRotatedAway(uint64_t n) {
+    audit_rotated_away_->Increment(static_cast<double>(n));
+  }
+  void SetAuditOldestRecord(absl::Time time) {
+    audit_oldest_record_->Set(absl::ToDoubleSeconds(time - absl::UnixEpoch()));
+  }
   void CountGrantIssued() { grants_issued_->Increment(); }
   void CountGrantRevoked() { grants_revoked_->Increment(); }
   void SetGrantsActive(int64_t n) {
@@ -74,6 +92,8 @@ class Metrics {
   // Reload path: a compile attempt, and a set that starts serving. Publish
   // returns the rule counters to use with that set.
   void CountReload(bool ok, absl::Time when);
+  // Whether the policy directory's watcher is watching all of it.
+  void SetPolicyWatchUp(bool up) { policy_watch_up_->Set(up ? 1 : 0); }
   std::shared_ptr<const RuleMatchCounters> Publish(const policy::PolicySet& set)
       ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -91,12 +111,17 @@ class Metrics {
   prometheus::Counter* reload_success_;
   prometheus::Counter* reload_failure_;
   prometheus::Gauge* last_reload_success_;
+  prometheus::Gauge* policy_watch_up_;
   prometheus::Gauge* policy_rules_;
   prometheus::Counter* grants_issued_;
   prometheus::Counter* grants_revoked_;
   prometheus::Gauge* grants_active_;
   prometheus::Counter* audit_records_;
   prometheus::Counter* audit_dropped_;
+  prometheus::Counter* audit_truncated_;
+  prometheus::Counter* audit_recovered_;
+  prometheus::Counter* audit_rotated_away_;
+  prometheus::Gauge* audit_oldest_record_;
 
   absl::Mutex mu_;
   prometheus::Family<prometheus::Gauge>* revision_info_;

@@ -1,6 +1,8 @@
 #include "server/metrics/metrics_server.h"
 
 #include <exception>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "prometheus/exposer.h"
@@ -17,7 +19,15 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   std::unique_ptr<MetricsServer> server(new MetricsServer());
   // civetweb reports a failed bind by throwing; nothing else here throws.
   try {
-    server->exposer_ = std::make_unique<prometheus::Exposer>(address, 1);
+    // civetweb's defaults are one thread here and 30 s for a request to
+    // arrive; keep-alive stays off so a scraper never holds a thread between
+    // scrapes.
+    server->exposer_ =
+        std::make_unique<prometheus::Exposer>(std::vector<std::string>{
+            "listening_ports", address, "num_threads",
+            absl::StrCat(kMetricsThreads), "request_timeout_ms",
+            absl::StrCat(absl::ToInt64Milliseconds(kMetricsRequestTimeout)),
+            "enable_keep_alive", "no"});
   } catch (const std::exception& error) {
     return absl::UnavailableError(
         absl::StrCat("cannot serve metrics on ", address, ": ", error.what()));

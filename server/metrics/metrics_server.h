@@ -1,9 +1,15 @@
 // MetricsServer: serves the Prometheus text exposition of a Metrics at
 // http://ADDRESS/metrics (prometheus-cpp's pull exposer, civetweb inside).
 //
-// Scrapes run on the exposer's own threads and read counters without
-// stopping the request path. Port 0 picks a free port, reported by
-// address(). The destructor stops serving.
+// Scrapes run on the exposer's own threads (kMetricsThreads of them) and read
+// counters without stopping the request path. civetweb gives each connection
+// a thread until its request has arrived, so a connection that sends nothing
+// holds one for at most kMetricsRequestTimeout and then is closed: one idle
+// socket no longer blinds every scrape. Many idle sockets from a peer that
+// can reach the port still delay scrapes, so the port must only be reachable
+// by the scraper (loopback by default; docs/security.md). Port 0 picks a free
+// port, reported by address(). The destructor stops serving. Start() and the
+// destructor are for one controlling thread.
 
 #ifndef VERDICT_SERVER_METRICS_METRICS_SERVER_H_
 #define VERDICT_SERVER_METRICS_METRICS_SERVER_H_
@@ -12,6 +18,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "server/metrics/metrics.h"
 
 namespace prometheus {
@@ -19,6 +26,11 @@ class Exposer;
 }  // namespace prometheus
 
 namespace verdict::metrics {
+
+// Connections served at once.
+inline constexpr int kMetricsThreads = 4;
+// How long a connection may take to send its request before it is closed.
+inline constexpr absl::Duration kMetricsRequestTimeout = absl::Seconds(2);
 
 class MetricsServer {
  public:

@@ -8,7 +8,6 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <iterator>
 #include <optional>
 #include <string_view>
@@ -19,12 +18,13 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "openssl/evp.h"
 #include "server/policy/condition.h"
 #include "server/policy/loader.h"
 #include "server/policy/policy_ast.h"
+#include "server/policy/policy_files.h"
+#include "server/policy/quote.h"
 #include "server/policy/rule_index.h"
 
 namespace verdict::policy {
@@ -32,9 +32,6 @@ namespace {
 
 // The most (action, server, tool) pattern combinations one rule may list.
 constexpr uint64_t kMaxTargetCombinations = 1 << 16;
-
-// Files larger than this are refused rather than read into memory.
-constexpr uintmax_t kMaxPolicyFileBytes = 64 << 20;
 
 // First 16 hex digits of SHA-256 over every (path, contents), each part
 // length-prefixed so that no two different inputs hash the same bytes.
@@ -160,9 +157,9 @@ class FileCompiler {
             rule_ids.try_emplace(ast.id.text, ast.id.position);
         if (!inserted) {
           Error(ast.id.position, "duplicate_rule",
-                absl::StrCat("rule \"", ast.id.text,
-                             "\" is already defined in policy \"",
-                             policy.name.text, "\" at line ",
+                absl::StrCat("rule ", QuoteToken(ast.id.text),
+                             " is already defined in policy ",
+                             QuoteToken(policy.name.text), " at line ",
                              first->second.line));
         }
       }
@@ -266,7 +263,7 @@ std::unique_ptr<const PolicySet> Merge(
       d.column = name.position.column;
       d.code = "duplicate_policy";
       d.message = absl::StrCat(
-          "policy \"", name.text, "\" is already defined at ",
+          "policy ", QuoteToken(name.text), " is already defined at ",
           std::string(first->second.file), ":", first->second.position.line,
           ":", first->second.position.column);
     }
@@ -295,7 +292,7 @@ void SortAndAnnotate(const std::vector<const SourceFile*>& files,
   for (Diagnostic& d : *found) {
     auto it = contents.find(d.file);
     if (it != contents.end() && d.snippet.empty()) {
-      d.snippet = std::string(SourceLine(it->second, d.line));
+      d.snippet = TokenAt(it->second, d.line, d.column);
     }
   }
   std::stable_sort(found->begin(), found->end(), ByPosition);
@@ -305,22 +302,6 @@ absl::Status Failure(const std::vector<Diagnostic>& found) {
   return absl::InvalidArgumentError(
       absl::StrCat(found.size(), found.size() == 1 ? " error" : " errors",
                    " compiling policies; first: ", found.front().ToString()));
-}
-
-bool IsPolicyFile(const std::string& name) {
-  const bool yaml =
-      absl::EndsWith(name, ".yaml") || absl::EndsWith(name, ".yml");
-  const bool test =
-      absl::EndsWith(name, "_test.yaml") || absl::EndsWith(name, "_test.yml");
-  return yaml && !test;
-}
-
-Diagnostic IoError(std::string file, std::string message) {
-  Diagnostic d;
-  d.file = std::move(file);
-  d.code = "io";
-  d.message = std::move(message);
-  return d;
 }
 
 }  // namespace
@@ -362,58 +343,17 @@ absl::StatusOr<std::unique_ptr<const PolicySet>> CompileSources(
 
 absl::StatusOr<std::unique_ptr<const PolicySet>> CompileDirectory(
     const std::string& dir, std::vector<Diagnostic>* diagnostics) {
-  namespace fs = std::filesystem;
   std::error_code ec;
-  const fs::path root(dir);
-  if (!fs::is_directory(root, ec)) {
-    diagnostics->push_back(
-        IoError(dir, "policy directory does not exist or is not a directory"));
-    return absl::NotFoundError(diagnostics->back().ToString());
+  if (!std::filesystem::is_directory(dir, ec)) {
+    Diagnostic& d = diagnostics->emplace_back();
+    d.file = dir;
+    d.code = "io";
+    d.message = "policy directory does not exist or is not a directory";
+    return absl::NotFoundError(d.ToString());
   }
-  // Directory symlinks are not followed (no loops); hidden entries such as
-  // .git or Kubernetes' ..data are skipped, so a ConfigMap's files count
-  // once, through their visible links.
-  std::vector<std::string> paths;
-  fs::recursive_directory_iterator it(
-      root, fs::directory_options::skip_permission_denied, ec);
-  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (absl::StartsWith(name, ".")) {
-      if (it->is_directory(ec)) it.disable_recursion_pending();
-      continue;
-    }
-    if (!IsPolicyFile(name) || !it->is_regular_file(ec)) continue;
-    paths.push_back(it->path().lexically_relative(root).generic_string());
-  }
-  if (ec) {
-    diagnostics->push_back(
-        IoError(dir, absl::StrCat("cannot list directory: ", ec.message())));
-    return absl::InvalidArgumentError(diagnostics->back().ToString());
-  }
-  std::sort(paths.begin(), paths.end());
-
   std::vector<SourceFile> files;
   std::vector<Diagnostic> found;
-  files.reserve(paths.size());
-  for (std::string& path : paths) {
-    const fs::path full = root / path;
-    const uintmax_t size = fs::file_size(full, ec);
-    if (ec || size > kMaxPolicyFileBytes) {
-      found.push_back(
-          IoError(path, ec ? absl::StrCat("cannot read: ", ec.message())
-                           : absl::StrCat("file is larger than ",
-                                          kMaxPolicyFileBytes, " bytes")));
-      continue;
-    }
-    std::ifstream in(full, std::ios::binary);
-    std::string contents((std::istreambuf_iterator<char>(in)),
-                         std::istreambuf_iterator<char>());
-    if (in.bad() || !in.is_open()) {
-      found.push_back(IoError(path, "cannot read file"));
-      continue;
-    }
-    files.push_back({std::move(path), std::move(contents)});
-  }
+  ReadPolicyFiles(dir, &files, &found);
   if (found.empty()) return CompileSources(files, diagnostics);
   // Still compile what could be read, to report every problem at once.
   (void)CompileSources(files, &found);

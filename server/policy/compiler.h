@@ -26,7 +26,7 @@ struct Diagnostic {
   std::string code;  // yaml, unknown_key, missing_key, duplicate_policy,
                      // duplicate_rule, empty_glob, bad_effect, condition, ...
   std::string message;
-  std::string snippet;  // the offending source line, when known
+  std::string snippet;  // the offending token (quote.h), when known
 
   // "file:line:col: error[code]: message"
   std::string ToString() const;
@@ -44,8 +44,9 @@ struct SourceFile {
 absl::StatusOr<std::unique_ptr<const PolicySet>> CompileSources(
     const std::vector<SourceFile>& files, std::vector<Diagnostic>* diagnostics);
 
-// Reads the policy files under `dir` and compiles them. A missing or
-// unreadable directory is an error diagnostic too.
+// Reads the policy files under `dir` (policy_files.h) and compiles them. A
+// missing directory, and anything under it that cannot be read, is an `io`
+// diagnostic that fails the compile.
 absl::StatusOr<std::unique_ptr<const PolicySet>> CompileDirectory(
     const std::string& dir, std::vector<Diagnostic>* diagnostics);
 

@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "server/policy/quote.h"
 #include "server/policy/yaml_value.h"
 #include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/yaml.h"
@@ -326,14 +327,14 @@ class FileLoader {
       auto [first, inserted] = seen.try_emplace(name, key_position);
       if (!inserted) {
         Error(key_position, "duplicate_key",
-              absl::StrCat("duplicate key \"", name, "\" in ", where,
+              absl::StrCat("duplicate key ", QuoteToken(name), " in ", where,
                            " (first at line ", first->second.line, ")"));
         continue;
       }
       if (std::find(std::begin(allowed), std::end(allowed), name) ==
           std::end(allowed)) {
         Error(key_position, "unknown_key",
-              absl::StrCat("unknown key \"", name, "\" in ", where,
+              absl::StrCat("unknown key ", QuoteToken(name), " in ", where,
                            "; allowed: ", JoinKeys(allowed)));
         continue;
       }
@@ -477,8 +478,8 @@ class FileLoader {
               effect_known = true;
             } else {
               Error(effect.position, "bad_effect",
-                    absl::StrCat("effect must be \"allow\" or \"deny\", got \"",
-                                 effect.text, "\""));
+                    absl::StrCat("effect must be \"allow\" or \"deny\", got ",
+                                 QuoteToken(effect.text)));
             }
           } else if (name == "description") {
             ReadString(key, value, &rule.description);
@@ -649,7 +650,7 @@ size_t FindInvalidUtf8(std::string_view text) {
   return std::string_view::npos;
 }
 
-std::string_view SourceLine(std::string_view text, int line) {
+std::string TokenAt(std::string_view text, int line, int column) {
   if (line < 1) return {};
   if (text.substr(0, kByteOrderMark.size()) == kByteOrderMark) {
     text.remove_prefix(kByteOrderMark.size());
@@ -662,8 +663,26 @@ std::string_view SourceLine(std::string_view text, int line) {
   }
   size_t end = text.find('\n', start);
   if (end == std::string_view::npos) end = text.size();
-  if (end > start && text[end - 1] == '\r') --end;
-  return text.substr(start, end - start);
+  const std::string_view source = text.substr(start, end - start);
+  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
+  size_t at = std::min<size_t>(column > 1 ? column - 1 : 0, source.size());
+  if (at == source.size() || blank(source[at])) {
+    while (at < source.size() && blank(source[at])) ++at;
+  } else {
+    while (at > 0 && !blank(source[at - 1])) --at;
+  }
+  // A flow collection's separators and closing brackets end a token, and a
+  // key's ':' is not part of it.
+  size_t stop = at;
+  bool opening_only = true;
+  while (stop < source.size() && !blank(source[stop])) {
+    const char c = source[stop];
+    if (c == ',' || ((c == ']' || c == '}') && !opening_only)) break;
+    opening_only = opening_only && (c == '[' || c == '{');
+    ++stop;
+  }
+  if (stop > at + 1 && source[stop - 1] == ':') --stop;
+  return EscapeToken(source.substr(at, stop - at), '\0');
 }
 
 }  // namespace verdict::policy

@@ -15,6 +15,7 @@
 #define VERDICT_SERVER_POLICY_LOADER_H_
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -34,8 +35,12 @@ std::vector<AstPolicy> LoadPolicyFile(std::string_view path,
 // std::string_view::npos when the whole text is valid.
 size_t FindInvalidUtf8(std::string_view text);
 
-// The 1-based `line` of `text` without its line break; empty if out of range.
-std::string_view SourceLine(std::string_view text, int line);
+// The token of `text` at the 1-based `line` and `column` (the run of
+// non-blank characters there, or the next one, up to a flow separator and
+// without a key's ':'), bounded and escaped as quote.h does: what a
+// diagnostic shows of the file, never the whole line. Empty when out of
+// range.
+std::string TokenAt(std::string_view text, int line, int column);
 
 }  // namespace verdict::policy
 

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "server/policy/quote.h"
 #include "yaml-cpp/yaml.h"
 
 namespace verdict::policy {
@@ -113,7 +114,7 @@ class Converter {
               key_node.IsScalar() ? key_node.Scalar() : YAML::Dump(key_node);
           if (fields->count(key) != 0) {
             return Fail(key_node, "duplicate_key",
-                        absl::StrCat("duplicate key \"", key, "\""));
+                        absl::StrCat("duplicate key ", QuoteToken(key)));
           }
           Value& child = (*fields)[key];
           absl::Status s = Convert(entry.second, &child, depth + 1);

@@ -8,6 +8,20 @@ namespace {
 
 constexpr char kVersion[] = "0.1.0";
 
+v1::StatusResponse::WatchState WatchStateProto(WatchState state) {
+  switch (state) {
+    case WatchState::kOff:
+      return v1::StatusResponse::WATCH_OFF;
+    case WatchState::kWatching:
+      return v1::StatusResponse::WATCHING;
+    case WatchState::kDirectoryMissing:
+      return v1::StatusResponse::WATCH_DIRECTORY_MISSING;
+    case WatchState::kError:
+      break;
+  }
+  return v1::StatusResponse::WATCH_ERROR;
+}
+
 }  // namespace
 
 AdminService::AdminService(const PolicyStore* store, Reloader* reloader,
@@ -55,6 +69,8 @@ void AdminService::Status(StatusCall* call) const {
   SetDuration(absl::Now() - start_time_, response->mutable_uptime());
   response->set_version(kVersion);
   response->set_policy_dir(status.dir);
+  response->set_watch_state(WatchStateProto(status.watch.state));
+  response->set_watch_error(status.watch.message);
   call->Finish(grpc::Status::OK);
 }
 

@@ -1,5 +1,5 @@
-// The verdict.v1.Admin gRPC service: status of the serving policy set and
-// forced reloads.
+// The verdict.v1.Admin gRPC service: status of the serving policy set (and
+// of the watcher that reloads it) and forced reloads.
 //
 // Served on the asynchronous API (async_call.h). Status answers inline from
 // PolicyStore::Status(). Reload hands the compile to the Reloader and

@@ -19,13 +19,17 @@
 #include <functional>
 #include <memory>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/arena.h"
 #include "grpcpp/completion_queue.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
 #include "grpcpp/server_builder.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/async_unary_call.h"
+#include "grpcpp/support/byte_buffer.h"
 
 namespace verdict::service {
 
@@ -61,16 +65,33 @@ class CompletionQueues {
   std::vector<std::thread> threads_;
 };
 
+// How a method's messages cross the wire.
+enum class Wire {
+  // gRPC parses the request. A request that does not parse is answered
+  // INTERNAL by gRPC itself, before any handler sees it.
+  kTyped,
+  // The method is registered raw (the generated WithRawMethod_*): the call
+  // parses its request itself, so bytes that are not a valid request are
+  // answered INVALID_ARGUMENT, the client's error, and serializes its
+  // response. The work is the same as gRPC's own.
+  kRaw,
+};
+
 // One unary call of a method: requested on a queue, answered by the method's
 // handler, deleted once the answer is sent. Request and response live on an
 // arena whose first block is part of the call, so a typical call costs one
 // allocation in all.
-template <typename Service, typename Request, typename Response>
+template <typename Service, typename Request, typename Response,
+          Wire kWire = Wire::kTyped>
 class AsyncUnaryCall final : public AsyncEvent {
+  static constexpr bool kRaw = kWire == Wire::kRaw;
+  using WireRequest = std::conditional_t<kRaw, grpc::ByteBuffer, Request>;
+  using WireResponse = std::conditional_t<kRaw, grpc::ByteBuffer, Response>;
+
  public:
   using RequestMethod = void (Service::*)(
-      grpc::ServerContext*, Request*,
-      grpc::ServerAsyncResponseWriter<Response>*, grpc::CompletionQueue*,
+      grpc::ServerContext*, WireRequest*,
+      grpc::ServerAsyncResponseWriter<WireResponse>*, grpc::CompletionQueue*,
       grpc::ServerCompletionQueue*, void*);
   // Answers a call: fills response() and calls Finish() exactly once, before
   // returning or later from any thread.
@@ -87,7 +108,13 @@ class AsyncUnaryCall final : public AsyncEvent {
                    int count = 1) {
     for (int i = 0; i < count; ++i) {
       auto* call = new AsyncUnaryCall(method, queue);
-      (method->service->*method->request)(&call->context_, call->request_,
+      WireRequest* wire_request;
+      if constexpr (kRaw) {
+        wire_request = &call->request_bytes_;
+      } else {
+        wire_request = call->request_;
+      }
+      (method->service->*method->request)(&call->context_, wire_request,
                                           &call->writer_, queue, queue, call);
     }
   }
@@ -97,7 +124,22 @@ class AsyncUnaryCall final : public AsyncEvent {
   Response* response() { return response_; }
   void Finish(const grpc::Status& status) {
     finishing_ = true;
-    writer_.Finish(*response_, status, this);
+    if constexpr (kRaw) {
+      grpc::ByteBuffer bytes;
+      bool own_buffer = false;
+      if (status.ok() && !grpc::SerializationTraits<Response>::Serialize(
+                              *response_, &bytes, &own_buffer)
+                              .ok()) {
+        writer_.FinishWithError(
+            grpc::Status(grpc::StatusCode::INTERNAL,
+                         "the response could not be serialized"),
+            this);
+        return;
+      }
+      writer_.Finish(bytes, status, this);
+    } else {
+      writer_.Finish(*response_, status, this);
+    }
   }
 
   void Proceed(bool ok) override {
@@ -106,10 +148,26 @@ class AsyncUnaryCall final : public AsyncEvent {
       return;
     }
     Post(method_, queue_);
+    if constexpr (kRaw) {
+      if (!grpc::SerializationTraits<Request>::Deserialize(&request_bytes_,
+                                                           request_)
+               .ok()) {
+        finishing_ = true;
+        writer_.FinishWithError(
+            grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                         absl::StrCat("the request is not a valid ",
+                                      Request::descriptor()->full_name())),
+            this);
+        return;
+      }
+    }
     method_->handler(this);
   }
 
  private:
+  // Only raw calls hold the request's bytes until they are parsed.
+  struct NoBytes {};
+
   AsyncUnaryCall(const Method* method, grpc::ServerCompletionQueue* queue)
       : method_(method),
         queue_(queue),
@@ -132,8 +190,10 @@ class AsyncUnaryCall final : public AsyncEvent {
   google::protobuf::Arena arena_;  // after first_block_, which it uses
   Request* const request_;
   Response* const response_;
+  [[no_unique_address]] std::conditional_t<kRaw, grpc::ByteBuffer, NoBytes>
+      request_bytes_;
   grpc::ServerContext context_;
-  grpc::ServerAsyncResponseWriter<Response> writer_;
+  grpc::ServerAsyncResponseWriter<WireResponse> writer_;
   bool finishing_ = false;
 };
 

@@ -3,7 +3,10 @@
 // Served on the asynchronous API (async_call.h): the queue thread that reads
 // a call decides it inline and writes the answer. What the caller may ask
 // comes from CallerTrust (its client certificate with TLS, else its peer
-// address). Handlers never block and never wait for a reload. The Decider
+// address). Both methods are registered raw and parse their own requests,
+// so that bytes that are not a request are the client's error
+// (INVALID_ARGUMENT), not the server's. Handlers never block and never wait
+// for a reload. The Decider
 // and CallerTrust must outlive the service.
 
 #ifndef VERDICT_SERVER_SERVICE_AUTHORIZER_SERVICE_H_
@@ -27,10 +30,13 @@ class AuthorizerService {
   void Start(const CompletionQueues& queues);
 
  private:
-  using Async = v1::Authorizer::AsyncService;
-  using CheckCall = AsyncUnaryCall<Async, v1::CheckRequest, v1::CheckResponse>;
-  using BatchCall =
-      AsyncUnaryCall<Async, v1::CheckBatchRequest, v1::CheckBatchResponse>;
+  // Raw, so that bytes that are not a request answer INVALID_ARGUMENT.
+  using Async = v1::Authorizer::WithRawMethod_Check<
+      v1::Authorizer::WithRawMethod_CheckBatch<v1::Authorizer::Service>>;
+  using CheckCall =
+      AsyncUnaryCall<Async, v1::CheckRequest, v1::CheckResponse, Wire::kRaw>;
+  using BatchCall = AsyncUnaryCall<Async, v1::CheckBatchRequest,
+                                   v1::CheckBatchResponse, Wire::kRaw>;
 
   void Check(CheckCall* call) const;
   void CheckBatch(BatchCall* call) const;

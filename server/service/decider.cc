@@ -7,7 +7,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "server/authn/identity.h"
 #include "server/engine/engine.h"
@@ -16,6 +15,7 @@
 #include "server/grants/grant.h"
 #include "server/service/decision_id.h"
 #include "server/service/proto_time.h"
+#include "server/service/request_validation.h"
 #include "server/service/result_translation.h"
 
 namespace verdict::service {
@@ -24,7 +24,6 @@ namespace {
 using engine::ReasonCode;
 using google::protobuf::Struct;
 
-constexpr std::string_view kToolsCall = "tools/call";
 constexpr std::string_view kAsserted = "asserted";
 
 // Actor tokens beyond this many are an invalid request: each costs a
@@ -38,6 +37,7 @@ struct Authenticated {
   bool ok = true;
   ReasonCode code = ReasonCode::kUnauthenticated;  // when !ok
   std::string message;                             // when !ok
+  std::string_view failed_method;  // when a credential did not verify
   std::shared_ptr<const authn::Identity> subject;  // from a JWT or X.509-SVID
   std::shared_ptr<const grants::VerifiedGrant> grant;  // from a grant token
   std::vector<std::shared_ptr<const authn::Identity>> actors;  // nearest first
@@ -55,6 +55,9 @@ struct Item {
   std::string_view action;
   const v1::Resource* resource;  // null: absent
   bool explain;
+  // Whether the response says who the decision is about; not for a batch's
+  // items, whose batch says it once.
+  bool says_identity;
 };
 
 void Fail(ReasonCode code, std::string message, metrics::AuthMethod method,
@@ -62,6 +65,7 @@ void Fail(ReasonCode code, std::string message, metrics::AuthMethod method,
   out->ok = false;
   out->code = code;
   out->message = std::move(message);
+  out->failed_method = metrics::AuthMethodName(method);
   if (options.metrics != nullptr) {
     options.metrics->CountAuthnFailure(method, code);
   }
@@ -168,67 +172,6 @@ Authenticated Authenticate(const v1::Credentials* credentials,
   return out;
 }
 
-// True when no value in `root` is nested deeper than `limit` (the struct's
-// own fields are at depth 1). Iterative: the depth is the client's choice.
-bool WithinDepth(const Struct& root, int limit) {
-  struct Frame {
-    const google::protobuf::Value* value;
-    int depth;
-  };
-  absl::InlinedVector<Frame, 32> stack;
-  for (const auto& [key, value] : root.fields()) stack.push_back({&value, 1});
-  while (!stack.empty()) {
-    const Frame frame = stack.back();
-    stack.pop_back();
-    if (frame.depth > limit) return false;
-    if (frame.value->has_struct_value()) {
-      for (const auto& [key, value] : frame.value->struct_value().fields()) {
-        stack.push_back({&value, frame.depth + 1});
-      }
-    } else if (frame.value->has_list_value()) {
-      for (const auto& value : frame.value->list_value().values()) {
-        stack.push_back({&value, frame.depth + 1});
-      }
-    }
-  }
-  return true;
-}
-
-// A static message naming the first malformed field, or "".
-std::string_view Problem(const Item& item, int max_depth) {
-  if (item.action.empty()) return "action is required";
-  if (item.action == kToolsCall && item.tool.name().empty()) {
-    return "tool.name is required for tools/call";
-  }
-  if (item.auth.subject == nullptr && item.auth.grant == nullptr &&
-      item.subject.id().empty()) {
-    return "subject.id is required without a credential";
-  }
-  struct Named {
-    const Struct* value;
-    std::string_view problem;
-  };
-  const Named structs[] = {
-      {item.context, "context is nested deeper than limits.max_context_depth"},
-      {item.tool.has_arguments() ? &item.tool.arguments() : nullptr,
-       "tool.arguments is nested deeper than limits.max_context_depth"},
-      {item.tool.has_annotations() ? &item.tool.annotations() : nullptr,
-       "tool.annotations is nested deeper than limits.max_context_depth"},
-      {item.subject.has_attributes() ? &item.subject.attributes() : nullptr,
-       "subject.attributes is nested deeper than limits.max_context_depth"},
-      {item.resource != nullptr && item.resource->has_attributes()
-           ? &item.resource->attributes()
-           : nullptr,
-       "resource.attributes is nested deeper than limits.max_context_depth"},
-  };
-  for (const Named& named : structs) {
-    if (named.value != nullptr && !WithinDepth(*named.value, max_depth)) {
-      return named.problem;
-    }
-  }
-  return {};
-}
-
 void Deny(ReasonCode code, std::string_view message,
           v1::CheckResponse* response) {
   response->set_decision(v1::DENY);
@@ -247,6 +190,28 @@ void FillFromResult(const engine::Result& result, bool explain,
           ? cache_ttl
           : absl::ZeroDuration(),
       response->mutable_cache_ttl());
+}
+
+// Says who `auth` (or, without a credential, the asserted `subject`) proved,
+// until when, and through which delegation chain.
+void DescribeIdentity(const Authenticated& auth, const v1::Subject& subject,
+                      v1::Identity* identity) {
+  if (auth.grant != nullptr) {
+    identity->set_subject(auth.grant->claims().subject);
+    identity->set_method(std::string(grants::kGrantAuthMethod));
+    identity->set_issuer(std::string(grants::kGrantIssuer));
+  } else if (auth.subject != nullptr) {
+    identity->set_subject(auth.subject->subject);
+    identity->set_method(auth.subject->method);
+    identity->set_issuer(auth.subject->issuer);
+  } else {
+    identity->set_subject(subject.id());
+    identity->set_method(std::string(kAsserted));
+  }
+  if (auth.expires_at != absl::InfiniteFuture()) {
+    SetTimestamp(auth.expires_at, identity->mutable_expires_at());
+  }
+  if (!auth.chain.empty()) *identity->mutable_delegation_chain() = auth.chain;
 }
 
 // Decides `item` into `*response`; returns the engine's result, or null
@@ -279,7 +244,15 @@ const engine::Result* DecideItem(const policy::PolicySet* set, const Item& item,
     }
     return nullptr;
   }
-  if (std::string_view problem = Problem(item, options.max_context_depth);
+  if (const std::string problem = RequestProblem(
+          RequestParts{
+              .subject = asserted ? &item.subject : nullptr,
+              .tool = &item.tool,
+              .action = item.action,
+              .resource = item.resource,
+              .context = item.context,
+          },
+          options.max_context_depth);
       !problem.empty()) {
     Deny(ReasonCode::kInvalidRequest, problem, response);
     return nullptr;
@@ -301,35 +274,26 @@ const engine::Result* DecideItem(const policy::PolicySet* set, const Item& item,
     Deny(ReasonCode::kEvaluationError, "no policy set is loaded", response);
     return nullptr;
   }
-  v1::Identity* identity = response->mutable_identity();
+  if (item.says_identity) {
+    DescribeIdentity(auth, item.subject, response->mutable_identity());
+  }
   engine::Request request;
   if (asserted) {
-    identity->set_subject(item.subject.id());
-    identity->set_method(std::string(kAsserted));
     request.subject = AssertedPrincipal(item.subject);
   } else if (auth.grant != nullptr) {
-    identity->set_subject(auth.grant->claims().subject);
-    identity->set_method(std::string(grants::kGrantAuthMethod));
-    identity->set_issuer(std::string(grants::kGrantIssuer));
     request.subject = auth.grant->AsPrincipal();
     request.grant = auth.grant->AsEngineGrant();
   } else {
-    identity->set_subject(auth.subject->subject);
-    identity->set_method(auth.subject->method);
-    identity->set_issuer(auth.subject->issuer);
     request.subject = auth.subject->AsPrincipal();
   }
-  if (auth.expires_at != absl::InfiniteFuture()) {
-    SetTimestamp(auth.expires_at, identity->mutable_expires_at());
-  }
   if (!auth.actor_principals.empty()) {
-    *identity->mutable_delegation_chain() = auth.chain;
     request.actor = &auth.actor_principals.front();
     request.delegation.depth = static_cast<int>(auth.actor_principals.size());
     request.delegation.chain = &auth.chain;
   }
+  thread_local google::protobuf::Struct annotations_scratch;
   FillEngineRequest(item.tool, item.action, item.resource, item.context,
-                    &request);
+                    &annotations_scratch, &request);
   request.now = now;
 
   engine::EvalOptions eval_options;
@@ -362,9 +326,11 @@ const engine::Result* DecideItem(const policy::PolicySet* set, const Item& item,
         actor_result.reasons.empty()
             ? std::string_view("no_matching_rule")
             : engine::ReasonCodeName(actor_result.reasons.front().code);
+    // The id comes from a token: a batch repeats this message per item.
+    const std::string_view actor_id = actor.id.substr(0, kMaxIdBytes);
     Deny(ReasonCode::kDelegationDenied,
          absl::StrCat("actor ",
-                      absl::string_view(actor.id.data(), actor.id.size()),
+                      absl::string_view(actor_id.data(), actor_id.size()),
                       " is not allowed (",
                       absl::string_view(why.data(), why.size()), ")"),
          response);
@@ -393,13 +359,31 @@ std::string_view SubjectIdOf(const Item& item) {
   return item.subject.id();
 }
 
-void Decide(const PolicyStore::Snapshot& snapshot, const Item& item,
+// How the subject of `item` was authenticated, or which credential failed,
+// for the decision log.
+std::string_view AuthMethodOf(const Item& item) {
+  if (!item.auth.ok) return item.auth.failed_method;
+  if (item.auth.subject != nullptr) return item.auth.subject->method;
+  if (item.auth.grant != nullptr) return grants::kGrantAuthMethod;
+  return kAsserted;
+}
+
+template <typename R>
+Correlation CorrelationOf(const R& request) {
+  return {.request_id = request.request_id(),
+          .traceparent = request.traceparent(),
+          .tracestate = request.tracestate()};
+}
+
+// Decides and records `item`; true when the engine ran, so the request's
+// caller, credentials and shape were accepted.
+bool Decide(const PolicyStore::Snapshot& snapshot, const Item& item,
             const CallerInfo& caller, const DeciderOptions& options,
-            v1::CheckResponse* response) {
+            const Correlation& correlation, v1::CheckResponse* response) {
   const absl::Time start = absl::Now();
   const engine::Result* result =
       DecideItem(snapshot.set.get(), item, caller, options, start, response);
-  if (options.observer == nullptr) return;
+  if (options.observer == nullptr) return result != nullptr;
   const bool recorded = options.observer->OnDecision(DecisionEvent{
       .response = *response,
       .result = result,
@@ -407,14 +391,21 @@ void Decide(const PolicyStore::Snapshot& snapshot, const Item& item,
           result != nullptr ? snapshot.rule_counters.get() : nullptr,
       .caller = caller.id,
       .subject_id = SubjectIdOf(item),
+      .auth_method = AuthMethodOf(item),
+      .auth_error = item.auth.failed_method.empty()
+                        ? std::string_view()
+                        : std::string_view(item.auth.message),
+      .delegation = item.auth.chain.empty() ? nullptr : &item.auth.chain,
       .tool_server = item.tool.server(),
       .tool_name = item.tool.name(),
       .action = item.action,
       .resource = item.resource,
       .context = item.context,
       .latency = absl::Now() - start,
+      .correlation = correlation,
   });
   if (!recorded && options.deny_unrecorded) DenyUnrecorded(response);
+  return result != nullptr;
 }
 
 }  // namespace
@@ -433,8 +424,9 @@ void Decider::Check(const v1::CheckRequest& request, const CallerInfo& caller,
       request.action(),
       request.has_resource() ? &request.resource() : nullptr,
       request.explain(),
+      /*says_identity=*/true,
   };
-  Decide(snapshot, item, caller, options_, response);
+  Decide(snapshot, item, caller, options_, CorrelationOf(request), response);
 }
 
 absl::Status Decider::CheckBatch(const v1::CheckBatchRequest& request,
@@ -453,6 +445,7 @@ absl::Status Decider::CheckBatch(const v1::CheckBatchRequest& request,
                    options_, absl::Now());
   const Struct* context = request.has_context() ? &request.context() : nullptr;
   response->mutable_results()->Reserve(request.items_size());
+  bool identified = false;
   for (const v1::CheckBatchItem& batch_item : request.items()) {
     const Item item{
         auth,
@@ -462,17 +455,22 @@ absl::Status Decider::CheckBatch(const v1::CheckBatchRequest& request,
         batch_item.action(),
         batch_item.has_resource() ? &batch_item.resource() : nullptr,
         request.explain(),
+        /*says_identity=*/false,
     };
-    Decide(snapshot, item, caller, options_, response->add_results());
+    identified |= Decide(snapshot, item, caller, options_,
+                         CorrelationOf(request), response->add_results());
+  }
+  if (identified) {
+    DescribeIdentity(auth, request.subject(), response->mutable_identity());
   }
   if (snapshot.set != nullptr) {
     response->set_policy_revision(snapshot.set->revision());
   }
-  for (const v1::CheckResponse& result : response->results()) {
-    if (result.has_identity()) {
-      *response->mutable_identity() = result.identity();
-      break;
-    }
+  if (response->ByteSizeLong() > kMaxBatchResponseBytes) {
+    response->Clear();
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the answer to this batch would exceed ",
+                     kMaxBatchResponseBytes, " bytes: send fewer items"));
   }
   return absl::OkStatus();
 }

@@ -15,7 +15,9 @@
 // policies then decide for the grant's subject with `grant.*` set. With actor
 // tokens every identity of the chain must be allowed: the request is evaluated
 // again with each actor as subject, and the first actor that is not allowed
-// denies with delegation_denied. cache_ttl never outlives a credential.
+// denies with delegation_denied. cache_ttl never outlives a credential. A
+// Check's response names the identity it decided about; a batch names it
+// once, in CheckBatchResponse.identity, never per item.
 // Malformed requests deny with invalid_request, the message naming the field.
 // Nothing here knows about gRPC, so it is tested directly.
 //
@@ -26,6 +28,7 @@
 #ifndef VERDICT_SERVER_SERVICE_DECIDER_H_
 #define VERDICT_SERVER_SERVICE_DECIDER_H_
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -38,14 +41,18 @@
 #include "server/metrics/metrics.h"
 #include "server/service/decision_observer.h"
 #include "server/service/policy_store.h"
+#include "server/service/request_validation.h"
 #include "verdict/v1/authorizer.pb.h"
 
 namespace verdict::service {
 
 inline constexpr int kMaxBatchItems = 1024;
+// gRPC clients refuse larger messages unless configured otherwise, so a
+// larger answer could not be read anyway.
+inline constexpr size_t kMaxBatchResponseBytes = 4 << 20;
 
 struct DeciderOptions {
-  int max_context_depth = 16;  // nesting limit for every Struct
+  int max_context_depth = kDefaultMaxContextDepth;  // for every Struct
   absl::Duration cache_ttl = absl::ZeroDuration();  // for time-free allows
   DecisionObserver* observer = nullptr;             // not owned; null: none
   // audit.on_failure: deny: a decision the observer could not record denies.
@@ -78,7 +85,9 @@ class Decider {
              v1::CheckResponse* response) const;
 
   // InvalidArgument (and no response) when the batch has more than
-  // kMaxBatchItems items; otherwise one result per item, in order.
+  // kMaxBatchItems items, ResourceExhausted (and no response) when the answer
+  // would be larger than kMaxBatchResponseBytes; otherwise one result per
+  // item, in order.
   absl::Status CheckBatch(const v1::CheckBatchRequest& request,
                           const CallerInfo& caller,
                           v1::CheckBatchResponse* response) const;

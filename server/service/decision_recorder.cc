@@ -1,7 +1,7 @@
 #include "server/service/decision_recorder.h"
 
-#include <string>
-#include <utility>
+#include <memory>
+#include <string_view>
 
 #include "absl/time/clock.h"
 #include "server/audit/decision_record.h"
@@ -41,13 +41,17 @@ bool DecisionRecorder::OnDecision(const DecisionEvent& event) {
     }
   }
   if (sink_ == nullptr) return true;
-  std::string record;
-  record.reserve(512);
-  audit::AppendDecisionRecord(
+  thread_local std::unique_ptr<char[]> buffer(
+      new char[audit::kMaxDecisionRecordBytes]);
+  bool whole = true;
+  const size_t length = audit::FormatDecisionRecord(
       {
           .time = absl::Now(),
           .caller = event.caller,
           .subject_id = event.subject_id,
+          .auth_method = event.auth_method,
+          .auth_error = event.auth_error,
+          .delegation = event.delegation,
           .tool_server = event.tool_server,
           .tool_name = event.tool_name,
           .action = event.action,
@@ -55,12 +59,13 @@ bool DecisionRecorder::OnDecision(const DecisionEvent& event) {
           .context = event.context,
           .response = &event.response,
           .latency = event.latency,
+          .request_id = event.correlation.request_id,
+          .traceparent = event.correlation.traceparent,
+          .tracestate = event.correlation.tracestate,
       },
-      &record);
-  // Submit even while unhealthy: the writer learns from new records when the
-  // file is writable again.
-  const bool healthy = sink_->Healthy();
-  return sink_->Submit(std::move(record)) && healthy;
+      buffer.get(), &whole);
+  if (!whole && metrics_ != nullptr) metrics_->CountAuditTruncated();
+  return sink_->Submit(std::string_view(buffer.get(), length));
 }
 
 }  // namespace verdict::service

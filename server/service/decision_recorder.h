@@ -2,9 +2,11 @@
 // metrics and writes it to the decision log.
 //
 // Runs on the request thread: it increments pre-resolved counters, formats
-// one JSON line and hands it to the sink's lock-free queue; it never waits on
-// I/O. A decision counts as recorded when the sink is healthy and took the
-// record (without a sink, always). Thread-safe.
+// one JSON line into a per-thread buffer and copies it into the sink; it
+// never waits on I/O and never allocates. A decision counts as
+// recorded when the sink took the record (without a sink, always); a record
+// with a field cut to its limit is counted in
+// verdict_audit_truncated_records_total. Thread-safe.
 
 #ifndef VERDICT_SERVER_SERVICE_DECISION_RECORDER_H_
 #define VERDICT_SERVER_SERVICE_DECISION_RECORDER_H_

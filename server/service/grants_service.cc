@@ -141,6 +141,11 @@ void GrantsService::Issue(IssueCall* call) {
   }
   absl::Status valid = grants::ValidateTask(task);
   if (valid.ok()) valid = grants::ValidateScope(scope);
+  // A negative TTL is a client bug, not a request for the longest grant.
+  if (valid.ok() &&
+      (request.ttl().seconds() < 0 || request.ttl().nanos() < 0)) {
+    valid = absl::InvalidArgumentError("ttl must not be negative");
+  }
   if (!valid.ok()) {
     SetReason(ReasonCode::kInvalidRequest, std::string(valid.message()),
               response->add_reasons());
@@ -185,7 +190,7 @@ void GrantsService::Issue(IssueCall* call) {
   }
 
   absl::Duration ttl = FromProto(request.ttl());
-  if (ttl <= absl::ZeroDuration()) ttl = options_.max_ttl;
+  if (ttl == absl::ZeroDuration()) ttl = options_.max_ttl;
   ttl = std::min(ttl, options_.max_ttl);
   absl::StatusOr<std::string> id = grants::NewGrantId();
   if (!id.ok()) {

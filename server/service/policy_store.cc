@@ -67,7 +67,16 @@ StoreStatus PolicyStore::Status() const {
   status.last_reload_time = last_reload_time_;
   status.last_reload_ok = last_reload_ok_;
   status.last_reload_errors = last_reload_errors_;
+  status.watch = watch_;
   return status;
+}
+
+void PolicyStore::SetWatchStatus(const WatchStatus& watch) {
+  absl::MutexLock lock(&mu_);
+  watch_ = watch;
+  if (metrics_ != nullptr) {
+    metrics_->SetPolicyWatchUp(watch.state == WatchState::kWatching);
+  }
 }
 
 }  // namespace verdict::service

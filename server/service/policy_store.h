@@ -6,7 +6,8 @@
 // Reload() compiles the whole directory on the calling thread and publishes
 // the new set only if it compiled, so a broken edit never replaces a good
 // set. Every attempt is counted in verdict_policy_reloads_total and logged;
-// the outcome of the last one is kept for Admin.Status.
+// the outcome of the last one is kept for Admin.Status, with the state of
+// the directory's watcher (SetWatchStatus, verdict_policy_watch_up).
 //
 // Reload() does file I/O and may take long: call it off the request path (the
 // Reloader, a file watcher, a signal handler thread). Every method is safe
@@ -24,6 +25,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/common/dir_watcher.h"
 #include "server/common/published.h"
 #include "server/metrics/metrics.h"
 #include "server/policy/policy_set.h"
@@ -44,6 +46,7 @@ struct StoreStatus {
   absl::Time last_reload_time = absl::InfinitePast();  // last attempt
   bool last_reload_ok = false;
   std::vector<std::string> last_reload_errors;
+  WatchStatus watch;  // kOff until a watcher reports
 };
 
 class PolicyStore {
@@ -76,6 +79,9 @@ class PolicyStore {
 
   StoreStatus Status() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // What the directory's watcher says about itself (DirWatcher's on_status).
+  void SetWatchStatus(const WatchStatus& watch) ABSL_LOCKS_EXCLUDED(mu_);
+
   const std::string& dir() const { return dir_; }
 
  private:
@@ -87,6 +93,7 @@ class PolicyStore {
   absl::Time last_reload_time_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool last_reload_ok_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::string> last_reload_errors_ ABSL_GUARDED_BY(mu_);
+  WatchStatus watch_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace verdict::service

@@ -1,7 +1,9 @@
 #include "server/service/result_translation.h"
 
+#include <iterator>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "server/engine/reason.h"
 
@@ -23,17 +25,68 @@ void SetJoined(std::string_view message, std::string_view detail,
 
 constexpr std::string_view kAsserted = "asserted";
 
+struct AnnotationDefault {
+  std::string_view key;
+  bool value;
+};
+
+// MCP's ToolAnnotations: what a client must assume of a hint left out.
+constexpr AnnotationDefault kAnnotationDefaults[] = {
+    {"readOnlyHint", false},
+    {"destructiveHint", true},
+    {"idempotentHint", false},
+    {"openWorldHint", true},
+};
+
+void AddMissingDefaults(google::protobuf::Struct* annotations) {
+  auto* fields = annotations->mutable_fields();
+  for (const AnnotationDefault& hint : kAnnotationDefaults) {
+    // Map::insert keeps a hint the request set.
+    google::protobuf::Value value;
+    value.set_bool_value(hint.value);
+    fields->insert({std::string(hint.key), std::move(value)});
+  }
+}
+
+// Built once and never freed: it is read by every request without hints.
+const google::protobuf::Struct& DefaultAnnotations() {
+  static const google::protobuf::Struct* const defaults = [] {
+    auto* annotations = new google::protobuf::Struct;
+    AddMissingDefaults(annotations);
+    return annotations;
+  }();
+  return *defaults;
+}
+
+const google::protobuf::Struct* AnnotationsOf(
+    const v1::Tool& tool, google::protobuf::Struct* scratch) {
+  if (!tool.has_annotations() || tool.annotations().fields().empty()) {
+    return &DefaultAnnotations();
+  }
+  // Annotations hold a handful of keys: a scan allocates nothing.
+  size_t hints = 0;
+  for (const auto& [key, value] : tool.annotations().fields()) {
+    for (const AnnotationDefault& hint : kAnnotationDefaults) {
+      if (key == hint.key) ++hints;
+    }
+  }
+  if (hints == std::size(kAnnotationDefaults)) return &tool.annotations();
+  *scratch = tool.annotations();
+  AddMissingDefaults(scratch);
+  return scratch;
+}
+
 }  // namespace
 
 void FillEngineRequest(const v1::Tool& tool, std::string_view action,
                        const v1::Resource* resource,
                        const google::protobuf::Struct* context,
+                       google::protobuf::Struct* annotations_scratch,
                        engine::Request* out) {
   out->tool.server = tool.server();
   out->tool.name = tool.name();
   out->tool.arguments = tool.has_arguments() ? &tool.arguments() : nullptr;
-  out->tool.annotations =
-      tool.has_annotations() ? &tool.annotations() : nullptr;
+  out->tool.annotations = AnnotationsOf(tool, annotations_scratch);
   out->action = action;
   if (resource != nullptr) {
     out->resource.present = true;

@@ -19,11 +19,18 @@ namespace verdict::service {
 
 // Sets out's tool, action, resource and context, borrowing from the
 // arguments (which must outlive `*out`). Absent messages stay absent rather
-// than empty, so conditions can tell. Subject, actor, grant and time are the
-// caller's: they depend on authentication.
+// than empty, so conditions can tell, except the tool's annotations: the MCP
+// hints a server leaves out take the values MCP defines for them
+// (readOnlyHint false, destructiveHint true, idempotentHint false,
+// openWorldHint true), so a rule on destructiveHint decides rather than
+// errs. When the request names some hints but not all, the merged set is
+// built in `annotations_scratch`, which must then outlive `*out` too.
+// Subject, actor, grant and time are the caller's: they depend on
+// authentication.
 void FillEngineRequest(const v1::Tool& tool, std::string_view action,
                        const v1::Resource* resource,
                        const google::protobuf::Struct* context,
+                       google::protobuf::Struct* annotations_scratch,
                        engine::Request* out);
 
 // A subject asserted by a trusted caller, as the engine sees it (auth

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
@@ -20,6 +21,7 @@
 #include "server/common/cpus.h"
 #include "server/service/admin_service.h"
 #include "server/service/authorizer_service.h"
+#include "server/service/connection_limit.h"
 #include "server/service/health_service.h"
 
 namespace verdict::service {
@@ -76,7 +78,7 @@ absl::Status CheckTlsFiles(const TlsOptions& tls) {
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TlsCredentials(
-    const TlsOptions& tls) {
+    const TlsOptions& tls, const CallerTrust& callers) {
   if (absl::Status status = CheckTlsFiles(tls); !status.ok()) return status;
   const auto refresh_seconds = static_cast<unsigned int>(
       std::max<int64_t>(1, absl::ToInt64Seconds(tls.refresh)));
@@ -93,12 +95,75 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TlsCredentials(
       : tls.require_client_cert
           ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
           : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  // Runs after the chain is verified: a caller no rule names is refused
+  // before any of its bytes past the handshake is read.
+  options.set_certificate_verifier(callers.TlsVerifier());
   std::shared_ptr<grpc::ServerCredentials> credentials =
       grpc::experimental::TlsServerCredentials(options);
   if (credentials == nullptr) {
     return absl::InvalidArgumentError("cannot build TLS server credentials");
   }
   return credentials;
+}
+
+int Milliseconds(absl::Duration duration) {
+  return static_cast<int>(std::clamp<int64_t>(
+      absl::ToInt64Milliseconds(duration), 1, std::numeric_limits<int>::max()));
+}
+
+absl::Status CheckTransportLimits(const TransportLimits& limits) {
+  if (limits.max_connections <= 0 || limits.memory_bytes <= 0) {
+    return absl::InvalidArgumentError(
+        "max_connections and transport memory must be positive");
+  }
+  for (absl::Duration d :
+       {limits.handshake_timeout, limits.max_connection_idle,
+        limits.max_connection_age, limits.max_connection_age_grace}) {
+    if (d < absl::Milliseconds(1)) {
+      return absl::InvalidArgumentError(
+          "transport timeouts must be at least 1ms");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyTransportLimits(const TransportLimits& limits,
+                                  grpc::ServerBuilder* builder) {
+  if (absl::StatusOr<int> cap =
+          InstallConnectionLimit(limits.max_connections, builder);
+      !cap.ok()) {
+    return cap.status();
+  }
+  // Every connection's read buffers (so the messages being received) and
+  // the calls' arenas are charged to this quota; past it gRPC's reclaimers
+  // first close idle connections, then cancel calls (RESOURCE_EXHAUSTED to
+  // their clients), instead of growing. The quota object is reference-counted
+  // by the server it is given to.
+  grpc::ResourceQuota quota("verdictd");
+  quota.Resize(static_cast<size_t>(limits.memory_bytes));
+  builder->SetResourceQuota(quota);
+  // A stream's window otherwise grows with the bandwidth-delay probe, and
+  // it is what a peer may have buffered on every stream before verdictd
+  // reads a byte; requests are small, so HTTP/2's 64 KiB costs nothing.
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  builder->AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                              Milliseconds(limits.handshake_timeout));
+  builder->AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                              Milliseconds(limits.max_connection_idle));
+  builder->AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                              Milliseconds(limits.max_connection_age));
+  builder->AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                              Milliseconds(limits.max_connection_age_grace));
+  // gRPC 1.51 inflates a compressed message whole before checking its size
+  // (a 200 KiB gzip body became 200 MiB). Only identity is announced and
+  // accepted: a call naming another grpc-encoding is refused at its
+  // headers (UNIMPLEMENTED), and nothing is ever inflated.
+  for (grpc_compression_algorithm algorithm :
+       {GRPC_COMPRESS_DEFLATE, GRPC_COMPRESS_GZIP}) {
+    builder->SetCompressionAlgorithmSupportStatus(algorithm, false);
+  }
+  builder->AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -136,14 +201,25 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     return absl::InvalidArgumentError(
         "max_concurrent_streams must be positive");
   }
-  absl::StatusOr<CallerTrust> callers =
-      CallerTrust::Create(options.tls.has_value(), options.callers);
+  if (absl::Status status = CheckTransportLimits(options.transport);
+      !status.ok()) {
+    return status;
+  }
+  const bool unix_socket = options.listen.starts_with("unix:");
+  if (options.listen.starts_with("unix-abstract:") ||
+      (unix_socket && options.tls.has_value())) {
+    return absl::InvalidArgumentError(
+        "listen: unix sockets are served as unix:/path without tls (callers "
+        "are named by uid)");
+  }
+  absl::StatusOr<CallerTrust> callers = CallerTrust::Create(
+      TransportOf(options.listen, options.tls.has_value()), options.callers);
   if (!callers.ok()) return callers.status();
   std::shared_ptr<grpc::ServerCredentials> credentials =
       grpc::InsecureServerCredentials();
   if (options.tls.has_value()) {
     absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> tls =
-        TlsCredentials(*options.tls);
+        TlsCredentials(*options.tls, *callers);
     if (!tls.ok()) return tls.status();
     credentials = *std::move(tls);
   }
@@ -156,13 +232,21 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.listen, credentials, &port);
+  // A unix socket is accepted by UnixListener, which hands each admitted
+  // connection to the started server.
+  if (!unix_socket) {
+    builder.AddListeningPort(options.listen, credentials, &port);
+  }
   // gRPC sets SO_REUSEPORT by default: a second verdictd on the same port
   // would then start and silently take half the traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                              options.max_concurrent_streams);
+  if (absl::Status status = ApplyTransportLimits(options.transport, &builder);
+      !status.ok()) {
+    return status;
+  }
   builder.RegisterService(server->authorizer_->grpc_service());
   builder.RegisterService(server->admin_->grpc_service());
   builder.RegisterService(server->health_->grpc_service());
@@ -171,11 +255,23 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   }
   server->queues_.AddTo(&builder, UsableCpuCount());
   server->server_ = builder.BuildAndStart();
-  if (server->server_ == nullptr || port == 0) {
+  if (server->server_ == nullptr || (port == 0 && !unix_socket)) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen));
   }
-  server->address_ = WithPort(options.listen, port);
+  server->address_ =
+      unix_socket ? options.listen : WithPort(options.listen, port);
+  if (unix_socket) {
+    const CallerTrust* trust = &server->callers_;
+    absl::StatusOr<std::unique_ptr<UnixListener>> listener =
+        UnixListener::Start(
+            options.listen.substr(std::string_view("unix:").size()),
+            [trust](uid_t uid) { return trust->ResolveUid(uid).may.any(); },
+            options.transport.max_connections, trust->unix_peers(),
+            server->server_.get());
+    if (!listener.ok()) return listener.status();
+    server->unix_listener_ = *std::move(listener);
+  }
   server->authorizer_->Start(server->queues_);
   server->admin_->Start(server->queues_);
   server->health_->Start(server->queues_);
@@ -191,6 +287,8 @@ void Server::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
   health_->Shutdown();
+  // No connection may be handed to a server that is shutting down.
+  if (unix_listener_ != nullptr) unix_listener_->Stop();
   if (server_ != nullptr) {
     server_->Shutdown(
         std::chrono::system_clock::now() +

@@ -4,15 +4,19 @@
 // Start() binds the listen address (port 0 picks a free port, reported by
 // address()) and serves until Shutdown(), on the asynchronous API with one
 // completion queue and thread per usable CPU (async_call.h). Health reports
-// SERVING while a policy set is loaded. Without `tls` it serves plaintext and
-// trusts loopback callers only (with every permission). With `tls` it serves
-// TLS, asks for a client certificate (verified against client_ca_file, and
-// required unless require_client_cert is false), names each caller by its
-// certificate's SPIFFE ID and grants it what `callers` says; certificate, key
-// and CA files are re-read every `refresh` and a change applies to new
-// handshakes without a restart. Start() fails when a TLS file cannot be read or
-// parsed, or when the key does not match the certificate. Start() and
-// Shutdown() are for one controlling thread; everything else is the gRPC
+// SERVING while a policy set is loaded. Without `tls` it serves plaintext to
+// loopback callers only, with what `callers` gives `loopback` (every
+// permission without rules); on `unix:/path` it names each caller by its uid
+// (unix_listener.h). With `tls` it serves TLS, asks for a client certificate
+// (verified against client_ca_file, and required unless require_client_cert
+// is false), names each caller by its certificate's SPIFFE ID, fails the
+// handshake of one that no `callers` rule names, and grants it what
+// `callers` says; certificate, key and CA files are re-read every `refresh`
+// and a change applies to new handshakes without a restart. Start() fails when
+// a TLS file cannot be read or parsed, or when the key does not match the
+// certificate. What any peer can make the transport hold (connections, buffered
+// bytes, how long a connection lives) is bounded by TransportLimits. Start()
+// and Shutdown() are for one controlling thread; everything else is the gRPC
 // runtime's.
 
 #ifndef VERDICT_SERVER_SERVICE_SERVER_H_
@@ -32,6 +36,7 @@
 #include "server/service/grants_service.h"
 #include "server/service/policy_store.h"
 #include "server/service/reloader.h"
+#include "server/service/unix_listener.h"
 
 namespace grpc {
 class Server;
@@ -52,18 +57,40 @@ struct TlsOptions {
   absl::Duration refresh = absl::Seconds(1);  // whole seconds, at least 1
 };
 
+// What bounds a hostile or broken client on the transport (docs/security.md,
+// "Transport"). Compression is never accepted: requests are small, and an
+// inflated message would be built before its size is checked.
+struct TransportLimits {
+  // Accepted TCP connections at once; past it a new one is closed at once.
+  int max_connections = 1000;
+  // gRPC's memory quota for every connection's buffers and calls: under
+  // pressure gRPC closes idle connections, then cancels calls.
+  int64_t memory_bytes = int64_t{256} << 20;
+  // From accept to the client's HTTP/2 SETTINGS (and TLS handshake).
+  absl::Duration handshake_timeout = absl::Seconds(10);
+  // A connection without calls for this long is sent GOAWAY.
+  absl::Duration max_connection_idle = absl::Minutes(2);
+  // Any connection is sent GOAWAY after this (+-10%), then closed after
+  // the grace, whatever it still has in flight: the bound on how long a
+  // stream that never sends its body, or never reads its answer, is held.
+  absl::Duration max_connection_age = absl::Minutes(5);
+  absl::Duration max_connection_age_grace = absl::Seconds(30);
+};
+
 struct ServerOptions {
-  std::string listen = "127.0.0.1:50051";
+  std::string listen = "127.0.0.1:50051";  // HOST:PORT or unix:/path
   int64_t max_message_bytes = 1048576;
   // HTTP/2 streams (calls) in flight per connection; a client past it waits
   // on its side, so overload cannot grow the server's memory per connection.
   int max_concurrent_streams = 4096;
+  TransportLimits transport;
   DeciderOptions decider;
   // With a signer: the Grants service is served (decider.grants and
   // decider.revocations should then be the same signer's verifier and list).
   GrantsOptions grants;
-  std::optional<TlsOptions> tls;    // absent: plaintext, loopback callers only
-  std::vector<CallerRule> callers;  // needs `tls`
+  std::optional<TlsOptions> tls;  // absent: plaintext, loopback callers only
+  // Their kind must fit the listener (caller_trust.h).
+  std::vector<CallerRule> callers;
 };
 
 class Server {
@@ -76,8 +103,11 @@ class Server {
   Server& operator=(const Server&) = delete;
   ~Server();  // Shutdown() if not done
 
-  // "host:port" with the port actually bound.
+  // "host:port" with the port actually bound, or "unix:/path".
   const std::string& address() const { return address_; }
+
+  // Who may call, for verdictd's start-up messages.
+  const CallerTrust& callers() const { return callers_; }
 
   // Schedules a policy reload off the request path (SIGHUP, watchers).
   Reloader& reloader() { return *reloader_; }
@@ -101,6 +131,7 @@ class Server {
   std::unique_ptr<GrantsService> grants_;  // null: grants are not enabled
   CompletionQueues queues_;  // one per usable CPU, each with its thread
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<UnixListener> unix_listener_;  // with listen: unix:/path
   std::string address_;
   bool shut_down_ = false;
 };

@@ -211,6 +211,26 @@ TEST(VerdictLintCliTest, CompileErrorExitsThree) {
                         "error[condition]"));
 }
 
+// A tree that cannot be read fails `verdict test` and `verdict lint` as it
+// fails a reload in verdictd: a link out of the directory is not followed.
+TEST(VerdictLintCliTest, SymlinkOutOfTheDirectoryExitsThreeUnread) {
+  namespace fs = std::filesystem;
+  const fs::path dir = TempPath("policies");
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(TempPath("secret")) << "api_token: SECRET-5151\n";
+  fs::create_symlink(TempPath("secret"), dir / "creds.yaml");
+  for (const char* command : {"lint", "test"}) {
+    const ProcessResult result = Verdict({command, dir.string()});
+    EXPECT_EQ(result.exit_code, 3) << command;
+    EXPECT_THAT(result.err, HasSubstr("creds.yaml: error[io]: symlink leads "
+                                      "outside the policy directory"));
+    EXPECT_THAT(result.out + result.err, Not(HasSubstr("SECRET")));
+  }
+  fs::remove_all(dir);
+  fs::remove(TempPath("secret"));
+}
+
 TEST(VerdictLintCliTest, PolicyLibraryIsCleanUnderStrict) {
   const ProcessResult result = Verdict({"lint", "policies", "--strict"});
   EXPECT_EQ(result.exit_code, 0) << result.out << result.err;

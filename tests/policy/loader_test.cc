@@ -16,12 +16,14 @@
 #include "gtest/gtest.h"
 #include "server/policy/compiler.h"
 #include "server/policy/condition.h"
+#include "server/policy/quote.h"
 
 namespace verdict::policy {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::vector<Diagnostic> Diagnose(const std::vector<SourceFile>& files) {
   std::vector<Diagnostic> diagnostics;
@@ -230,7 +232,7 @@ TEST(LoaderTest, YamlSyntaxErrorsCarryTheirMark) {
   EXPECT_EQ(d[0].code, "yaml");
   EXPECT_EQ(d[0].line, 3);
   EXPECT_EQ(d[0].column, 2);
-  EXPECT_EQ(d[0].snippet, "x: 1");
+  EXPECT_EQ(d[0].snippet, "x");
   EXPECT_EQ(d[0].ToString(),
             "p.yaml:3:2: error[yaml]: end of sequence flow not found");
 }
@@ -303,7 +305,7 @@ TEST(LoaderTest, ConditionErrorsInPlainScalarsMapExactly) {
   EXPECT_EQ(d[0].code, "condition");
   EXPECT_EQ(d[0].line, 5);
   EXPECT_EQ(d[0].column, 10 + column);  // the scalar starts at column 11
-  EXPECT_EQ(d[0].snippet, "    when: context.x == @");
+  EXPECT_EQ(d[0].snippet, "@");
 }
 
 TEST(LoaderTest, ConditionErrorsInQuotedScalarsSkipQuotesAndEscapes) {
@@ -338,7 +340,7 @@ TEST(LoaderTest, ConditionErrorsInLiteralBlocksMapLineByLine) {
   ASSERT_EQ(d.size(), 1u);
   EXPECT_EQ(d[0].line, 7);
   EXPECT_EQ(d[0].column, 6 + column);  // block indentation is 6
-  EXPECT_EQ(d[0].snippet, "        bogus.x");
+  EXPECT_EQ(d[0].snippet, "bogus.x");
 }
 
 TEST(LoaderTest, ConditionErrorsInFoldedBlocksPointAtTheScalar) {
@@ -370,7 +372,7 @@ TEST(LoaderTest, ByteOrderMarkAndCrLfKeepPositionsExact) {
   ASSERT_EQ(d.size(), 1u);
   EXPECT_EQ(d[0].line, 7);
   EXPECT_EQ(d[0].column, 6 + block_column);
-  EXPECT_EQ(d[0].snippet, "        bogus.x");
+  EXPECT_EQ(d[0].snippet, "bogus.x");
 }
 
 TEST(LoaderTest, ManyErrorsAreCollectedAndSortedByFileAndPosition) {
@@ -461,6 +463,53 @@ rules: [{id: x, effect: allow}]
       EXPECT_FALSE(d.code.empty());
     }
   }
+}
+
+// A file that is not a policy (a credentials file copied or linked in by
+// mistake) is quoted one bounded, escaped token at a time, never by line.
+TEST(LoaderTest, DiagnosticsQuoteAtMostTheOffendingToken) {
+  const std::string secret(60, 'S');
+  const std::string line = "    effect: " + secret + "-the-rest-of-the-line";
+  const std::vector<Diagnostic> d =
+      Diagnose({{"p.yaml", "policy: p\nrules:\n  - id: r\n" + line + "\n" +
+                               "    \"k\\u0007" + secret + "\": 1\n"}});
+  ASSERT_EQ(d.size(), 2u);
+  for (const Diagnostic& diagnostic : d) {
+    const std::string shown = diagnostic.ToString() + diagnostic.snippet;
+    EXPECT_THAT(shown, Not(HasSubstr(secret.substr(0, kMaxQuotedBytes + 1))))
+        << shown;
+    EXPECT_THAT(shown, Not(HasSubstr("the-rest-of-the-line")));
+    EXPECT_EQ(shown.find('\a'), std::string::npos) << shown;
+    EXPECT_LE(diagnostic.snippet.size(), 4 * kMaxQuotedBytes + 3);
+  }
+  EXPECT_THAT(
+      d[0].ToString(),
+      HasSubstr("got \"" + secret.substr(0, kMaxQuotedBytes) + "...\""));
+  EXPECT_THAT(d[1].ToString(), HasSubstr("unknown key \"k\\x07SSS"));
+}
+
+TEST(LoaderTest, QuoteTokenBoundsEscapesAndKeepsUtf8Whole) {
+  EXPECT_EQ(QuoteToken("permit"), "\"permit\"");
+  EXPECT_EQ(QuoteToken("a\"b\\c\n"), "\"a\\x22b\\x5Cc\\x0A\"");
+  EXPECT_EQ(QuoteToken("it's", '\''), "'it\\x27s'");
+  // 31 ASCII bytes then a 2-byte character: the cut does not split it.
+  const std::string text = std::string(31, 'a') + "\xC3\xA9" + "tail";
+  EXPECT_EQ(EscapeToken(text), std::string(31, 'a') + "...");
+  EXPECT_EQ(EscapeToken(std::string(32, 'b')), std::string(32, 'b'));
+}
+
+TEST(LoaderTest, TokenAtShowsTheRunOfNonBlanksAtAColumn) {
+  const std::string text =
+      "a: 1\n  key: value with  spaces\r\n  t: [\"x\", \"\"]\n  e: []\n";
+  EXPECT_EQ(TokenAt(text, 2, 3), "key");
+  EXPECT_EQ(TokenAt(text, 2, 5), "key");  // inside the token
+  EXPECT_EQ(TokenAt(text, 2, 1), "key");  // on a blank: the next token
+  EXPECT_EQ(TokenAt(text, 2, 15), "with");
+  EXPECT_EQ(TokenAt(text, 3, 6), "[\"x\"");
+  EXPECT_EQ(TokenAt(text, 3, 12), "\"\"");
+  EXPECT_EQ(TokenAt(text, 4, 6), "[]");
+  EXPECT_EQ(TokenAt(text, 2, 99), "");
+  EXPECT_EQ(TokenAt(text, 9, 1), "");
 }
 
 TEST(LoaderTest, GoldenBrokenFile) {

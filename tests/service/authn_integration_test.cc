@@ -472,17 +472,41 @@ TEST_F(MtlsTest, CallerWithoutAssertIdentityNeedsCredentials) {
       grpc::StatusCode::PERMISSION_DENIED);
 }
 
-TEST_F(MtlsTest, UnknownCallerIsNotTrusted) {
+// A valid certificate that no `callers` rule names, or one without a SPIFFE
+// ID, fails the handshake: none of its requests is read.
+TEST_F(MtlsTest, UnknownCallerIsRefusedAtTheHandshake) {
   std::unique_ptr<VerdictdProcess> server = StartTls();
   ASSERT_NE(server, nullptr);
   const TestCert stranger =
       MakeCert(Cert("stranger", {"spiffe://corp.example/mcp/stranger"}), &ca_);
+  const TestCert nameless = MakeCert(Cert("nameless", {}), &ca_);
   v1::CheckRequest request = Search();
   request.mutable_credentials()->set_bearer_token(Token("agent-3"));
+  // A body as large as verdictd accepts: it must never be read.
+  (*request.mutable_context()->mutable_fields())["padding"].set_string_value(
+      std::string(1000000, 'x'));
   v1::CheckResponse response;
-  ASSERT_TRUE(TlsCheck(server->address(), &stranger, request, &response).ok());
-  EXPECT_EQ(response.decision(), v1::DENY);
-  EXPECT_EQ(FirstCode(response), "caller_not_trusted");
+  EXPECT_EQ(
+      TlsCheck(server->address(), &stranger, request, &response).error_code(),
+      grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(
+      TlsCheck(server->address(), &nameless, request, &response).error_code(),
+      grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(server->WaitForOutput(
+      "refused 1 TLS clients that no `callers` rule names (the last: "
+      "spiffe://corp.example/mcp/stranger)"));
+  // Named callers are still answered, within 100 ms on a warm connection.
+  auto stub = v1::Authorizer::NewStub(TlsChannel(server->address(), &trusted_));
+  for (int i = 0; i < 2; ++i) {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    const absl::Time start = absl::Now();
+    ASSERT_TRUE(stub->Check(&context, AssertedSearch(), &response).ok());
+    if (i == 1) {
+      EXPECT_LT(absl::Now() - start, absl::Milliseconds(100));
+    }
+    EXPECT_EQ(response.decision(), v1::ALLOW);
+  }
 }
 
 TEST_F(MtlsTest, UntrustedOrMissingClientCertificateFailsTheHandshake) {

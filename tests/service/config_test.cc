@@ -26,10 +26,13 @@ TEST(ConfigTest, EmptyFileGivesLoopbackDefaults) {
   EXPECT_EQ(config->metrics_listen, "127.0.0.1:9464");
   EXPECT_EQ(config->policies.dir, "policies");
   EXPECT_TRUE(config->policies.watch);
+  EXPECT_EQ(config->policies.quiet_period, absl::Milliseconds(100));
   EXPECT_FALSE(config->tls.enabled);
   EXPECT_FALSE(config->authentication.configured());
   EXPECT_FALSE(config->grants.enabled);
   EXPECT_TRUE(config->audit.path.empty());
+  EXPECT_EQ(config->audit.buffer_bytes, 8 << 20);
+  EXPECT_EQ(config->audit.sync_interval, absl::Seconds(1));
   EXPECT_EQ(config->limits.max_message_bytes, 1048576);
   EXPECT_EQ(config->limits.max_context_depth, 16);
   EXPECT_EQ(config->limits.max_concurrent_streams, 4096);
@@ -64,7 +67,8 @@ authentication:
     - trust_domain: corp.example
       bundle_file: keys/corp-bundle.pem
 grants: {signing_key_file: keys/grants.pem, max_ttl: 15m, revocation_file: var/revocations.log}
-audit: {path: var/decisions.jsonl, max_bytes: 104857600, keep_files: 5, on_failure: deny}
+audit: {path: var/decisions.jsonl, max_bytes: 104857600, keep_files: 5, on_failure: deny,
+        buffer_bytes: 16777216, sync_interval: 250ms}
 limits: {max_message_bytes: 2097152, max_context_depth: 8, max_concurrent_streams: 32}
 decisions: {cache_ttl: 500ms}
 )",
@@ -95,10 +99,35 @@ decisions: {cache_ttl: 500ms}
   EXPECT_EQ(config->grants.max_ttl, absl::Minutes(15));
   EXPECT_EQ(config->audit.on_failure, AuditFailureMode::kDeny);
   EXPECT_EQ(config->audit.keep_files, 5);
+  EXPECT_EQ(config->audit.buffer_bytes, 16 << 20);
+  EXPECT_EQ(config->audit.sync_interval, absl::Milliseconds(250));
   EXPECT_EQ(config->limits.max_message_bytes, 2097152);
   EXPECT_EQ(config->limits.max_context_depth, 8);
   EXPECT_EQ(config->limits.max_concurrent_streams, 32);
   EXPECT_EQ(config->decisions.cache_ttl, absl::Milliseconds(500));
+}
+
+TEST(ConfigTest, TransportLimitsHaveDefaultsAndParse) {
+  absl::StatusOr<Config> defaults = ParseConfig("", "verdict.yaml");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->limits.max_connections, 1000);
+  EXPECT_EQ(defaults->limits.transport_memory_bytes, 256 << 20);
+  EXPECT_EQ(defaults->limits.handshake_timeout, absl::Seconds(10));
+  EXPECT_EQ(defaults->limits.max_connection_idle, absl::Minutes(2));
+  EXPECT_EQ(defaults->limits.max_connection_age, absl::Minutes(5));
+  EXPECT_EQ(defaults->limits.max_connection_age_grace, absl::Seconds(30));
+  absl::StatusOr<Config> config = ParseConfig(
+      "limits: {max_connections: 50, transport_memory_bytes: 67108864, "
+      "handshake_timeout: 2s, max_connection_idle: 30s, "
+      "max_connection_age: 1h, max_connection_age_grace: 500ms}\n",
+      "verdict.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->limits.max_connections, 50);
+  EXPECT_EQ(config->limits.transport_memory_bytes, 64 << 20);
+  EXPECT_EQ(config->limits.handshake_timeout, absl::Seconds(2));
+  EXPECT_EQ(config->limits.max_connection_idle, absl::Seconds(30));
+  EXPECT_EQ(config->limits.max_connection_age, absl::Hours(1));
+  EXPECT_EQ(config->limits.max_connection_age_grace, absl::Milliseconds(500));
 }
 
 struct BadCase {
@@ -136,14 +165,39 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"decisions: {cache_ttl: -1s}\n", "negative"},
         BadCase{"decisions: {cache_ttl: inf}\n", "with a unit"},
         BadCase{"policies: {watch: maybe}\n", "v.yaml:1:19: policies.watch"},
+        BadCase{"policies: {quiet_period: 5ms}\n",
+                "policies.quiet_period: must be between 10ms and 1m"},
+        BadCase{"policies: {quiet_period: 100}\n", "with a unit"},
         BadCase{"limits: {max_context_depth: 0}\n", "limits.max_context_depth"},
         BadCase{"limits: {max_concurrent_streams: 0}\n",
                 "limits.max_concurrent_streams"},
+        BadCase{"limits: {max_connections: 0}\n", "limits.max_connections"},
+        BadCase{"limits: {transport_memory_bytes: 1000}\n",
+                "limits.transport_memory_bytes: at least"},
+        BadCase{"limits: {max_connection_age: 0s}\n",
+                "limits.max_connection_age: expected 1ms to 24d"},
+        BadCase{"limits: {handshake_timeout: 10}\n",
+                "limits.handshake_timeout"},
         BadCase{"limits: {max_message_bytes: 99999999999}\n",
                 "max_message_bytes"},
         BadCase{"audit: {on_failure: ignore}\n", "expected allow or deny"},
+        BadCase{"audit: {buffer_bytes: 4096}\n",
+                "audit.buffer_bytes: at least"},
+        BadCase{"audit: {buffer_bytes: 99999999999}\n", "audit.buffer_bytes"},
+        BadCase{"audit: {sync_interval: 1ms}\n",
+                "audit.sync_interval: must be"},
+        BadCase{"audit: {sync_interval: 5}\n", "audit.sync_interval"},
         BadCase{"callers:\n  - id: x\n    may: [everything]\n",
                 "v.yaml:3:11: callers.may"},
+        BadCase{"callers:\n  - {id: x, uid: 5, may: [check]}\n",
+                "exactly one of id"},
+        BadCase{"callers:\n  - {may: [check]}\n", "exactly one of id"},
+        BadCase{"callers:\n  - {uid: -1, may: [check]}\n", "callers.uid"},
+        BadCase{"callers:\n  - {uid: 4294967295, may: [check]}\n",
+                "callers.uid"},
+        BadCase{"callers:\n  - {loopback: false, may: [check]}\n",
+                "only `true`"},
+        BadCase{"metrics_listen: [a]\n", "metrics_listen: expected a string"},
         BadCase{"tls: {cert_file: a}\n", "cert_file and key_file are required"},
         BadCase{"tls: {cert_file: a, key_file: b}\n", "client_ca_file"},
         BadCase{"authentication:\n  jwt:\n    - issuer: x\n", "jwks_file"},
@@ -154,6 +208,27 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"listen: a\nlisten: b\n", "v.yaml:2:1: duplicate key"},
         BadCase{"- just\n- a list\n", "configuration: expected a mapping"},
         BadCase{"listen: [unclosed\n", "v.yaml:2:"}));
+
+TEST(ConfigCallersTest, CallersAreNamedByIdUidUserOrLoopback) {
+  absl::StatusOr<Config> config = ParseConfig(
+      "metrics_listen: \"\"\n"
+      "callers:\n"
+      "  - {id: \"spiffe://corp.example/mcp/*\", may: [check]}\n"
+      "  - {uid: 1001, may: [check, assert_identity]}\n"
+      "  - {user: mcp, may: [admin]}\n"
+      "  - {loopback: true, may: [check]}\n",
+      "v.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->metrics_listen, "");  // metrics off
+  ASSERT_EQ(config->callers.size(), 4u);
+  EXPECT_EQ(config->callers[0].id, "spiffe://corp.example/mcp/*");
+  EXPECT_EQ(config->callers[1].uid, 1001);
+  EXPECT_THAT(config->callers[1].may,
+              ElementsAre(Permission::kCheck, Permission::kAssertIdentity));
+  EXPECT_EQ(config->callers[2].user, "mcp");
+  EXPECT_FALSE(config->callers[2].uid.has_value());
+  EXPECT_TRUE(config->callers[3].loopback);
+}
 
 TEST(ConfigDurationTest, RequiresAUnit) {
   EXPECT_EQ(*ParseConfigDuration("500ms"), absl::Milliseconds(500));

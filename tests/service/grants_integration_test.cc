@@ -307,6 +307,38 @@ TEST_F(GrantsTest, BadRequestsIssueNothingAndCountInMetrics) {
   EXPECT_THAT(*metrics, HasSubstr("verdict_grants_active 1"));
 }
 
+TEST_F(GrantsTest, ANegativeTtlIsRefusedNotTurnedIntoTheLongestGrant) {
+  v1::IssueGrantRequest request = IssueRequest("t-9", {Item("get_contact")});
+  request.mutable_ttl()->set_seconds(-60);
+  const v1::IssueGrantResponse refused = Issue(request);
+  EXPECT_TRUE(refused.grant_token().empty());
+  ASSERT_EQ(refused.reasons_size(), 1);
+  EXPECT_EQ(refused.reasons(0).code(), "invalid_request");
+  EXPECT_EQ(refused.reasons(0).message(), "ttl must not be negative");
+  request.mutable_ttl()->set_seconds(0);
+  request.mutable_ttl()->set_nanos(-1);
+  EXPECT_EQ(Issue(request).reasons(0).code(), "invalid_request");
+}
+
+// Ids a client chooses are escaped in verdictd's own log: a newline or an
+// ESC in a task id cannot forge a line or drive the operator's terminal.
+TEST_F(GrantsTest, IdsFromRequestsCannotForgeLogLines) {
+  const std::string task =
+      "t-10\nI 2026-01-01T00:00:00.000Z verdictd: ok\x1b[2J";
+  const v1::IssueGrantResponse issued =
+      Issue(IssueRequest(task, {Item("get_contact")}));
+  ASSERT_FALSE(issued.grant_token().empty());
+  v1::RevokeGrantRequest revoke;
+  revoke.set_task_id(task);
+  ASSERT_TRUE(Revoke(revoke).ok());
+  ASSERT_TRUE(server_->WaitForOutput("revoked"));
+  const std::string output = server_->output();
+  EXPECT_THAT(output, HasSubstr("for task t-10\\x0aI 2026"));
+  EXPECT_THAT(output, HasSubstr("\\x1b[2J"));
+  EXPECT_EQ(output.find("\nI 2026-01-01"), std::string::npos);
+  EXPECT_EQ(output.find('\x1b'), std::string::npos);
+}
+
 TEST(GrantsDisabledTest, GrantTokensDenyAndTheServiceIsUnimplemented) {
   absl::StatusOr<std::unique_ptr<VerdictdProcess>> server =
       VerdictdProcess::Start({"--policies", "tests/testdata/service/policies"});

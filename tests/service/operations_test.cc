@@ -1,16 +1,20 @@
 // Operating verdictd (spec sections 6 and 7), against the real binary:
-// policies hot-reloaded under load, Prometheus metrics that count exactly,
-// a decision log with a record per decision, and audit.on_failure: deny.
+// policies hot-reloaded under load, a loader and watcher that fail closed
+// (unreadable entries, symlinks out of the directory, half-written files, a
+// deleted directory), Prometheus metrics that count exactly, a decision log
+// with a record per decision, and audit.on_failure: deny.
 
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -311,6 +315,426 @@ rules:
   stub.reset();
   server.reset();
   fs::remove_all(dir);
+}
+
+// The policy loader and the watcher against a hostile or careless world.
+
+constexpr char kAllowCrm[] = R"yaml(
+policy: base
+rules:
+  - id: allow-crm
+    effect: allow
+    servers: [crm]
+)yaml";
+constexpr char kGuard[] = R"yaml(
+policy: guard
+rules:
+  - id: no-delete-x
+    effect: deny
+    tools: [delete_x, admin_x]
+)yaml";
+
+// How long a normal Check may take during and after an attack.
+constexpr absl::Duration kPromptCheck = absl::Milliseconds(100);
+
+// Checks `tool` on a warm channel and expects `decision`, answered within
+// kPromptCheck.
+void ExpectPromptDecision(v1::Authorizer::Stub* stub, const std::string& tool,
+                          v1::Decision decision) {
+  const absl::Time start = absl::Now();
+  absl::StatusOr<v1::CheckResponse> response = Check(stub, Request(tool));
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->decision(), decision)
+      << tool << ": " << response->DebugString();
+  EXPECT_LT(took, kPromptCheck) << tool;
+}
+
+v1::ReloadResponse ForceReload(v1::Admin::Stub* admin) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  v1::ReloadResponse response;
+  EXPECT_TRUE(admin->Reload(&context, v1::ReloadRequest(), &response).ok());
+  return response;
+}
+
+std::string Joined(const google::protobuf::RepeatedPtrField<std::string>& all) {
+  std::string joined;
+  for (const std::string& one : all) absl::StrAppend(&joined, one, "\n");
+  return joined;
+}
+
+// A verdictd serving `dir`, with stubs on warm channels.
+struct Served {
+  explicit Served(const fs::path& dir,
+                  const std::vector<std::string>& wrapper = {},
+                  std::vector<std::string> extra_args = {}) {
+    extra_args.insert(extra_args.begin(), {"--policies", dir.string()});
+    auto started =
+        VerdictdProcess::Start(extra_args, absl::Seconds(20), wrapper);
+    if (!started.ok()) {
+      ADD_FAILURE() << started.status();
+      return;
+    }
+    server = *std::move(started);
+    auto channel = Channel(server->address());
+    stub = v1::Authorizer::NewStub(channel);
+    admin = v1::Admin::NewStub(channel);
+    EXPECT_TRUE(Check(stub.get(), Request("warm_up")).ok());
+  }
+  ~Served() {
+    stub.reset();
+    admin.reset();  // open channels make the server's shutdown wait
+    server.reset();
+  }
+  std::unique_ptr<VerdictdProcess> server;
+  std::unique_ptr<v1::Authorizer::Stub> stub;
+  std::unique_ptr<v1::Admin::Stub> admin;
+};
+
+// Root reads every directory, so the unreadable subdirectory is shown to a
+// verdictd running as nobody (setpriv, from util-linux).
+TEST(LoaderFailClosedTest, UnreadableSubdirectoryKeepsTheLastGoodSet) {
+  constexpr fs::perms kReadable = static_cast<fs::perms>(0755);
+  std::vector<std::string> as_nobody;
+  if (geteuid() == 0) {
+    if (!fs::exists("/usr/bin/setpriv")) GTEST_SKIP() << "no setpriv";
+    as_nobody = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                 "--clear-groups", "--"};
+  }
+  const fs::path dir = TempDir();
+  WriteFile(dir / "base.yaml", kAllowCrm);
+  fs::create_directories(dir / "sub");
+  WriteFile(dir / "sub" / "guard.yaml", kGuard);
+  {
+    Served served(dir, as_nobody);
+    ASSERT_NE(served.server, nullptr);
+    ExpectPromptDecision(served.stub.get(), "delete_x", v1::DENY);
+    const std::string revision = Status(served.admin.get()).policy_revision();
+
+    fs::permissions(dir / "sub", fs::perms::none);
+    const v1::ReloadResponse reload = ForceReload(served.admin.get());
+    EXPECT_FALSE(reload.ok());
+    EXPECT_THAT(Joined(reload.errors()),
+                ::testing::ContainsRegex("sub: error\\[io\\]: cannot list "
+                                         "directory: Permission denied"));
+    const v1::StatusResponse status = Status(served.admin.get());
+    EXPECT_FALSE(status.last_reload_ok());
+    EXPECT_EQ(status.policy_revision(), revision);
+    ExpectPromptDecision(served.stub.get(), "delete_x", v1::DENY);
+    ExpectPromptDecision(served.stub.get(), "get_contact", v1::ALLOW);
+
+    fs::permissions(dir / "sub", kReadable);
+    EXPECT_TRUE(ForceReload(served.admin.get()).ok());
+    ExpectPromptDecision(served.stub.get(), "delete_x", v1::DENY);
+  }
+  // Nor does a server start on a tree it cannot read.
+  fs::permissions(dir / "sub", fs::perms::none);
+  auto refused = VerdictdProcess::Start({"--policies", dir.string()},
+                                        absl::Seconds(20), as_nobody);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr("sub: error[io]: cannot list directory"));
+  fs::permissions(dir / "sub", fs::perms::owner_all);
+  fs::remove_all(dir);
+}
+
+TEST(LoaderFailClosedTest, DanglingSymlinksAndLoopsKeepTheLastGoodSet) {
+  const fs::path dir = TempDir();
+  WriteFile(dir / "base.yaml", kAllowCrm);
+  WriteFile(dir / "guard.yaml", kGuard);
+  Served served(dir);
+  ASSERT_NE(served.server, nullptr);
+  const std::string revision = Status(served.admin.get()).policy_revision();
+  struct Attack {
+    const char* name;
+    std::function<void()> make;
+    const char* error;
+  };
+  const std::vector<Attack> attacks = {
+      {"dangling symlink",
+       [&] {
+         fs::remove(dir / "guard.yaml");
+         fs::create_symlink("..data/guard.yaml", dir / "guard.yaml");
+       },
+       "guard.yaml: error[io]: symlink cannot be resolved"},
+      {"symlink loop",
+       [&] {
+         fs::remove(dir / "guard.yaml");
+         fs::create_symlink("guard2.yaml", dir / "guard.yaml");
+         fs::create_symlink("guard.yaml", dir / "guard2.yaml");
+       },
+       "guard.yaml: error[io]: symlink cannot be resolved: Too many levels"},
+      {"directory loop",
+       [&] {
+         fs::create_directories(dir / "team");
+         fs::create_directory_symlink("..", dir / "team" / "loop");
+       },
+       "team/loop: error[io]: directory reached twice"},
+  };
+  for (const Attack& attack : attacks) {
+    SCOPED_TRACE(attack.name);
+    attack.make();
+    // The watcher sees the change and its reload fails, keeping the set.
+    ASSERT_TRUE(Eventually([&] {
+      const v1::StatusResponse status = Status(served.admin.get());
+      return !status.last_reload_ok() &&
+             Joined(status.last_reload_errors()).find(attack.error) !=
+                 std::string::npos;
+    })) << Joined(Status(served.admin.get()).last_reload_errors());
+    EXPECT_EQ(Status(served.admin.get()).policy_revision(), revision);
+    ExpectPromptDecision(served.stub.get(), "delete_x", v1::DENY);
+    // Put things back; the same set compiles again.
+    fs::remove(dir / "guard2.yaml");
+    fs::remove_all(dir / "team");
+    fs::remove(dir / "guard.yaml");
+    WriteFile(dir / "guard.yaml", kGuard);
+    ASSERT_TRUE(Eventually([&] {
+      const v1::StatusResponse status = Status(served.admin.get());
+      return status.last_reload_ok() && status.policy_revision() == revision;
+    }));
+  }
+  fs::remove_all(dir);
+}
+
+TEST(LoaderFailClosedTest, ASecretIsNeverQuotedNorReadThroughASymlink) {
+  const fs::path dir = TempDir();
+  const fs::path secret = dir.string() + ".secret";
+  std::ofstream(secret) << "api_token: sk-live-SECRET4242\n";
+  WriteFile(dir / "base.yaml", kAllowCrm);
+  WriteFile(dir / "guard.yaml", kGuard);
+  Served served(dir);
+  ASSERT_NE(served.server, nullptr);
+  const std::string revision = Status(served.admin.get()).policy_revision();
+
+  fs::create_symlink(secret, dir / "creds.yaml");
+  v1::ReloadResponse reload = ForceReload(served.admin.get());
+  EXPECT_FALSE(reload.ok());
+  EXPECT_THAT(Joined(reload.errors()),
+              HasSubstr("creds.yaml: error[io]: symlink leads outside the "
+                        "policy directory"));
+  // A copy inside the directory is read, but quoted a token at a time, each
+  // cut at 32 bytes.
+  fs::remove(dir / "creds.yaml");
+  WriteFile(dir / "creds.yaml",
+            "policy: p\nrules:\n  - id: r\n    effect: "
+            "0123456789abcdef0123456789abcdefSECRET4343 and more\n"
+            "    0123456789abcdef0123456789abcdefSECRET4444: x\n");
+  reload = ForceReload(served.admin.get());
+  EXPECT_FALSE(reload.ok());
+  EXPECT_THAT(Joined(reload.errors()), HasSubstr("error[bad_effect]"));
+  EXPECT_THAT(Joined(reload.errors()), HasSubstr("error[unknown_key]"));
+
+  const v1::StatusResponse status = Status(served.admin.get());
+  EXPECT_EQ(status.policy_revision(), revision);
+  for (const std::string& seen :
+       {Joined(status.last_reload_errors()), served.server->output()}) {
+    EXPECT_THAT(seen, Not(HasSubstr("SECRET")));
+    EXPECT_THAT(seen, Not(HasSubstr("api_token")));
+    EXPECT_THAT(seen, Not(HasSubstr("and more")));
+  }
+  ExpectPromptDecision(served.stub.get(), "delete_x", v1::DENY);
+  fs::remove_all(dir);
+  fs::remove(secret);
+}
+
+constexpr char kGuardY[] = R"yaml(
+policy: guard
+rules:
+  - id: no-delete-y
+    effect: deny
+    tools: [delete_y]
+)yaml";
+
+TEST(HotReloadTest, DirectoryDeletedAndRecreatedIsWatchedAgain) {
+  const fs::path dir = TempDir();
+  WriteFile(dir / "base.yaml", kAllowCrm);
+  WriteFile(dir / "guard.yaml", kGuard);
+  Served served(dir);
+  ASSERT_NE(served.server, nullptr);
+  const std::string revision = Status(served.admin.get()).policy_revision();
+  EXPECT_EQ(Status(served.admin.get()).watch_state(),
+            v1::StatusResponse::WATCHING);
+  EXPECT_EQ(Sample(Scrape(*served.server), "verdict_policy_watch_up"), 1);
+
+  fs::remove_all(dir);
+  ASSERT_TRUE(Eventually([&] {
+    const v1::StatusResponse status = Status(served.admin.get());
+    return status.watch_state() ==
+               v1::StatusResponse::WATCH_DIRECTORY_MISSING &&
+           !status.last_reload_ok();
+  }));
+  EXPECT_EQ(Sample(Scrape(*served.server), "verdict_policy_watch_up"), 0);
+  EXPECT_THAT(Status(served.admin.get()).watch_error(),
+              HasSubstr("was removed"));
+  ExpectPromptDecision(served.stub.get(), "delete_x", v1::DENY);
+  EXPECT_EQ(Status(served.admin.get()).policy_revision(), revision);
+
+  fs::create_directories(dir);
+  WriteFile(dir / "base.yaml", kAllowCrm);
+  WriteFile(dir / "guard.yaml", kGuardY);
+  ASSERT_TRUE(Eventually([&] {
+    absl::StatusOr<v1::CheckResponse> response =
+        Check(served.stub.get(), Request("delete_y"));
+    return response.ok() && response->decision() == v1::DENY;
+  })) << served.server->output();
+  ASSERT_TRUE(Eventually([&] {
+    const v1::StatusResponse status = Status(served.admin.get());
+    return status.watch_state() == v1::StatusResponse::WATCHING &&
+           status.last_reload_ok();
+  }));
+  const v1::StatusResponse status = Status(served.admin.get());
+  EXPECT_TRUE(status.last_reload_errors().empty())
+      << Joined(status.last_reload_errors());
+  EXPECT_TRUE(status.watch_error().empty());
+  EXPECT_EQ(Sample(Scrape(*served.server), "verdict_policy_watch_up"), 1);
+  ExpectPromptDecision(served.stub.get(), "delete_y", v1::DENY);
+  ExpectPromptDecision(served.stub.get(), "delete_x", v1::ALLOW);
+
+  // Hot reload goes on from the new directory.
+  WriteFile(dir / "guard.yaml", kGuard);
+  EXPECT_TRUE(Eventually([&] {
+    absl::StatusOr<v1::CheckResponse> response =
+        Check(served.stub.get(), Request("delete_x"));
+    return response.ok() && response->decision() == v1::DENY;
+  }));
+  fs::remove_all(dir);
+}
+
+TEST(HotReloadTest, DirectorySwappedByRenameIsWatchedAgain) {
+  const fs::path dir = TempDir();
+  const fs::path next = dir.string() + ".next";
+  const fs::path old = dir.string() + ".old";
+  fs::remove_all(next);
+  fs::remove_all(old);
+  WriteFile(dir / "base.yaml", kAllowCrm);
+  WriteFile(dir / "guard.yaml", kGuard);
+  Served served(dir);
+  ASSERT_NE(served.server, nullptr);
+  fs::create_directories(next);
+  WriteFile(next / "base.yaml", kAllowCrm);
+  WriteFile(next / "guard.yaml", kGuardY);
+  fs::rename(dir, old);
+  fs::rename(next, dir);
+  ASSERT_TRUE(Eventually([&] {
+    absl::StatusOr<v1::CheckResponse> response =
+        Check(served.stub.get(), Request("delete_y"));
+    return response.ok() && response->decision() == v1::DENY;
+  })) << served.server->output();
+  ASSERT_TRUE(Eventually([&] {
+    return Status(served.admin.get()).watch_state() ==
+           v1::StatusResponse::WATCHING;
+  }));
+  // The old tree is no longer ours: editing it changes nothing.
+  const std::string revision = Status(served.admin.get()).policy_revision();
+  WriteFile(old / "guard.yaml", kGuardY);
+  WriteFile(dir / "extra.yaml", R"yaml(
+policy: extra
+rules:
+  - id: no-delete-z
+    effect: deny
+    tools: [delete_z]
+)yaml");
+  ASSERT_TRUE(Eventually([&] {
+    absl::StatusOr<v1::CheckResponse> response =
+        Check(served.stub.get(), Request("delete_z"));
+    return response.ok() && response->decision() == v1::DENY;
+  }));
+  EXPECT_NE(Status(served.admin.get()).policy_revision(), revision);
+  ExpectPromptDecision(served.stub.get(), "delete_y", v1::DENY);
+  fs::remove_all(dir);
+  fs::remove_all(old);
+}
+
+// A writer that rewrites the file in place: the first document (a complete,
+// valid policy that allows admin_x), a pause, then the second (which denies
+// it). Every revision served during the write is recorded.
+class HalfWrittenTest : public ::testing::Test {
+ protected:
+  static constexpr char kFirstHalf[] =
+      "policy: base\nrules:\n  - id: allow-crm\n    effect: allow\n"
+      "    servers: [crm]\n---\n";
+  static constexpr char kSecondHalf[] =
+      "policy: guard\nrules:\n  - id: no-admin-x\n    effect: deny\n"
+      "    tools: [admin_x]\n";
+  // What the file holds before the write: the same with another rule id.
+  static constexpr char kBefore[] =
+      "policy: base\nrules:\n  - id: allow-crm\n    effect: allow\n"
+      "    servers: [crm]\n---\n"
+      "policy: guard\nrules:\n  - id: no-admin-x-before\n    effect: deny\n"
+      "    tools: [admin_x]\n";
+
+  // Writes the halves with `pause` between them, through one open file or,
+  // with `reopen`, closing it between the halves; meanwhile checks admin_x
+  // and Admin.Status. Returns the revisions served during the write.
+  std::set<std::string> WriteInPlace(Served* served, const fs::path& file,
+                                     absl::Duration pause, bool reopen) {
+    std::set<std::string> revisions;
+    int fd = open(file.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    EXPECT_GE(fd, 0);
+    EXPECT_EQ(write(fd, kFirstHalf, sizeof(kFirstHalf) - 1),
+              static_cast<ssize_t>(sizeof(kFirstHalf) - 1));
+    if (reopen) {
+      close(fd);
+      fd = open(file.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+      EXPECT_GE(fd, 0);
+    }
+    const absl::Time until = absl::Now() + pause;
+    while (absl::Now() < until) {
+      ExpectPromptDecision(served->stub.get(), "admin_x", v1::DENY);
+      revisions.insert(Status(served->admin.get()).policy_revision());
+      absl::SleepFor(absl::Milliseconds(10));  // paces the probes only
+    }
+    EXPECT_EQ(write(fd, kSecondHalf, sizeof(kSecondHalf) - 1),
+              static_cast<ssize_t>(sizeof(kSecondHalf) - 1));
+    close(fd);
+    return revisions;
+  }
+};
+
+TEST_F(HalfWrittenTest, AnInPlaceWriterThatPausesIsNeverServedHalfWritten) {
+  const fs::path dir = TempDir();
+  WriteFile(dir / "p.yaml", kBefore);
+  const std::string before = Revision("p.yaml", kBefore);
+  const std::string after =
+      Revision("p.yaml", absl::StrCat(kFirstHalf, kSecondHalf));
+  Served served(dir);
+  ASSERT_NE(served.server, nullptr);
+  ASSERT_EQ(Status(served.admin.get()).policy_revision(), before);
+
+  // Three quiet periods of the default 100 ms with the file half written.
+  EXPECT_EQ(WriteInPlace(&served, dir / "p.yaml", absl::Milliseconds(300),
+                         /*reopen=*/false),
+            std::set<std::string>{before});
+  // The complete file is compiled once it is closed.
+  ASSERT_TRUE(Eventually(
+      [&] { return Status(served.admin.get()).policy_revision() == after; }));
+  EXPECT_TRUE(Status(served.admin.get()).last_reload_ok());
+  ExpectPromptDecision(served.stub.get(), "admin_x", v1::DENY);
+  fs::remove_all(dir);
+}
+
+// A writer that closes the file between its halves cannot be told from one
+// that is done; a quiet period longer than its pauses covers it.
+TEST_F(HalfWrittenTest, AQuietPeriodCoversAWriterThatClosesBetweenWrites) {
+  const fs::path dir = TempDir();
+  const fs::path config = dir.string() + ".yaml";
+  std::ofstream(config) << "policies: {quiet_period: 1s}\n";
+  WriteFile(dir / "p.yaml", kBefore);
+  const std::string before = Revision("p.yaml", kBefore);
+  const std::string after =
+      Revision("p.yaml", absl::StrCat(kFirstHalf, kSecondHalf));
+  Served served(dir, {}, {"--config", config.string()});
+  ASSERT_NE(served.server, nullptr);
+  EXPECT_EQ(WriteInPlace(&served, dir / "p.yaml", absl::Milliseconds(300),
+                         /*reopen=*/true),
+            std::set<std::string>{before});
+  ASSERT_TRUE(Eventually(
+      [&] { return Status(served.admin.get()).policy_revision() == after; }));
+  ExpectPromptDecision(served.stub.get(), "admin_x", v1::DENY);
+  fs::remove_all(dir);
+  fs::remove(config);
 }
 
 TEST(MetricsTest, DecisionsTotalGrowsByExactlyTheDecisionsMade) {

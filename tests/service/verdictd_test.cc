@@ -25,6 +25,7 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "gtest/gtest.h"
+#include "tests/testing/raw_unary.h"
 #include "tests/testing/shared_verdictd.h"
 #include "tests/testing/verdictd_process.h"
 #include "verdict/v1/admin.grpc.pb.h"
@@ -39,6 +40,7 @@ using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 using ::testing::Not;
 using ::verdict::testing::ProcessResult;
+using ::verdict::testing::RawUnary;
 using ::verdict::testing::RunProcess;
 using ::verdict::testing::VerdictdPath;
 using ::verdict::testing::VerdictdProcess;
@@ -83,39 +85,6 @@ v1::CheckRequest Request(const std::string& tool,
   (*request.mutable_context()->mutable_fields())["environment"]
       .set_string_value(environment);
   return request;
-}
-
-// Calls `method` with raw request bytes; returns the status and response.
-grpc::Status RawUnary(const std::string& address, const std::string& method,
-                      const std::string& bytes, std::string* response_bytes) {
-  grpc::GenericStub stub(Channel(address));
-  grpc::CompletionQueue cq;
-  grpc::ClientContext context;
-  SetDeadline(&context);
-  grpc::Slice slice(bytes);
-  grpc::ByteBuffer request(&slice, 1);
-  std::unique_ptr<grpc::GenericClientAsyncResponseReader> call =
-      stub.PrepareUnaryCall(&context, method, request, &cq);
-  call->StartCall();
-  grpc::ByteBuffer response;
-  grpc::Status status;
-  call->Finish(&response, &status, reinterpret_cast<void*>(1));
-  void* tag = nullptr;
-  bool ok = false;
-  EXPECT_TRUE(cq.Next(&tag, &ok));
-  cq.Shutdown();
-  while (cq.Next(&tag, &ok)) {
-  }
-  if (status.ok() && response_bytes != nullptr) {
-    std::vector<grpc::Slice> slices;
-    EXPECT_TRUE(response.Dump(&slices).ok());
-    response_bytes->clear();
-    for (const grpc::Slice& s : slices) {
-      response_bytes->append(reinterpret_cast<const char*>(s.begin()),
-                             s.size());
-    }
-  }
-  return status;
 }
 
 // The SETTINGS_MAX_CONCURRENT_STREAMS that the server announces in its first

@@ -84,7 +84,8 @@ std::string VerdictdPath() { return BuildDir() + "/server/verdictd"; }
 std::string VerdictPath() { return BuildDir() + "/client/verdict"; }
 
 absl::StatusOr<std::unique_ptr<VerdictdProcess>> VerdictdProcess::Start(
-    const std::vector<std::string>& args, absl::Duration deadline) {
+    const std::vector<std::string>& args, absl::Duration deadline,
+    const std::vector<std::string>& wrapper) {
   if (BuildDir().empty()) {
     return absl::FailedPreconditionError(
         "VERDICT_BUILD_DIR is not set (ctest sets it)");
@@ -96,7 +97,13 @@ absl::StatusOr<std::unique_ptr<VerdictdProcess>> VerdictdProcess::Start(
   std::vector<std::string> full_args = {"--listen", "127.0.0.1:0",
                                         "--metrics-listen", "127.0.0.1:0"};
   full_args.insert(full_args.end(), args.begin(), args.end());
-  absl::StatusOr<pid_t> pid = Spawn(VerdictdPath(), full_args, fds[1], fds[1]);
+  std::string path = VerdictdPath();
+  if (!wrapper.empty()) {
+    full_args.insert(full_args.begin(), path);
+    full_args.insert(full_args.begin(), wrapper.begin() + 1, wrapper.end());
+    path = wrapper.front();
+  }
+  absl::StatusOr<pid_t> pid = Spawn(path, full_args, fds[1], fds[1]);
   close(fds[1]);
   if (!pid.ok()) {
     close(fds[0]);

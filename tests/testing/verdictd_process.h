@@ -34,9 +34,12 @@ class VerdictdProcess {
   // Starts verdictd with `args` (e.g. {"--policies", dir}) on free loopback
   // ports for gRPC and metrics. Fails with the captured output if it exits
   // or does not serve within `deadline`.
+  // A non-empty `wrapper` runs verdictd through it, e.g. {"/usr/bin/setpriv",
+  // "--reuid=65534", ..., "--"} to run it as another user.
   static absl::StatusOr<std::unique_ptr<VerdictdProcess>> Start(
       const std::vector<std::string>& args,
-      absl::Duration deadline = absl::Seconds(20));
+      absl::Duration deadline = absl::Seconds(20),
+      const std::vector<std::string>& wrapper = {});
 
   VerdictdProcess(const VerdictdProcess&) = delete;
   VerdictdProcess& operator=(const VerdictdProcess&) = delete;

@@ -24,6 +24,7 @@
 #include "server/policy/cel/strings.h"
 #include "server/policy/condition.h"
 #include "server/policy/program.h"
+#include "server/policy/quote.h"
 
 namespace verdict::policy {
 
@@ -381,7 +382,8 @@ class Compiler {
       out_->set_uses_now();
       return Load(Field::kNow, Type::kTimestamp);
     }
-    Error(e.offset, "undeclared", Cat("undeclared reference '", e.text, "'"));
+    Error(e.offset, "undeclared",
+          Cat("undeclared reference ", QuoteToken(e.text, '\'')));
     return Fail();
   }
 
@@ -396,7 +398,7 @@ class Compiler {
       if (record.fields[i].name == name) return &record.fields[i];
     }
     Error(offset, "no_such_field",
-          Cat("no field '", name, "' on ", record.name));
+          Cat("no field ", QuoteToken(name, '\''), " on ", record.name));
     return nullptr;
   }
   static Field Shifted(const RecordInfo& record, const FieldInfo& f) {
@@ -748,7 +750,8 @@ class Compiler {
         if (!CheckArity(e, name, 2, argc)) return Fail();
         return CompileMatches(e, CompileValue(arg(0)), arg(1));
       }
-      Error(e.offset, "undeclared", Cat("undeclared function '", name, "'"));
+      Error(e.offset, "undeclared",
+            Cat("undeclared function ", QuoteToken(name, '\'')));
       return Fail();
     }
 
@@ -761,7 +764,8 @@ class Compiler {
                        name == "matches" || name == "getHours" ||
                        name == "getMinutes" || name == "getDayOfWeek";
     if (!known) {
-      Error(e.offset, "undeclared", Cat("undeclared function '", name, "'"));
+      Error(e.offset, "undeclared",
+            Cat("undeclared function ", QuoteToken(name, '\'')));
       return Fail();
     }
     const Typed target = CompileValue(e.args[0]);

@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "server/policy/cel/strings.h"
+#include "server/policy/quote.h"
 
 namespace verdict::policy::cel {
 namespace {
@@ -370,12 +371,8 @@ void Lex(std::string_view text, std::vector<Token>* tokens,
 std::string Describe(const Token& token, std::string_view text) {
   if (token.kind == Tok::kEnd) return "end of input";
   // Long literals would swamp the message; their start identifies them.
-  constexpr size_t kMaxShown = 32;
-  const std::string_view shown = text.substr(token.offset, token.length);
-  if (shown.size() > kMaxShown) {
-    return Cat("'", shown.substr(0, kMaxShown), "...'");
-  }
-  return Cat("'", shown, "'");
+  return Cat("'", EscapeToken(text.substr(token.offset, token.length), '\0'),
+             "'");
 }
 
 }  // namespace verdict::policy::cel

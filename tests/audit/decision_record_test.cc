@@ -1,0 +1,193 @@
+// A decision record is one line of valid JSON with the fields the spec
+// lists, bounded whatever the request held (fields cut on a character
+// boundary and marked), never holding the byte 0xff, and carrying the
+// client's correlation only when it is well formed.
+
+#include "server/audit/decision_record.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace verdict::audit {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kTraceparent[] =
+    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+v1::CheckResponse Allowed() {
+  v1::CheckResponse response;
+  response.set_decision(v1::ALLOW);
+  response.set_decision_id("0123456789abcdef0123456789abcdef");
+  response.set_policy_revision("3be1f0a2c4d5e6f7");
+  v1::Reason* reason = response.add_reasons();
+  reason->set_code("allowed_by_rule");
+  reason->set_policy("crm-agents");
+  reason->set_rule("read-contacts");
+  return response;
+}
+
+DecisionRecordInput Input(const v1::CheckResponse& response) {
+  return {
+      .time = absl::FromUnixMicros(1796000000123456),
+      .caller = "ipv4:127.0.0.1:4000",
+      .subject_id = "spiffe://corp.example/agent/crm/r1",
+      .auth_method = "asserted",
+      .tool_server = "crm",
+      .tool_name = "get_contact",
+      .action = "tools/call",
+      .response = &response,
+      .latency = absl::Microseconds(4),
+  };
+}
+
+nlohmann::json Format(const DecisionRecordInput& input, bool* whole = nullptr) {
+  std::string out;
+  const bool complete = AppendDecisionRecord(input, &out);
+  if (whole != nullptr) *whole = complete;
+  EXPECT_EQ(out.find('\n'), std::string::npos);
+  EXPECT_EQ(out.find('\xff'), std::string::npos);
+  nlohmann::json json = nlohmann::json::parse(out, nullptr, false);
+  EXPECT_FALSE(json.is_discarded()) << out;
+  return json;
+}
+
+TEST(DecisionRecordTest, HasTheSpecFields) {
+  const v1::CheckResponse response = Allowed();
+  google::protobuf::Struct context;
+  (*context.mutable_fields())["environment"].set_string_value("prod");
+  DecisionRecordInput input = Input(response);
+  input.context = &context;
+  bool whole = false;
+  const nlohmann::json record = Format(input, &whole);
+  EXPECT_TRUE(whole);
+  EXPECT_EQ(record["decision_id"], "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(record["time"], "2026-11-30T00:53:20.123456Z");
+  EXPECT_EQ(record["subject"]["id"], "spiffe://corp.example/agent/crm/r1");
+  EXPECT_EQ(record["subject"]["auth"], "asserted");
+  EXPECT_FALSE(record["subject"].contains("error"));
+  EXPECT_EQ(record["tool"]["name"], "get_contact");
+  EXPECT_EQ(record["decision"], "allow");
+  EXPECT_EQ(record["reasons"][0]["rule"], "read-contacts");
+  EXPECT_EQ(record["context_digest"].get<std::string>().size(), 16u);
+  EXPECT_EQ(record["latency_us"], 4);
+  EXPECT_FALSE(record.contains("truncated"));
+  EXPECT_FALSE(record.contains("request_id"));
+  EXPECT_FALSE(record.contains("trace"));
+}
+
+TEST(DecisionRecordTest, AuthenticationFailureCarriesMethodAndMessage) {
+  v1::CheckResponse response;
+  response.set_decision_id("d");
+  v1::Reason* reason = response.add_reasons();
+  reason->set_code("signature_invalid");
+  DecisionRecordInput input = Input(response);
+  input.subject_id = "";
+  input.auth_method = "jwt";
+  input.auth_error = "bearer_token: the signature does not verify";
+  const nlohmann::json record = Format(input);
+  EXPECT_EQ(record["decision"], "deny");
+  EXPECT_EQ(record["subject"]["auth"], "jwt");
+  EXPECT_EQ(record["subject"]["error"],
+            "bearer_token: the signature does not verify");
+}
+
+TEST(DecisionRecordTest, EveryFieldIsBoundedAndCutOnACharacter) {
+  const v1::CheckResponse response = Allowed();
+  // 900 KB of a three-byte character, a quote and a control character: the
+  // worst case for escaping.
+  std::string huge;
+  while (huge.size() < 900000) huge += "\xe2\x82\xac\"\x01";
+  DecisionRecordInput input = Input(response);
+  input.subject_id = huge;
+  input.caller = huge;
+  input.tool_server = huge;
+  input.tool_name = huge;
+  input.action = huge;
+  input.auth_error = huge;
+  input.request_id = huge;
+  v1::Resource resource;
+  resource.set_kind(huge);
+  resource.set_id(huge);
+  input.resource = &resource;
+  std::string out;
+  EXPECT_FALSE(AppendDecisionRecord(input, &out));
+  EXPECT_LT(out.size(), 24u << 10);
+  const nlohmann::json record = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_FALSE(record.is_discarded()) << "cut inside a character or escape";
+  EXPECT_EQ(record["truncated"], true);
+  const std::string id = record["subject"]["id"];
+  EXPECT_LE(id.size(), kMaxIdBytes);
+  EXPECT_GT(id.size(), kMaxIdBytes / 4);
+  EXPECT_LE(record["request_id"].get<std::string>().size(), kMaxRequestIdBytes);
+}
+
+TEST(DecisionRecordTest, BytesThatAreNeverUtf8BecomeReplacementCharacters) {
+  const v1::CheckResponse response = Allowed();
+  DecisionRecordInput input = Input(response);
+  input.tool_name =
+      "a\xff\xfe"
+      "b";
+  const nlohmann::json record = Format(input);
+  EXPECT_EQ(record["tool"]["name"],
+            "a\xef\xbf\xbd\xef\xbf\xbd"
+            "b");
+}
+
+TEST(DecisionRecordTest, ReasonsAreCountedPastTheLimit) {
+  v1::CheckResponse response = Allowed();
+  for (int i = 0; i < 40; ++i) *response.add_reasons() = response.reasons(0);
+  const nlohmann::json record = Format(Input(response));
+  EXPECT_EQ(record["reasons"].size(), static_cast<size_t>(kMaxReasons));
+  EXPECT_EQ(record["reasons_omitted"], 41 - kMaxReasons);
+}
+
+TEST(DecisionRecordTest, CorrelationIsWrittenWhenWellFormed) {
+  const v1::CheckResponse response = Allowed();
+  DecisionRecordInput input = Input(response);
+  input.request_id = "req-42";
+  input.traceparent = kTraceparent;
+  input.tracestate = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
+  nlohmann::json record = Format(input);
+  EXPECT_EQ(record["request_id"], "req-42");
+  EXPECT_EQ(record["trace"]["traceparent"], kTraceparent);
+  EXPECT_EQ(record["trace"]["tracestate"],
+            "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
+
+  input.traceparent = "00-not-a-trace";
+  record = Format(input);
+  EXPECT_FALSE(record.contains("trace")) << "an invalid traceparent is dropped";
+  EXPECT_EQ(record["request_id"], "req-42");
+
+  input.traceparent = kTraceparent;
+  const std::string long_state(kMaxTracestateBytes + 1, 'a');
+  input.tracestate = long_state;
+  record = Format(input);
+  EXPECT_TRUE(record.contains("trace"));
+  EXPECT_FALSE(record["trace"].contains("tracestate"));
+}
+
+TEST(DecisionRecordTest, TraceparentValidation) {
+  EXPECT_TRUE(IsValidTraceparent(kTraceparent));
+  EXPECT_TRUE(IsValidTraceparent(
+      "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future"));
+  EXPECT_FALSE(IsValidTraceparent(
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra"));
+  EXPECT_FALSE(IsValidTraceparent(
+      "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+  EXPECT_FALSE(IsValidTraceparent(
+      "00-00000000000000000000000000000000-00f067aa0ba902b7-01"));
+  EXPECT_FALSE(IsValidTraceparent(
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01"));
+  EXPECT_FALSE(IsValidTraceparent(
+      "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"));
+  EXPECT_FALSE(IsValidTraceparent(""));
+}
+
+}  // namespace
+}  // namespace verdict::audit
