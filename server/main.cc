@@ -266,11 +266,6 @@ int main(int argc, char** argv) {
     std::cerr << "verdictd: " << config.status().message() << "\n";
     return 2;
   }
-  if (config->grants.enabled) {
-    std::cerr << "verdictd: warning: grants are not implemented yet; "
-                 "Grants is not served\n";
-  }
-
   // Signals are taken by sigwait below, so every thread (gRPC's included,
   // started later) must inherit them blocked.
   sigset_t signals;

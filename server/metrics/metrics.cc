@@ -28,7 +28,9 @@ Metrics::Metrics()
     : registry_(std::make_shared<prometheus::Registry>()),
       latency_(std::make_shared<LatencyHistogram>(
           "verdict_decision_duration_seconds",
-          "Time to decide one request, from receipt to answer.",
+          "Time to decide one request once its credentials are verified (a "
+          "batch: "
+          "each item), including its decision record.",
           LatencyBounds())) {
   auto& decisions = BuildCounter()
                         .Name("verdict_decisions_total")
