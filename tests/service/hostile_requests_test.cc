@@ -16,7 +16,6 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
-#include "tests/testing/raw_http2.h"
 #include "tests/testing/raw_unary.h"
 #include "tests/testing/shared_verdictd.h"
 #include "tests/testing/verdictd_process.h"

@@ -10,12 +10,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 
 namespace verdict::testing {
 namespace {
@@ -572,20 +570,6 @@ bool RawHttp2Connection::WaitForClose(absl::Time deadline) {
     if (!frame.ok() && absl::IsDeadlineExceeded(frame.status())) return false;
   }
   return true;
-}
-
-int64_t ResidentBytes(int pid) {
-  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(status, line)) {
-    absl::string_view rest = line;
-    if (!absl::ConsumePrefix(&rest, "VmRSS:")) continue;
-    rest = absl::StripAsciiWhitespace(rest);
-    absl::ConsumeSuffix(&rest, " kB");
-    int64_t kib = 0;
-    if (absl::SimpleAtoi(rest, &kib)) return kib * 1024;
-  }
-  return -1;
 }
 
 }  // namespace verdict::testing

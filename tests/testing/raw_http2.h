@@ -176,9 +176,6 @@ class RawHttp2Connection {
   uint8_t continued_flags_ = 0;
 };
 
-// VmRSS of `pid` in bytes (from /proc/PID/status), or -1.
-int64_t ResidentBytes(int pid);
-
 }  // namespace verdict::testing
 
 #endif  // VERDICT_TESTS_TESTING_RAW_HTTP2_H_

@@ -11,9 +11,13 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 extern char** environ;
 
@@ -249,6 +253,20 @@ absl::StatusOr<ProcessResult> RunProcess(const std::string& path,
                      "\nstderr:\n", result.err));
   }
   return result;
+}
+
+int64_t ResidentBytes(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    absl::string_view rest = line;
+    if (!absl::ConsumePrefix(&rest, "VmRSS:")) continue;
+    rest = absl::StripAsciiWhitespace(rest);
+    absl::ConsumeSuffix(&rest, " kB");
+    int64_t kib = 0;
+    if (absl::SimpleAtoi(rest, &kib)) return kib * 1024;
+  }
+  return -1;
 }
 
 }  // namespace verdict::testing

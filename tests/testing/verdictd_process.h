@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <thread>
@@ -80,6 +81,9 @@ class VerdictdProcess {
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   std::thread drainer_;
 };
+
+// VmRSS of `pid` in bytes (from /proc/PID/status), or -1.
+int64_t ResidentBytes(pid_t pid);
 
 struct ProcessResult {
   int exit_code = -1;  // 128+N when killed by signal N
