@@ -26,7 +26,7 @@ constexpr int kCachedRequests = 256;
 struct Fixture {
   Workload workload;
   std::unique_ptr<const policy::PolicySet> set;
-  std::vector<engine::Request> views;
+  std::vector<model::Request> views;
 };
 
 // Requests address this many (server, tool, team) targets in BM_Decide.
@@ -64,13 +64,13 @@ void Decide(benchmark::State& state, int hot_targets,
             int requests = kRequests) {
   const Fixture& fixture =
       FixtureFor(static_cast<int>(state.range(0)), hot_targets, requests);
-  engine::EvalScratch scratch;
+  model::EvalScratch scratch;
   engine::Result result;
   size_t next = 0, allows = 0;
   for (auto _ : state) {
     engine::Evaluate(*fixture.set, fixture.views[next], engine::EvalOptions{},
                      &scratch, &result);
-    allows += result.decision == engine::Decision::kAllow;
+    allows += result.decision == model::Decision::kAllow;
     next = (next + 1) % fixture.views.size();
   }
   state.counters["rules"] = fixture.set->rules().size();
@@ -101,7 +101,7 @@ void BM_Candidates(benchmark::State& state) {
   policy::CandidateList candidates;
   size_t next = 0, found = 0;
   for (auto _ : state) {
-    const engine::Request& request = fixture.views[next];
+    const model::Request& request = fixture.views[next];
     fixture.set->Candidates(request.action, request.tool.server,
                             request.tool.name, &candidates);
     found += candidates.size();

@@ -1,7 +1,7 @@
 // The operational costs of spec sections 6 and 7:
 //   BM_CompileAndSwap: a reload of 10,000 rules, from files on disk to the
 //     set serving (target under 1 s);
-//   BM_Decide/observed:0|1: one decision through the service layer (request
+//   BM_Decide/observed:0|1: one decision through the Decider (request
 //     translation, engine, response), without and with metrics and the
 //     decision log; the ratio of the two is the price of observability;
 //   BM_RecordDecision: the decision log's share of the request thread alone:
@@ -23,10 +23,11 @@
 #include "benchmark/benchmark.h"
 #include "server/audit/decision_log.h"
 #include "server/audit/decision_record.h"
+#include "server/decision/decider.h"
+#include "server/decision/decision_recorder.h"
+#include "server/decision/policy_store.h"
+#include "server/decision/translation.h"
 #include "server/metrics/metrics.h"
-#include "server/service/decider.h"
-#include "server/service/decision_recorder.h"
-#include "server/service/policy_store.h"
 
 namespace verdict::bench {
 namespace {
@@ -48,9 +49,9 @@ void BM_CompileAndSwap(benchmark::State& state) {
       GenerateWorkload({.rules = static_cast<int>(state.range(0))}, 0);
   const fs::path dir = WritePolicyDir(workload, "reload");
   metrics::Metrics metrics;
-  service::PolicyStore store(dir.string(), &metrics);
+  decision::PolicyStore store(dir.string(), &metrics);
   for (auto _ : state) {
-    const service::ReloadOutcome outcome = store.Reload();
+    const decision::ReloadOutcome outcome = store.Reload();
     if (!outcome.ok)
       state.SkipWithError("the generated policies do not compile");
   }
@@ -78,30 +79,37 @@ void BM_Decide(benchmark::State& state) {
       GenerateWorkload({.rules = 1000, .hot_targets = 256}, 4096);
   const fs::path dir = WritePolicyDir(workload, observed ? "on" : "off");
   metrics::Metrics metrics;
-  service::PolicyStore store(dir.string(), observed ? &metrics : nullptr);
+  decision::PolicyStore store(dir.string(), observed ? &metrics : nullptr);
   if (!store.Reload().ok) {
     state.SkipWithError("the generated policies do not compile");
     return;
   }
   std::unique_ptr<audit::DecisionLog> log;
-  std::unique_ptr<service::DecisionRecorder> recorder;
+  std::unique_ptr<decision::DecisionRecorder> recorder;
   if (observed) {
     log = std::make_unique<audit::DecisionLog>(
         audit::DecisionLogOptions{.path = (dir / "decisions.jsonl").string()},
         &metrics);
-    recorder = std::make_unique<service::DecisionRecorder>(&metrics, log.get());
+    recorder =
+        std::make_unique<decision::DecisionRecorder>(&metrics, log.get());
   }
-  const service::Decider decider(
-      &store, service::DeciderOptions{.observer = recorder.get()});
+  const decision::Decider decider(
+      &store, decision::DeciderOptions{.observer = recorder.get()});
   std::vector<v1::CheckRequest> requests;
   for (const WorkloadRequest& request : workload.requests) {
     requests.push_back(ToCheckRequest(request));
   }
-  const service::CallerInfo caller{.trusted = true, .id = "ipv4:127.0.0.1:1"};
+  // The workload asserts its subjects, as a trusted MCP server would.
+  const decision::CallerInfo caller{
+      .trusted = true, .id = "ipv4:127.0.0.1:1", .may_assert_identity = true};
   size_t next = 0;
   for (auto _ : state) {
     v1::CheckResponse response;
-    decider.Check(requests[next], caller, &response);
+    decider.Check(requests[next], caller, absl::Now(),
+                  [&response](const decision::Outcome& outcome) {
+                    decision::TranslateOutcome(outcome, /*with_identity=*/true,
+                                               &response);
+                  });
     benchmark::DoNotOptimize(response);
     next = (next + 1) % requests.size();
   }
@@ -123,14 +131,11 @@ void BM_RecordDecision(benchmark::State& state) {
   for (const WorkloadRequest& request : workload.requests) {
     requests.push_back(ToCheckRequest(request));
   }
-  v1::CheckResponse response;
-  response.set_decision(v1::ALLOW);
-  response.set_decision_id("5f0c1e2d3c4b5a697887766554433221");
-  response.set_policy_revision("3be1f0a2c4d5e6f7");
-  v1::Reason* reason = response.add_reasons();
-  reason->set_code("allowed_by_rule");
-  reason->set_policy("crm-agents");
-  reason->set_rule("read-contacts");
+  policy::Rule rule;
+  rule.policy = "crm-agents";
+  rule.id = "read-contacts";
+  const engine::Reason reasons[] = {
+      {.code = model::ReasonCode::kAllowedByRule, .rule = &rule}};
   std::string record;
   size_t next = 0;
   int64_t bytes = 0;
@@ -140,6 +145,7 @@ void BM_RecordDecision(benchmark::State& state) {
     audit::AppendDecisionRecord(
         {
             .time = absl::Now(),
+            .decision_id = "5f0c1e2d3c4b5a697887766554433221",
             .caller = "ipv4:127.0.0.1:40312",
             .subject_id = request.subject().id(),
             .auth_method = "asserted",
@@ -147,7 +153,9 @@ void BM_RecordDecision(benchmark::State& state) {
             .tool_name = request.tool().name(),
             .action = request.action(),
             .context = &request.context(),
-            .response = &response,
+            .decision = model::Decision::kAllow,
+            .reasons = reasons,
+            .policy_revision = "3be1f0a2c4d5e6f7",
             .latency = absl::Microseconds(4),
             .request_id = "req-7f3a",
         },

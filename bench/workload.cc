@@ -38,8 +38,8 @@ std::string Role(int server, int team) {
 
 }  // namespace
 
-engine::Request WorkloadRequest::View() const {
-  engine::Request view;
+model::Request WorkloadRequest::View() const {
+  model::Request view;
   view.subject.id = subject;
   view.subject.roles = &roles;
   view.subject.attributes = &attributes;

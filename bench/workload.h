@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "google/protobuf/struct.pb.h"
-#include "server/engine/request.h"
+#include "server/model/request.h"
 
 namespace verdict::bench {
 
@@ -28,7 +28,7 @@ struct WorkloadSpec {
   int hot_targets = 0;
 };
 
-// One request of the mix and the storage its engine::Request views.
+// One request of the mix and the storage its model::Request views.
 struct WorkloadRequest {
   std::string subject;
   google::protobuf::RepeatedPtrField<std::string> roles;
@@ -38,7 +38,7 @@ struct WorkloadRequest {
   google::protobuf::Struct context;
 
   // A view into this object: valid while it lives and is not moved.
-  engine::Request View() const;
+  model::Request View() const;
 };
 
 struct Workload {

@@ -34,8 +34,8 @@ void FuzzOneInput(std::string_view input) {
     return;
   }
   Require(errors.empty(), "a compiled condition has no errors");
-  engine::EvalScratch scratch;
-  for (const engine::Request& request : FixedRequests().requests) {
+  model::EvalScratch scratch;
+  for (const model::Request& request : FixedRequests().requests) {
     const engine::Truth truth =
         engine::EvaluateCondition(*program, request, &scratch).truth;
     if (program->constant_value().has_value()) {
@@ -45,7 +45,7 @@ void FuzzOneInput(std::string_view input) {
       Require(truth == constant, "a folded condition evaluates to its value");
     }
     if (!program->uses_now()) {
-      engine::Request later = request;
+      model::Request later = request;
       later.now = request.now + absl::Hours(31 * 24 + 7) + absl::Minutes(13);
       Require(
           engine::EvaluateCondition(*program, later, &scratch).truth == truth,

@@ -11,8 +11,8 @@
 namespace verdict::fuzz {
 namespace {
 
-engine::Struct ParseStruct(const std::string& json) {
-  engine::Struct out;
+model::Struct ParseStruct(const std::string& json) {
+  model::Struct out;
   if (!google::protobuf::util::JsonStringToMessage(json, &out).ok()) {
     // A broken fixture is a broken fuzzer, not a finding.
     std::fprintf(stderr, "fixed request JSON does not parse: %s\n",
@@ -22,47 +22,47 @@ engine::Struct ParseStruct(const std::string& json) {
   return out;
 }
 
-engine::StringList Strings(std::initializer_list<const char*> values) {
-  engine::StringList out;
+model::StringList Strings(std::initializer_list<const char*> values) {
+  model::StringList out;
   for (const char* value : values) out.Add(value);
   return out;
 }
 
 // Everything the requests borrow.
 struct Storage {
-  engine::StringList subject_roles =
+  model::StringList subject_roles =
       Strings({"crm-reader", "researcher", "workflow-operator", "developer"});
-  engine::StringList subject_scopes = Strings({"contacts:read", "kb:search"});
-  engine::Struct subject_attributes = ParseStruct(
+  model::StringList subject_scopes = Strings({"contacts:read", "kb:search"});
+  model::Struct subject_attributes = ParseStruct(
       R"({"clearance": 3, "team": "sales", "ratio": 0.5, "tags": ["a", "b"]})");
-  engine::StringList actor_roles = Strings({"gateway"});
-  engine::StringList chain =
+  model::StringList actor_roles = Strings({"gateway"});
+  model::StringList chain =
       Strings({"spiffe://corp.example/gateway", "spiffe://corp.example/app"});
-  engine::Struct arguments = ParseStruct(
+  model::Struct arguments = ParseStruct(
       R"({"limit": 50, "query": "acme", "rows": 10,
           "path": "/workspace/src/main.cc",
           "sql": "SELECT name FROM contacts WHERE region = 'eu'",
           "tables": ["contacts"],
           "recipients": ["a@corp.example", "b@example.com"]})");
-  engine::Struct annotations = ParseStruct(
+  model::Struct annotations = ParseStruct(
       R"({"readOnlyHint": true, "destructiveHint": false,
           "idempotentHint": true})");
-  engine::Struct resource_attributes = ParseStruct(
+  model::Struct resource_attributes = ParseStruct(
       R"({"owner": "spiffe://corp.example/agent/crm/r1", "sensitivity": 2,
           "labels": {"pii": true}})");
-  engine::Struct context = ParseStruct(
+  model::Struct context = ParseStruct(
       R"({"environment": "prod", "weekday": "Tue", "hour": 10,
           "ticket": "OPS-1234", "region": "eu-west-1", "nothing": null,
           "task_id": "TASK-42", "plan": {"tools": ["search_contacts"]},
           "tags": ["urgent", "customer"], "nested": {"inner": {"deep": 1}},
           "ratio": 0.25, "big": 1e300, "name": "h\u00e9llo"})");
-  engine::Struct grant_scope =
+  model::Struct grant_scope =
       ParseStruct(R"({"rows": 100, "tools": ["export_contacts"]})");
-  engine::Principal actor;
+  model::Principal actor;
   FixedRequestSet set;
 
   Storage() {
-    engine::Request& full = set.requests[0];
+    model::Request& full = set.requests[0];
     full.subject = {"spiffe://corp.example/agent/crm/r1",
                     &subject_roles,
                     &subject_scopes,
@@ -85,7 +85,7 @@ struct Storage {
                   "prod", &grant_scope, kFixedNow + absl::Hours(1)};
     full.now = kFixedNow;
 
-    engine::Request& partial = set.requests[1];
+    model::Request& partial = set.requests[1];
     partial.subject.id = "spiffe://corp.example/agent/research/r2";
     partial.subject.roles = &subject_roles;
     partial.subject.auth = "asserted";

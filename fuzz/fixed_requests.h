@@ -5,7 +5,8 @@
 // with roles, scopes and attributes, an actor and a delegation chain, tool
 // arguments and annotations, a resource, a context, a grant), one with the
 // optional parts absent (no actor, resource, grant or context: conditions
-// that read them fail closed) and one with nothing set (invalid_request).
+// that read them fail closed) and one with nothing set (outside Evaluate's
+// precondition, which it must still survive).
 // Their fields name the servers, tools, roles and context keys that the seed
 // policies use, so mutated seeds keep matching rules.
 //
@@ -17,12 +18,12 @@
 
 #include <array>
 
-#include "server/engine/request.h"
+#include "server/model/request.h"
 
 namespace verdict::fuzz {
 
 struct FixedRequestSet {
-  std::array<engine::Request, 3> requests;  // full, partial, empty
+  std::array<model::Request, 3> requests;  // full, partial, empty
 };
 
 const FixedRequestSet& FixedRequests();

@@ -62,8 +62,8 @@ void CheckOutcome(const grants::GrantOutcome& outcome, std::string_view token) {
   Require(!outcome.message.empty(), "a failure says why");
   RequireTokenNotQuoted(outcome.message, token);
   const bool time_problem =
-      outcome.code == engine::ReasonCode::kGrantExpired ||
-      outcome.code == engine::ReasonCode::kTokenNotYetValid;
+      outcome.code == model::ReasonCode::kGrantExpired ||
+      outcome.code == model::ReasonCode::kTokenNotYetValid;
   Require(outcome.claims == nullptr || time_problem,
           "only a grant that failed on time describes its claims");
 }

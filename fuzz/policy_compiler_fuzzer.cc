@@ -52,8 +52,8 @@ void CheckCandidates(const policy::PolicySet& set, std::string_view action,
   }
 }
 
-void Decide(const policy::PolicySet& set, const engine::Request& request) {
-  engine::EvalScratch scratch;
+void Decide(const policy::PolicySet& set, const model::Request& request) {
+  model::EvalScratch scratch;
   engine::Result plain;
   engine::Evaluate(set, request, {}, &scratch, &plain);
   engine::Result explained;
@@ -76,13 +76,13 @@ void FuzzOneInput(std::string_view input) {
     return;
   }
   const policy::PolicySet& compiled = **set;
-  for (const engine::Request& request : FixedRequests().requests) {
+  for (const model::Request& request : FixedRequests().requests) {
     Decide(compiled, request);
   }
   const size_t probed = std::min(compiled.rules().size(), kMaxProbedRules);
   for (size_t i = 0; i < probed; ++i) {
     const policy::Rule& rule = compiled.rules()[i];
-    engine::Request request = FixedRequests().requests[0];
+    model::Request request = FixedRequests().requests[0];
     const std::string action = SampleName(rule.actions, request.action);
     const std::string server = SampleName(rule.servers, request.tool.server);
     const std::string tool = SampleName(rule.tools, request.tool.name);

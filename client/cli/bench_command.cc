@@ -6,9 +6,9 @@
 #include "absl/time/time.h"
 #include "client/bench/command.h"
 #include "client/bench/load_generator.h"
-#include "client/cli/args.h"
 #include "client/cli/commands.h"
 #include "server/common/cpus.h"
+#include "server/common/flags.h"
 
 namespace verdict::cli {
 namespace {
@@ -26,33 +26,33 @@ constexpr char kUsage[] =
 
 const std::vector<FlagSpec>& BenchFlags() {
   static const std::vector<FlagSpec>* const kFlags = new std::vector<FlagSpec>{
-      {"server", "ADDR", false, "address of the service (plaintext gRPC)"},
-      {"connections", "N", false, "TCP connections (default 1)"},
-      {"inflight", "M", false,
+      {"server", "ADDR", "address of the service (plaintext gRPC)"},
+      {"connections", "N", "TCP connections (default 1)"},
+      {"inflight", "M",
        "calls outstanding per connection; with --rate, the cap (default 16)"},
-      {"rate", "R", false, "open loop: R calls per second in all"},
-      {"duration", "D", false, "measured time, e.g. 10s (default 10s)"},
-      {"warmup", "D", false, "unmeasured time first (default 2s)"},
-      {"requests", "FILE", false,
+      {"rate", "R", "open loop: R calls per second in all"},
+      {"duration", "D", "measured time, e.g. 10s (default 10s)"},
+      {"warmup", "D", "unmeasured time first (default 2s)"},
+      {"requests", "FILE",
        "JSON Lines request mix (default: a built-in Verdict mix)"},
-      {"api", "A", false,
+      {"api", "A",
        "verdict (Authorizer.Check) or cerbos (CheckResources); default "
        "verdict"},
-      {"cpus", "LIST", false, "pin the generator to CPUs, e.g. 1 or 0-3"},
-      {"threads", "T", false,
+      {"cpus", "LIST", "pin the generator to CPUs, e.g. 1 or 0-3"},
+      {"threads", "T",
        "completion-queue threads (default: one per pinned CPU)"},
-      {"spin", "", false,
+      {"spin", "",
        "poll without sleeping and send from the polling thread: no wake-up "
        "latency in the generator; each thread keeps a CPU fully busy"},
-      {"decisions", "", false,
+      {"decisions", "",
        "send each request of the mix once and print its decision per line"},
-      {"json", "", false, "print the report as one JSON object"},
-      {"help", "", false, "print this help"},
+      {"json", "", "print the report as one JSON object"},
+      {"help", "", "print this help"},
   };
   return *kFlags;
 }
 
-bool ParseInt(const ParsedArgs& parsed, const std::string& flag, int* value,
+bool ParseInt(const ParsedFlags& parsed, const std::string& flag, int* value,
               std::ostream& err) {
   if (!parsed.Has(flag)) return true;
   if (!absl::SimpleAtoi(parsed.Get(flag, ""), value)) {
@@ -62,7 +62,7 @@ bool ParseInt(const ParsedArgs& parsed, const std::string& flag, int* value,
   return true;
 }
 
-bool ParseDuration(const ParsedArgs& parsed, const std::string& flag,
+bool ParseDuration(const ParsedFlags& parsed, const std::string& flag,
                    absl::Duration* value, std::ostream& err) {
   if (!parsed.Has(flag)) return true;
   if (!absl::ParseDuration(parsed.Get(flag, ""), value)) {
@@ -76,7 +76,7 @@ bool ParseDuration(const ParsedArgs& parsed, const std::string& flag,
 
 int RunBench(const std::vector<std::string>& args, std::ostream& out,
              std::ostream& err) {
-  absl::StatusOr<ParsedArgs> parsed = ParseArgs(BenchFlags(), args);
+  absl::StatusOr<ParsedFlags> parsed = ParseFlags(BenchFlags(), args);
   if (!parsed.ok()) {
     err << "verdict bench: " << parsed.status().message() << "\n"
         << kUsage << FlagsUsage(BenchFlags());

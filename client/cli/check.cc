@@ -7,11 +7,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "client/cli/args.h"
 #include "client/cli/commands.h"
 #include "client/verdict_client.h"
 #include "google/protobuf/util/json_util.h"
-#include "server/policy/yaml_value.h"
+#include "server/common/flags.h"
+#include "server/yaml/value.h"
 
 namespace verdict::cli {
 namespace {
@@ -28,28 +28,29 @@ constexpr char kUsage[] =
 
 const std::vector<FlagSpec>& CheckFlags() {
   static const std::vector<FlagSpec>* const kFlags = new std::vector<FlagSpec>{
-      {"server", "ADDR", false, "verdictd address (default 127.0.0.1:50051)"},
-      {"ca", "FILE", false, "connect over TLS: PEM CA of the server"},
-      {"cert", "FILE", false, "PEM client certificate (with --ca)"},
-      {"key", "FILE", false, "PEM client private key (with --ca)"},
-      {"server-id", "SPIFFE_ID", false,
+      {"server", "ADDR", "verdictd address (default 127.0.0.1:50051)"},
+      {"ca", "FILE", "connect over TLS: PEM CA of the server"},
+      {"cert", "FILE", "PEM client certificate (with --ca)"},
+      {"key", "FILE", "PEM client private key (with --ca)"},
+      {"server-id", "SPIFFE_ID",
        "the server certificate's SPIFFE ID (with --ca)"},
-      {"subject", "ID", false, "asserted subject id"},
-      {"role", "R", true, "a role of the subject"},
-      {"attr", "K=V", true, "a subject attribute"},
-      {"token", "JWT", false, "a bearer token credential"},
-      {"grant", "TOKEN", false, "a task grant credential"},
-      {"tool-server", "S", false, "the MCP server of the tool"},
-      {"tool", "NAME", false, "the tool name (required)"},
-      {"annotation", "K=V", true, "a tool annotation, e.g. readOnlyHint=true"},
-      {"action", "A", false, "the action (default tools/call)"},
-      {"arg", "K=V", true, "a tool argument"},
-      {"resource", "KIND:ID", false, "the resource touched"},
-      {"resource-attr", "K=V", true, "a resource attribute"},
-      {"context", "K=V", true, "a request context field"},
-      {"explain", "", false, "print every rule considered"},
-      {"json", "", false, "print the CheckResponse as JSON"},
-      {"help", "", false, "print this help"},
+      {"subject", "ID", "asserted subject id"},
+      {"role", "R", "a role of the subject", Repeated::kCollect},
+      {"attr", "K=V", "a subject attribute", Repeated::kCollect},
+      {"token", "JWT", "a bearer token credential"},
+      {"grant", "TOKEN", "a task grant credential"},
+      {"tool-server", "S", "the MCP server of the tool"},
+      {"tool", "NAME", "the tool name (required)"},
+      {"annotation", "K=V", "a tool annotation, e.g. readOnlyHint=true",
+       Repeated::kCollect},
+      {"action", "A", "the action (default tools/call)"},
+      {"arg", "K=V", "a tool argument", Repeated::kCollect},
+      {"resource", "KIND:ID", "the resource touched"},
+      {"resource-attr", "K=V", "a resource attribute", Repeated::kCollect},
+      {"context", "K=V", "a request context field", Repeated::kCollect},
+      {"explain", "", "print every rule considered"},
+      {"json", "", "print the CheckResponse as JSON"},
+      {"help", "", "print this help"},
   };
   return *kFlags;
 }
@@ -65,7 +66,7 @@ absl::Status AddPairs(const std::string& flag,
           absl::StrCat("--", flag, " ", pair, ": expected K=V"));
     }
     absl::StatusOr<google::protobuf::Value> value =
-        policy::ParseYamlValue(std::string_view(pair).substr(equals + 1));
+        yaml::ParseProtoValue(std::string_view(pair).substr(equals + 1));
     if (!value.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("--", flag, " ", pair, ": ", value.status().message()));
@@ -75,7 +76,7 @@ absl::Status AddPairs(const std::string& flag,
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::CheckRequest> BuildRequest(const ParsedArgs& args) {
+absl::StatusOr<v1::CheckRequest> BuildRequest(const ParsedFlags& args) {
   v1::CheckRequest request;
   if (!args.Has("tool")) {
     return absl::InvalidArgumentError("--tool is required");
@@ -211,7 +212,7 @@ int RunCheck(const std::vector<std::string>& argv, std::ostream& out,
       return kExitOk;
     }
   }
-  absl::StatusOr<ParsedArgs> args = ParseArgs(CheckFlags(), argv);
+  absl::StatusOr<ParsedFlags> args = ParseFlags(CheckFlags(), argv);
   if (!args.ok()) {
     err << "verdict check: " << args.status().message() << "\n"
         << "run 'verdict check --help' for usage\n";

@@ -3,10 +3,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "client/cli/args.h"
 #include "client/cli/commands.h"
 #include "client/cli/policy_ci.h"
 #include "client/lint/lint.h"
+#include "server/common/flags.h"
 #include "server/policy/compiler.h"
 
 namespace verdict::cli {
@@ -25,8 +25,8 @@ constexpr char kUsage[] =
 
 const std::vector<FlagSpec>& LintFlags() {
   static const std::vector<FlagSpec>* const kFlags = new std::vector<FlagSpec>{
-      {"strict", "", false, "exit 5 when there is any finding"},
-      {"help", "", false, "print this help"},
+      {"strict", "", "exit 5 when there is any finding"},
+      {"help", "", "print this help"},
   };
   return *kFlags;
 }
@@ -35,7 +35,7 @@ const std::vector<FlagSpec>& LintFlags() {
 
 int RunLint(const std::vector<std::string>& args, std::ostream& out,
             std::ostream& err) {
-  absl::StatusOr<ParsedArgs> parsed = ParseArgs(LintFlags(), args);
+  absl::StatusOr<ParsedFlags> parsed = ParseFlags(LintFlags(), args);
   if (!parsed.ok()) {
     err << "verdict lint: " << parsed.status().message() << "\n"
         << kUsage << FlagsUsage(LintFlags());

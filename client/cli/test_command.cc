@@ -5,11 +5,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "client/cli/args.h"
 #include "client/cli/commands.h"
 #include "client/cli/policy_ci.h"
 #include "client/suite/report.h"
 #include "client/suite/runner.h"
+#include "server/common/flags.h"
 #include "server/policy/compiler.h"
 #include "server/policy/glob.h"
 
@@ -20,8 +20,9 @@ constexpr char kUsage[] =
     "usage: verdict test [DIR] [flags]\n"
     "\n"
     "Compiles the policies in DIR (default policies) and runs every\n"
-    "*_test.yaml / *_test.yml suite under it, in process with the engine\n"
-    "verdictd runs, or against a live verdictd with --server.\n"
+    "*_test.yaml / *_test.yml suite under it, in process through the\n"
+    "decision pipeline verdictd runs, or against a live verdictd with\n"
+    "--server.\n"
     "Exit status: 0 all tests pass, 2 usage error, 3 the policies do not\n"
     "compile, 4 a test failed, a suite file is broken or no test ran.\n"
     "\n"
@@ -29,12 +30,12 @@ constexpr char kUsage[] =
 
 const std::vector<FlagSpec>& TestFlags() {
   static const std::vector<FlagSpec>* const kFlags = new std::vector<FlagSpec>{
-      {"server", "ADDR", false, "run against the verdictd at ADDR"},
-      {"junit", "FILE", false, "also write JUnit XML results to FILE"},
-      {"filter", "GLOB", false, "run the tests whose \"suite/test\" matches"},
-      {"coverage", "", false, "list the rules no test exercised"},
-      {"verbose", "", false, "show the reasons of passing tests too"},
-      {"help", "", false, "print this help"},
+      {"server", "ADDR", "run against the verdictd at ADDR"},
+      {"junit", "FILE", "also write JUnit XML results to FILE"},
+      {"filter", "GLOB", "run the tests whose \"suite/test\" matches"},
+      {"coverage", "", "list the rules no test exercised"},
+      {"verbose", "", "also show the answers of passing tests"},
+      {"help", "", "print this help"},
   };
   return *kFlags;
 }
@@ -73,7 +74,7 @@ std::unique_ptr<const policy::PolicySet> CompileForCi(const std::string& dir,
 
 int RunTest(const std::vector<std::string>& args, std::ostream& out,
             std::ostream& err) {
-  absl::StatusOr<ParsedArgs> parsed = ParseArgs(TestFlags(), args);
+  absl::StatusOr<ParsedFlags> parsed = ParseFlags(TestFlags(), args);
   if (!parsed.ok()) {
     err << "verdict test: " << parsed.status().message() << "\n"
         << kUsage << FlagsUsage(TestFlags());

@@ -8,7 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "server/engine/value.h"
+#include "server/model/value.h"
 #include "server/policy/glob.h"
 #include "server/policy/program.h"
 
@@ -178,8 +178,8 @@ bool ReadsEnvironment(const Program& program) {
       case Op::kIndex:
         if (IsLoad(program, n.a, Field::kContext) &&
             n.b < program.node_count() && program.node(n.b).op == Op::kConst) {
-          const engine::Value& key = program.constant(program.node(n.b).a);
-          if (key.kind() == engine::Kind::kString &&
+          const model::Value& key = program.constant(program.node(n.b).a);
+          if (key.kind() == model::Kind::kString &&
               key.string_value() == "environment") {
             return true;
           }

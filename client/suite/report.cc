@@ -1,8 +1,14 @@
 #include "client/suite/report.h"
 
+#include <algorithm>
+#include <string>
+#include <string_view>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "server/policy/loader.h"
+#include "google/protobuf/util/json_util.h"
+#include "server/common/utf8.h"
 
 namespace verdict::suite {
 namespace {
@@ -15,8 +21,6 @@ std::string_view StatusName(TestStatus status) {
       return "FAIL";
     case TestStatus::kError:
       return "ERROR";
-    case TestStatus::kSkip:
-      return "SKIP";
   }
   return "ERROR";
 }
@@ -48,6 +52,31 @@ void WriteReasons(const v1::CheckResponse& response, std::string_view indent,
   }
 }
 
+// The whole answer of a passing test, for --verbose: its decision, every
+// reason and the obligations (by key, each value as JSON), so that two runs
+// can be compared line by line.
+void WriteAnswer(const v1::CheckResponse& response, std::string_view indent,
+                 std::ostream& out) {
+  out << indent
+      << "decision: " << (response.decision() == v1::ALLOW ? "allow" : "deny")
+      << "\n";
+  WriteReasons(response, indent, out);
+  const auto& fields = response.obligations().fields();
+  std::vector<std::string_view> keys;
+  keys.reserve(fields.size());
+  for (const auto& [key, value] : fields) keys.push_back(key);
+  std::sort(keys.begin(), keys.end());
+  for (const std::string_view key : keys) {
+    std::string json;
+    if (!google::protobuf::util::MessageToJsonString(
+             fields.at(std::string(key)), &json)
+             .ok()) {
+      json = "(unprintable)";
+    }
+    out << indent << "obligation: " << key << " = " << json << "\n";
+  }
+}
+
 std::string_view EffectName(policy::Effect effect) {
   return effect == policy::Effect::kAllow ? "allow" : "deny";
 }
@@ -60,7 +89,7 @@ std::string XmlEscape(std::string_view text, bool attribute) {
   while (!text.empty()) {
     // Test names and messages come from YAML and the server: bytes that are
     // not UTF-8 would make the whole report unreadable, so each becomes '?'.
-    const size_t bad = policy::FindInvalidUtf8(text);
+    const size_t bad = FindInvalidUtf8(text);
     const std::string_view valid = text.substr(0, bad);
     for (char c : valid) {
       switch (c) {
@@ -115,11 +144,8 @@ void WriteText(const RunReport& report, bool verbose, std::ostream& out) {
     out << suite.file << ": " << suite.suite->name << "\n";
     for (const TestResult& result : suite.tests) {
       const TestCase& test = suite.suite->tests[result.test];
-      out << "  " << StatusName(result.status) << "  " << test.name;
-      if (result.status != TestStatus::kSkip) {
-        out << " (" << ShortDuration(result.duration) << ")";
-      }
-      out << "\n";
+      out << "  " << StatusName(result.status) << "  " << test.name << " ("
+          << ShortDuration(result.duration) << ")\n";
       const bool failed = result.status == TestStatus::kFail ||
                           result.status == TestStatus::kError;
       if (failed) {
@@ -129,9 +155,10 @@ void WriteText(const RunReport& report, bool verbose, std::ostream& out) {
       for (const std::string& problem : result.problems) {
         out << "        " << problem << "\n";
       }
-      if (result.status == TestStatus::kFail ||
-          (verbose && result.status == TestStatus::kPass)) {
+      if (result.status == TestStatus::kFail) {
         WriteReasons(result.response, "        ", out);
+      } else if (verbose && result.status == TestStatus::kPass) {
+        WriteAnswer(result.response, "        ", out);
       }
     }
   }
@@ -142,9 +169,6 @@ void WriteText(const RunReport& report, bool verbose, std::ostream& out) {
     out << "FAIL: " << counts.failed << "/" << counts.total << "\n";
   }
   if (counts.errors > 0) out << "ERROR: " << counts.errors << "\n";
-  if (counts.skipped > 0) {
-    out << "SKIP: " << counts.skipped << "/" << counts.total << "\n";
-  }
 }
 
 void WriteJunit(const RunReport& report, std::ostream& out) {
@@ -156,8 +180,7 @@ void WriteJunit(const RunReport& report, std::ostream& out) {
   out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   out << "<testsuites name=\"verdict test\" tests=\"" << counts.total
       << "\" failures=\"" << counts.failed << "\" errors=\"" << counts.errors
-      << "\" skipped=\"" << counts.skipped << "\" time=\""
-      << Seconds(total_time) << "\">\n";
+      << "\" time=\"" << Seconds(total_time) << "\">\n";
   for (const SuiteResult& suite : report.suites) {
     if (!suite.suite.has_value()) {
       // A suite file that did not load is one errored testsuite, so CI
@@ -168,25 +191,23 @@ void WriteJunit(const RunReport& report, std::ostream& out) {
       }
       out << "  <testsuite name=\"" << XmlEscape(suite.file) << "\" file=\""
           << XmlEscape(suite.file)
-          << "\" tests=\"0\" failures=\"0\" errors=\"1\" skipped=\"0\">\n"
+          << "\" tests=\"0\" failures=\"0\" errors=\"1\">\n"
           << "    <error message=\"suite file did not load\">"
           << XmlEscape(message, false) << "</error>\n"
           << "  </testsuite>\n";
       continue;
     }
-    int failures = 0, errors = 0, skipped = 0;
+    int failures = 0, errors = 0;
     absl::Duration time;
     for (const TestResult& test : suite.tests) {
       failures += test.status == TestStatus::kFail;
       errors += test.status == TestStatus::kError;
-      skipped += test.status == TestStatus::kSkip;
       time += test.duration;
     }
     out << "  <testsuite name=\"" << XmlEscape(suite.suite->name)
         << "\" file=\"" << XmlEscape(suite.file) << "\" tests=\""
         << suite.tests.size() << "\" failures=\"" << failures << "\" errors=\""
-        << errors << "\" skipped=\"" << skipped << "\" time=\"" << Seconds(time)
-        << "\">\n";
+        << errors << "\" time=\"" << Seconds(time) << "\">\n";
     for (const TestResult& result : suite.tests) {
       const TestCase& test = suite.suite->tests[result.test];
       out << "    <testcase name=\"" << XmlEscape(test.name)
@@ -204,26 +225,20 @@ void WriteJunit(const RunReport& report, std::ostream& out) {
       }
       const std::string first =
           result.problems.empty() ? "" : result.problems.front();
-      switch (result.status) {
-        case TestStatus::kFail:
-          for (const v1::Reason& reason : result.response.reasons()) {
-            absl::StrAppend(&detail, "reason: ", reason.code());
-            if (!reason.rule().empty()) {
-              absl::StrAppend(&detail, " ", reason.policy(), "/",
-                              reason.rule());
-            }
-            absl::StrAppend(&detail, "\n");
+      if (result.status == TestStatus::kFail) {
+        for (const v1::Reason& reason : result.response.reasons()) {
+          absl::StrAppend(&detail, "reason: ", reason.code());
+          if (!reason.rule().empty()) {
+            absl::StrAppend(&detail, " ", reason.policy(), "/", reason.rule());
           }
-          out << "      <failure message=\"" << XmlEscape(first)
-              << "\" type=\"assertion\">" << XmlEscape(detail, false)
-              << "</failure>\n";
-          break;
-        case TestStatus::kError:
-          out << "      <error message=\"" << XmlEscape(first) << "\">"
-              << XmlEscape(detail, false) << "</error>\n";
-          break;
-        default:
-          out << "      <skipped message=\"" << XmlEscape(first) << "\"/>\n";
+          absl::StrAppend(&detail, "\n");
+        }
+        out << "      <failure message=\"" << XmlEscape(first)
+            << "\" type=\"assertion\">" << XmlEscape(detail, false)
+            << "</failure>\n";
+      } else {
+        out << "      <error message=\"" << XmlEscape(first) << "\">"
+            << XmlEscape(detail, false) << "</error>\n";
       }
       out << "    </testcase>\n";
     }

@@ -1,13 +1,13 @@
 // Renders a RunReport: the text tree people read (like `opa test`) and the
 // JUnit XML that CI systems display.
 //
-// Text: one line per suite file, then one line per test with PASS, FAIL,
-// ERROR or SKIP and its time; failures add the expected and actual decision
-// and every reason with its policy/rule; a final `PASS: n/m` line (and
-// FAIL/ERROR/SKIP lines when non-zero). JUnit: <testsuites> with one
-// <testsuite> per file and one <testcase> per test, <failure> for a wrong
-// answer, <error> for a backend error or a suite file that did not load,
-// <skipped> for skipped tests, with tests/failures/errors/skipped counts.
+// Text: one line per suite file, then one line per test with PASS, FAIL or
+// ERROR and its time; failures add the expected and actual decision and
+// every reason with its policy/rule; a final `PASS: n/m` line (and
+// FAIL/ERROR lines when non-zero). JUnit: <testsuites> with one <testsuite>
+// per file and one <testcase> per test, <failure> for a wrong answer,
+// <error> for a backend error or a suite file that did not load, with
+// tests/failures/errors counts.
 //
 // Pure functions of their input; thread-safe.
 
@@ -24,7 +24,8 @@
 
 namespace verdict::suite {
 
-// With `verbose`, passing tests also show their reasons.
+// With `verbose`, passing tests also show their decision, reasons and
+// obligations.
 void WriteText(const RunReport& report, bool verbose, std::ostream& out);
 
 void WriteJunit(const RunReport& report, std::ostream& out);

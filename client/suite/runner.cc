@@ -10,69 +10,37 @@
 #include "client/verdict_client.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "server/engine/engine.h"
-#include "server/engine/reason.h"
-#include "server/engine/request.h"
-#include "server/service/request_validation.h"
-#include "server/service/result_translation.h"
+#include "server/decision/decider.h"
+#include "server/decision/fixed_snapshot.h"
+#include "server/decision/outcome.h"
+#include "server/decision/translation.h"
 
 namespace verdict::suite {
 namespace {
 
-void AddReason(engine::ReasonCode code, std::string_view message,
-               v1::CheckResponse* response) {
-  v1::Reason* reason = response->add_reasons();
-  reason->set_code(std::string(engine::ReasonCodeName(code)));
-  reason->set_message(std::string(message));
-}
-
 class InProcessBackend final : public Backend {
  public:
-  explicit InProcessBackend(const policy::PolicySet& set) : set_(set) {}
+  explicit InProcessBackend(const policy::PolicySet& set)
+      : snapshot_(set), decider_(&snapshot_, decision::DeciderOptions()) {}
 
-  absl::StatusOr<v1::CheckResponse> Check(const TestCase& test,
-                                          bool explain) override {
-    const v1::CheckRequest& in = test.request;
+  absl::StatusOr<v1::CheckResponse> Check(
+      const v1::CheckRequest& request) override {
     v1::CheckResponse response;
-    response.set_policy_revision(set_.revision());
-    // As the Decider checks it, with the subject asserted.
-    if (const std::string problem = service::RequestProblem(
-            service::RequestParts{
-                .subject = &in.subject(),
-                .tool = &in.tool(),
-                .action = in.action(),
-                .resource = in.has_resource() ? &in.resource() : nullptr,
-                .context = in.has_context() ? &in.context() : nullptr,
-            },
-            service::kDefaultMaxContextDepth);
-        !problem.empty()) {
-      response.set_decision(v1::DENY);
-      AddReason(engine::ReasonCode::kInvalidRequest, problem, &response);
-      return response;
-    }
-    // As the Decider builds it: the subject is asserted.
-    engine::Request request;
-    request.subject = service::AssertedPrincipal(in.subject());
-    service::FillEngineRequest(in.tool(), in.action(),
-                               in.has_resource() ? &in.resource() : nullptr,
-                               in.has_context() ? &in.context() : nullptr,
-                               &annotations_scratch_, &request);
-    request.now = test.now.value_or(absl::Now());
-
-    engine::EvalOptions options;
-    options.explain = explain;
-    engine::Evaluate(set_, request, options, &scratch_, &result_);
-    service::FillResponseFromResult(result_, explain, &response);
+    decider_.Check(request, caller_, decider_.clock().Now(),
+                   [&response](const decision::Outcome& outcome) {
+                     decision::TranslateOutcome(outcome, /*with_identity=*/true,
+                                                &response);
+                   });
     return response;
   }
 
-  bool supports_now() const override { return true; }
-
  private:
-  const policy::PolicySet& set_;
-  google::protobuf::Struct annotations_scratch_;
-  engine::EvalScratch scratch_;
-  engine::Result result_;
+  // Suites assert their subjects (and evaluate_at), as a trusted MCP server
+  // asks verdictd.
+  const decision::CallerInfo caller_{
+      .trusted = true, .id = "verdict test", .may_assert_identity = true};
+  const decision::FixedSnapshot snapshot_;
+  const decision::Decider decider_;
 };
 
 class ServerBackend final : public Backend {
@@ -80,14 +48,10 @@ class ServerBackend final : public Backend {
   explicit ServerBackend(const std::string& address)
       : client_(client::VerdictClient::Connect(address)) {}
 
-  absl::StatusOr<v1::CheckResponse> Check(const TestCase& test,
-                                          bool explain) override {
-    v1::CheckRequest request = test.request;
-    request.set_explain(explain);
+  absl::StatusOr<v1::CheckResponse> Check(
+      const v1::CheckRequest& request) override {
     return client_->Check(request);
   }
-
-  bool supports_now() const override { return false; }
 
  private:
   std::unique_ptr<client::VerdictClient> client_;
@@ -143,9 +107,6 @@ RunCounts RunReport::Counts() const {
           break;
         case TestStatus::kError:
           ++counts.errors;
-          break;
-        case TestStatus::kSkip:
-          ++counts.skipped;
           break;
       }
     }
@@ -212,16 +173,10 @@ void RunSuite(Suite suite, std::string shown_file, Backend* backend,
     }
     TestResult outcome;
     outcome.test = i;
-    if (test.now.has_value() && !backend->supports_now()) {
-      outcome.status = TestStatus::kSkip;
-      outcome.problems.push_back(
-          "sets now: a server evaluates at its own time");
-      result.tests.push_back(std::move(outcome));
-      continue;
-    }
+    v1::CheckRequest request = test.request;
+    request.set_explain(options.explain);
     const absl::Time start = absl::Now();
-    absl::StatusOr<v1::CheckResponse> response =
-        backend->Check(test, options.explain);
+    absl::StatusOr<v1::CheckResponse> response = backend->Check(request);
     outcome.duration = absl::Now() - start;
     if (!response.ok()) {
       outcome.status = TestStatus::kError;

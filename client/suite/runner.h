@@ -1,18 +1,17 @@
 // Runs policy test suites and records what happened to every test.
 //
-// A Backend answers a test's CheckRequest: InProcessBackend evaluates it with
-// engine::Evaluate on a compiled PolicySet, building the engine::Request the
-// way verdictd's Decider does (asserted subject, the same shape checks), so
-// a suite that passes here passes against a server running the same
-// policies; ServerBackend sends it to a live verdictd. Both return a
-// v1::CheckResponse, and a test is judged only from that response.
+// A Backend answers a test's CheckRequest: InProcessBackend hands it to a
+// decision::Decider over the compiled PolicySet, the pipeline verdictd runs
+// (validation, engine, translation), as from a caller trusted to assert
+// identities; ServerBackend sends it to a live verdictd. Both get the same
+// request, `now` included as its evaluate_at, and return a
+// v1::CheckResponse, and a test is judged only from that response: a suite
+// that passes in process passes against a server running the same policies.
 //
 // Judging (docs/testing.md): the decision must equal `expect`; `reason`, if
 // given, must equal the code, the rule id or "policy/rule" of one of the
 // response's reasons; `obligations`, if given, must be a subset of the
-// response's: every key present with an equal value. A test with `now`
-// runs in process at that time; a server uses its own clock, so such tests
-// are skipped with --server.
+// response's: every key present with an equal value.
 //
 // Not thread-safe: one Runner per thread.
 
@@ -36,11 +35,8 @@ namespace verdict::suite {
 class Backend {
  public:
   virtual ~Backend() = default;
-  // Decides `test`'s request; with `explain` the response carries a trace.
-  virtual absl::StatusOr<v1::CheckResponse> Check(const TestCase& test,
-                                                  bool explain) = 0;
-  // False when the backend cannot evaluate at a chosen time (`now`).
-  virtual bool supports_now() const = 0;
+  virtual absl::StatusOr<v1::CheckResponse> Check(
+      const v1::CheckRequest& request) = 0;
 };
 
 // Evaluates in process; `set` must outlive the backend.
@@ -48,13 +44,13 @@ std::unique_ptr<Backend> NewInProcessBackend(const policy::PolicySet& set);
 // Sends every test to the verdictd at `address` ("host:port").
 std::unique_ptr<Backend> NewServerBackend(const std::string& address);
 
-enum class TestStatus { kPass, kFail, kError, kSkip };
+enum class TestStatus { kPass, kFail, kError };
 
 struct TestResult {
   size_t test = 0;  // index into the SuiteResult's suite->tests
   TestStatus status = TestStatus::kError;
   absl::Duration duration;
-  // Why it failed, errored or was skipped, one line each.
+  // Why it failed or errored, one line each.
   std::vector<std::string> problems;
   v1::CheckResponse response;
 };
@@ -72,14 +68,12 @@ struct RunCounts {
   int passed = 0;
   int failed = 0;
   int errors = 0;  // backend errors, and suite files that did not load
-  int skipped = 0;
 };
 
 struct RunReport {
   std::vector<SuiteResult> suites;
   RunCounts Counts() const;
-  // True when every selected test passed or was skipped and every suite
-  // file loaded.
+  // True when every selected test passed and every suite file loaded.
   bool ok() const;
 };
 

@@ -4,13 +4,13 @@
 // A suite names fixtures (`subjects`, `tools`, `resources`) and lists tests;
 // each test becomes the exact v1::CheckRequest that `verdict test --server`
 // sends, so a suite means the same thing in process and against a server.
-// The loader checks the whole schema: unknown and duplicate keys, wrong
-// types, unknown fixture names, duplicate test names, bad `expect` values
-// and timestamps are SuiteErrors with file:line:col, collected rather than
-// stopping at the first.
+// The loader declares the schema to the YAML reader (server/yaml/reader.h):
+// unknown and duplicate keys, wrong types, unknown fixture names, duplicate
+// test names, bad `expect` values and timestamps are SuiteErrors with
+// file:line:col, collected rather than stopping at the first.
 //
-// Never throws (yaml-cpp exceptions are caught here); pure functions apart
-// from FindSuiteFiles, which reads a directory; thread-safe.
+// Never throws; pure functions apart from FindSuiteFiles, which reads a
+// directory; thread-safe.
 
 #ifndef VERDICT_CLIENT_SUITE_SUITE_H_
 #define VERDICT_CLIENT_SUITE_SUITE_H_
@@ -20,7 +20,6 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/time/time.h"
 #include "google/protobuf/struct.pb.h"
 #include "verdict/v1/authorizer.pb.h"
 
@@ -40,15 +39,14 @@ struct TestCase {
   std::string name;
   int line = 0;  // where the test's mapping starts
   int column = 0;
-  v1::CheckRequest request;  // subject, tool, action, resource, context
+  // Subject, tool, action, resource, context, and `now` as evaluate_at.
+  v1::CheckRequest request;
   bool expect_allow = false;
   // A rule id, "policy/rule" or a reason code that must be among the
   // response's reasons; empty: not checked.
   std::string reason;
   // Every key must be in the response's obligations with an equal value.
   std::optional<google::protobuf::Struct> obligations;
-  // The evaluation time for time-dependent rules; absent: the clock.
-  std::optional<absl::Time> now;
 };
 
 struct Suite {

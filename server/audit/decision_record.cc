@@ -9,6 +9,7 @@
 
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "server/model/reason.h"
 
 namespace verdict::audit {
 namespace {
@@ -20,8 +21,9 @@ constexpr char kHexDigits[] = "0123456789abcdef";
 constexpr size_t kRecordBound =
     1024 + (kMaxIdBytes + 2) * (1 + 1 + 2 + 2 + 1 + 2 + 1 + kMaxDelegation) +
     (kMaxRequestIdBytes + 2) + (kMaxTraceparentBytes + 2) +
-    (kMaxTracestateBytes + 2) + (kMaxMessageBytes + 2) +
-    kMaxReasons * (3 * (kMaxMessageBytes + 2) + 40) + 16;
+    (kMaxTracestateBytes + 2) + 2 * (kMaxBatchFieldBytes + 2) +
+    (kMaxMessageBytes + 2) + kMaxReasons * (3 * (kMaxMessageBytes + 2) + 40) +
+    16;
 static_assert(kRecordBound <= kMaxDecisionRecordBytes);
 
 // A cursor into a buffer of kMaxDecisionRecordBytes: the field limits bound
@@ -255,11 +257,10 @@ void AppendStructDigest(const google::protobuf::Struct* value,
 
 size_t FormatDecisionRecord(const DecisionRecordInput& input, char* buffer,
                             bool* whole_out) {
-  const v1::CheckResponse& response = *input.response;
   Out out{buffer};
   bool whole = true;
   out.Put('{');
-  whole &= PutField("decision_id", response.decision_id(), kMaxIdBytes, out);
+  whole &= PutField("decision_id", input.decision_id, kMaxIdBytes, out);
   out.Put(",\"time\":");
   PutTime(input.time, out);
   if (!input.request_id.empty()) {
@@ -275,6 +276,19 @@ size_t FormatDecisionRecord(const DecisionRecordInput& input, char* buffer,
         input.tracestate.size() <= kMaxTracestateBytes) {
       out.Put(',');
       PutField("tracestate", input.tracestate, kMaxTracestateBytes, out);
+    }
+    out.Put('}');
+  }
+  if (!input.batch.id.empty()) {
+    out.Put(",\"batch\":{");
+    whole &= PutField("id", input.batch.id, kMaxBatchFieldBytes, out);
+    out.Put(",\"index\":");
+    PutCount(input.batch.index, out);
+    out.Put(",\"size\":");
+    PutCount(input.batch.size, out);
+    if (!input.batch.source.empty()) {
+      out.Put(',');
+      whole &= PutField("source", input.batch.source, kMaxBatchFieldBytes, out);
     }
     out.Put('}');
   }
@@ -313,20 +327,22 @@ size_t FormatDecisionRecord(const DecisionRecordInput& input, char* buffer,
   if (input.context != nullptr && StructDigest(*input.context, hex)) {
     out.Put(std::string_view(hex, sizeof(hex)));
   }
-  out.Put(response.decision() == v1::ALLOW ? "\",\"decision\":\"allow\""
-                                           : "\",\"decision\":\"deny\"");
+  out.Put(input.decision == model::Decision::kAllow
+              ? "\",\"decision\":\"allow\""
+              : "\",\"decision\":\"deny\"");
   out.Put(",\"reasons\":[");
-  const int reasons = response.reasons_size();
+  const int reasons = static_cast<int>(input.reasons.size());
   for (int i = 0; i < reasons && i < kMaxReasons; ++i) {
-    const v1::Reason& reason = response.reasons(i);
+    const engine::Reason& reason = input.reasons[i];
     if (i > 0) out.Put(',');
     out.Put('{');
-    whole &= PutField("code", reason.code(), kMaxMessageBytes, out);
-    if (!reason.rule().empty()) {
+    whole &= PutField("code", model::ReasonCodeName(reason.code),
+                      kMaxMessageBytes, out);
+    if (reason.rule != nullptr) {
       out.Put(',');
-      whole &= PutField("policy", reason.policy(), kMaxMessageBytes, out);
+      whole &= PutField("policy", reason.rule->policy, kMaxMessageBytes, out);
       out.Put(',');
-      whole &= PutField("rule", reason.rule(), kMaxMessageBytes, out);
+      whole &= PutField("rule", reason.rule->id, kMaxMessageBytes, out);
     }
     out.Put('}');
   }
@@ -336,8 +352,7 @@ size_t FormatDecisionRecord(const DecisionRecordInput& input, char* buffer,
     PutCount(reasons - kMaxReasons, out);
   }
   out.Put(',');
-  whole &=
-      PutField("policy_revision", response.policy_revision(), kMaxIdBytes, out);
+  whole &= PutField("policy_revision", input.policy_revision, kMaxIdBytes, out);
   out.Put(",\"latency_us\":");
   PutMicros(input.latency, out);
   if (!whole) out.Put(",\"truncated\":true");

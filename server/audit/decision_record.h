@@ -2,7 +2,8 @@
 // (spec section 7).
 //
 // What is written: decision_id, time, the client's correlation (request_id,
-// W3C trace context), caller, subject (id, how it was authenticated, and for
+// W3C trace context), the batch it belongs to (id, index, size, and the RPC
+// when not CheckBatch), caller, subject (id, how it was authenticated, and for
 // a credential that did not verify, the authenticator's message), delegation
 // chain, tool (server, name), action, resource (kind, id), a digest of the
 // context, decision, reasons (code, policy, rule), policy revision and
@@ -28,8 +29,11 @@
 #include <string_view>
 
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "google/protobuf/repeated_ptr_field.h"
 #include "google/protobuf/struct.pb.h"
+#include "server/engine/engine.h"
+#include "server/model/decision.h"
 #include "verdict/v1/authorizer.pb.h"
 
 namespace verdict::audit {
@@ -40,12 +44,25 @@ inline constexpr size_t kMaxMessageBytes = 256;    // an authentication error
 inline constexpr size_t kMaxRequestIdBytes = 128;  // request_id
 inline constexpr size_t kMaxTraceparentBytes = 256;
 inline constexpr size_t kMaxTracestateBytes = 512;  // W3C: at least 512 kept
+// The batch id and source, which verdictd makes (32 hex digits, an RPC name).
+inline constexpr size_t kMaxBatchFieldBytes = 64;
 inline constexpr int kMaxReasons = 8;     // more are counted in reasons_omitted
 inline constexpr int kMaxDelegation = 8;  // the Decider accepts 8 actors
+
+// Where a decision sits in the batch that asked for it (CheckBatch, or the
+// scope items of Grants.Issue): every item's record carries the same id.
+struct BatchPosition {
+  std::string_view id = {};  // empty: not an item of a batch
+  int index = 0;             // 0 to size - 1, in request order
+  int size = 0;
+  // The RPC that asked, when not CheckBatch (e.g. "Grants.Issue").
+  std::string_view source = {};
+};
 
 // One decision as the log sees it: what was asked, and the answer given.
 struct DecisionRecordInput {
   absl::Time time = absl::UnixEpoch();
+  std::string_view decision_id = {};
   std::string_view caller = {};  // the calling MCP server (peer or SPIFFE ID)
   std::string_view subject_id = {};
   // How the subject was authenticated (asserted, jwt, x509, grant), or the
@@ -61,14 +78,18 @@ struct DecisionRecordInput {
   std::string_view action = {};
   const v1::Resource* resource = nullptr;             // null: absent
   const google::protobuf::Struct* context = nullptr;  // null: absent
-  // decision, reasons, decision_id and policy_revision.
-  const v1::CheckResponse* response = nullptr;
-  absl::Duration latency = absl::ZeroDuration();
+  // The answer given: the decision, its reasons in order (code, and the
+  // deciding rule's policy and id) and the revision that decided.
+  model::Decision decision = model::Decision::kDeny;
+  absl::Span<const engine::Reason> reasons = {};
+  std::string_view policy_revision = {};
+  absl::Duration latency = absl::ZeroDuration();  // from receipt of the call
   // The client's correlation, as sent. A traceparent that is not a valid
   // W3C traceparent is not written, and neither is the tracestate then.
   std::string_view request_id = {};
   std::string_view traceparent = {};
   std::string_view tracestate = {};
+  BatchPosition batch = {};
 };
 
 // What the limits above allow a record to reach, with room to spare.

@@ -2,7 +2,7 @@
 // certificate chain) into a verified Identity, or says why it cannot.
 //
 // Promises: every failure is an AuthOutcome with a reason code from
-// engine/reason.h (unauthenticated, token_expired, token_not_yet_valid,
+// model/reason.h (unauthenticated, token_expired, token_not_yet_valid,
 // audience_mismatch, issuer_unknown, signature_invalid,
 // algorithm_not_allowed) and a message that never contains the credential;
 // nothing throws; no network I/O (keys and bundles come from local files);

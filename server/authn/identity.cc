@@ -19,8 +19,8 @@ bool PathChar(char c) {
 
 }  // namespace
 
-engine::Principal Identity::AsPrincipal() const {
-  engine::Principal principal;
+model::Principal Identity::AsPrincipal() const {
+  model::Principal principal;
   principal.id = subject;
   principal.roles = &roles;
   principal.scopes = &scopes;
@@ -36,7 +36,7 @@ AuthOutcome AuthOutcome::Success(std::shared_ptr<const Identity> identity) {
   return outcome;
 }
 
-AuthOutcome AuthOutcome::Failure(engine::ReasonCode code, std::string message) {
+AuthOutcome AuthOutcome::Failure(model::ReasonCode code, std::string message) {
   AuthOutcome outcome;
   outcome.code = code;
   outcome.message = std::move(message);

@@ -17,34 +17,34 @@
 #include "absl/time/time.h"
 #include "google/protobuf/repeated_ptr_field.h"
 #include "google/protobuf/struct.pb.h"
-#include "server/engine/reason.h"
-#include "server/engine/request.h"
+#include "server/model/reason.h"
+#include "server/model/request.h"
 
 namespace verdict::authn {
 
 struct Identity {
   std::string subject;  // subject id: the mapped claim or the SPIFFE ID
-  engine::StringList roles;
-  engine::StringList scopes;
-  engine::Struct attributes;  // claims copied by the issuer's mapping
-  std::string trust_domain;   // SPIFFE trust domain, empty if not a SPIFFE ID
-  std::string method;         // "jwt" or "x509"
-  std::string issuer;         // token iss, or the trust domain for X.509
+  model::StringList roles;
+  model::StringList scopes;
+  model::Struct attributes;  // claims copied by the issuer's mapping
+  std::string trust_domain;  // SPIFFE trust domain, empty if not a SPIFFE ID
+  std::string method;        // "jwt" or "x509"
+  std::string issuer;        // token iss, or the trust domain for X.509
   absl::Time expires_at = absl::InfinitePast();  // the credential's expiry
 
   // The engine's view of this identity; borrows from *this.
-  engine::Principal AsPrincipal() const;
+  model::Principal AsPrincipal() const;
 };
 
 struct AuthOutcome {
   std::shared_ptr<const Identity> identity;  // set exactly on success
-  engine::ReasonCode code = engine::ReasonCode::kUnauthenticated;
+  model::ReasonCode code = model::ReasonCode::kUnauthenticated;
   std::string message;  // why it failed; never contains the credential
 
   bool ok() const { return identity != nullptr; }
 
   static AuthOutcome Success(std::shared_ptr<const Identity> identity);
-  static AuthOutcome Failure(engine::ReasonCode code, std::string message);
+  static AuthOutcome Failure(model::ReasonCode code, std::string message);
 };
 
 // The trust domain of a SPIFFE ID ("spiffe://corp.example/mcp/crm" gives

@@ -13,7 +13,7 @@
 namespace verdict::authn {
 namespace {
 
-using engine::ReasonCode;
+using model::ReasonCode;
 
 absl::string_view Piece(std::string_view text) {
   return absl::string_view(text.data(), text.size());
@@ -37,7 +37,7 @@ std::optional<absl::Time> NumericDate(const nlohmann::json& value) {
 // Appends the strings of `claim` (a list of strings, or one string, split at
 // spaces when `split_string`) to `out`; false for any other shape.
 bool AppendStrings(const nlohmann::json& claim, bool split_string,
-                   engine::StringList* out) {
+                   model::StringList* out) {
   if (claim.is_string()) {
     const std::string& text = claim.get_ref<const std::string&>();
     if (!split_string) {

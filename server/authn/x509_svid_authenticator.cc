@@ -13,7 +13,7 @@
 namespace verdict::authn {
 namespace {
 
-using engine::ReasonCode;
+using model::ReasonCode;
 
 AuthOutcome Fail(ReasonCode code, std::string message) {
   return AuthOutcome::Failure(code, std::move(message));

@@ -2,14 +2,16 @@
 // validated into plain structs.
 //
 // Every key has a default, so an empty file (or no file) serves ./policies on
-// 127.0.0.1:50051 with metrics on 127.0.0.1:9464. Unknown keys, wrong types
-// and invalid values are errors naming file:line:col. Durations need a unit
+// 127.0.0.1:50051 with metrics on 127.0.0.1:9464. The file is read by the
+// YAML reader (server/yaml/reader.h), and every problem in it is reported at
+// once, each a Diagnostic with file:line:col and a code (unknown_key,
+// bad_type, invalid_value, ...; docs/configuration.md). Durations need a unit
 // (`500ms`, `30s`, `15m`, `1h`).
 //
-// Parsing only checks shape and values; whether verdictd can serve a setting
-// (e.g. TLS before it is implemented) is decided by verdictd, not here.
-// Never throws (yaml-cpp exceptions are caught here); no global state; safe
-// from any thread.
+// Parsing checks shape and values only: whether the files a setting names
+// (certificates, keys, JWKS, trust bundles) load, and whether callers rules
+// fit the listener, is checked when verdictd starts.
+// Never throws; no global state; safe from any thread.
 
 #ifndef VERDICT_SERVER_CONFIG_CONFIG_H_
 #define VERDICT_SERVER_CONFIG_CONFIG_H_
@@ -23,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/yaml/diagnostic.h"
 
 namespace verdict::config {
 
@@ -138,19 +141,22 @@ struct Config {
   DecisionsConfig decisions;
 };
 
-// Parses `yaml` (the contents of `filename`, used in error messages). An
-// empty document gives the defaults. Errors are InvalidArgument with
-// "filename:line:col: message".
+// Parses `yaml` (the contents of `filename`, the name diagnostics carry). A
+// file with no content (blanks and comments) gives the defaults. On failure
+// returns InvalidArgument whose message is every diagnostic, one per line, as
+// "file:line:col: error[code]: message", sorted by position, and appends the
+// diagnostics to `*diagnostics` (non-null).
+[[nodiscard]] absl::StatusOr<Config> ParseConfig(
+    absl::string_view yaml, absl::string_view filename,
+    std::vector<yaml::Diagnostic>* diagnostics);
 [[nodiscard]] absl::StatusOr<Config> ParseConfig(absl::string_view yaml,
                                                  absl::string_view filename);
 
-// Reads and parses the file at `path`; NotFound when it cannot be read.
+// Reads and parses the file at `path`, as ParseConfig does; a file that
+// cannot be read is NotFound and an `io` diagnostic.
+[[nodiscard]] absl::StatusOr<Config> LoadConfigFile(
+    const std::string& path, std::vector<yaml::Diagnostic>* diagnostics);
 [[nodiscard]] absl::StatusOr<Config> LoadConfigFile(const std::string& path);
-
-// Parses a duration that carries a unit: "500ms", "30s", "15m", "1h", "1h30m".
-// Negative and infinite durations are errors.
-[[nodiscard]] absl::StatusOr<absl::Duration> ParseConfigDuration(
-    absl::string_view text);
 
 // The wire name of a permission, e.g. "assert_identity".
 absl::string_view PermissionName(Permission permission);

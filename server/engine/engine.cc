@@ -6,12 +6,15 @@
 #include "server/engine/interpreter.h"
 
 namespace verdict::engine {
+
+using model::Decision;
+using model::EvalScratch;
+using model::ReasonCode;
+using model::Request;
 namespace {
 
 using policy::Effect;
 using policy::Rule;
-
-constexpr std::string_view kToolsCall = "tools/call";
 
 struct RuleVerdict {
   RuleOutcome outcome;
@@ -71,17 +74,6 @@ bool Decides(Effect effect, const RuleVerdict& verdict) {
           verdict.outcome == RuleOutcome::kConditionError);
 }
 
-// The shape problems that make a request unanswerable, as a static message.
-// Size and nesting limits are the API boundary's to enforce (the service's
-// Decider): the engine reads request data without recursing into it.
-std::string_view ShapeProblem(const Request& request) {
-  if (request.action.empty()) return "action is required";
-  if (request.action == kToolsCall && request.tool.name.empty()) {
-    return "tool.name is required for tools/call";
-  }
-  return {};
-}
-
 void Record(const Rule& rule, const RuleVerdict& verdict, Result* result) {
   result->trace.push_back(
       {&rule, verdict.outcome, verdict.error, verdict.detail});
@@ -130,12 +122,6 @@ void Evaluate(const policy::PolicySet& set, const Request& request,
   result->obligations_from.clear();
   result->time_dependent = false;
   result->trace.clear();
-
-  if (std::string_view problem = ShapeProblem(request); !problem.empty()) {
-    result->reasons.push_back(
-        {ReasonCode::kInvalidRequest, nullptr, problem, {}});
-    return;
-  }
 
   policy::CandidateList candidates;
   set.Candidates(request.action, request.tool.server, request.tool.name,

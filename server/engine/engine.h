@@ -1,9 +1,13 @@
 // The decision engine: evaluates one Request against an immutable PolicySet.
 //
-// Semantics (spec section 5): a request without an action, or a tools/call
-// without a tool name, denies with invalid_request (size and nesting limits
-// are enforced before, at the API boundary); candidate rules come from the
-// set's index;
+// Precondition: the request is well formed, as decision::RequestProblem
+// (server/decision/request_validation.h) checks before every evaluation: an
+// action, a tool name for tools/call, sizes and nesting within their
+// limits. The engine does not check again and has no wording of its own for
+// a malformed request; given one anyway it still evaluates it safely (no
+// crash, no read out of bounds), by the rules below.
+//
+// Semantics (spec section 5): candidate rules come from the set's index;
 // deny overrides allow; no applicable allow rule means deny
 // (no_matching_rule); a condition error counts as false for an allow rule and
 // true for a deny rule, so every error fails closed (evaluation_error).
@@ -21,21 +25,20 @@
 #include <vector>
 
 #include "absl/container/inlined_vector.h"
-#include "server/engine/reason.h"
-#include "server/engine/request.h"
-#include "server/engine/value.h"
+#include "server/model/decision.h"
+#include "server/model/reason.h"
+#include "server/model/request.h"
+#include "server/model/value.h"
 #include "server/policy/policy_set.h"
 
 namespace verdict::engine {
-
-enum class Decision : uint8_t { kDeny = 0, kAllow = 1 };
 
 struct EvalOptions {
   bool explain = false;  // fill Result::trace
 };
 
 struct Reason {
-  ReasonCode code = ReasonCode::kEvaluationError;
+  model::ReasonCode code = model::ReasonCode::kEvaluationError;
   const policy::Rule* rule = nullptr;  // the deciding rule, if any
   // Why, in up to two parts that need no formatting (static text and a name
   // from the policy set or the request); either may be empty.
@@ -62,7 +65,7 @@ struct TraceStep {
 };
 
 struct Result {
-  Decision decision = Decision::kDeny;
+  model::Decision decision = model::Decision::kDeny;
   absl::InlinedVector<Reason, 4> reasons;
   // The allow rules that matched, in set order: their obligations apply.
   absl::InlinedVector<const policy::Rule*, 4> obligations_from;
@@ -72,8 +75,9 @@ struct Result {
 };
 
 // Decides `request` under `set`, overwriting `*result`.
-void Evaluate(const policy::PolicySet& set, const Request& request,
-              const EvalOptions& options, EvalScratch* scratch, Result* result);
+void Evaluate(const policy::PolicySet& set, const model::Request& request,
+              const EvalOptions& options, model::EvalScratch* scratch,
+              Result* result);
 
 }  // namespace verdict::engine
 

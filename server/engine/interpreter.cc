@@ -14,6 +14,18 @@
 #include "re2/re2.h"
 
 namespace verdict::engine {
+
+using model::ErrorCode;
+using model::ErrorText;
+using model::EvalScratch;
+using model::FromProto;
+using model::Kind;
+using model::Order;
+using model::Principal;
+using model::Rep;
+using model::Request;
+using model::ScalarEqual;
+using model::Value;
 namespace {
 
 using policy::Field;

@@ -15,8 +15,8 @@
 
 #include <string_view>
 
-#include "server/engine/request.h"
-#include "server/engine/value.h"
+#include "server/model/request.h"
+#include "server/model/value.h"
 #include "server/policy/program.h"
 
 namespace verdict::engine {
@@ -34,8 +34,8 @@ struct ConditionOutcome {
 };
 
 ConditionOutcome EvaluateCondition(const policy::Program& program,
-                                   const Request& request,
-                                   EvalScratch* scratch);
+                                   const model::Request& request,
+                                   model::EvalScratch* scratch);
 
 }  // namespace verdict::engine
 

@@ -19,7 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "server/engine/request.h"
+#include "server/model/request.h"
 
 namespace verdict::grants {
 
@@ -54,9 +54,9 @@ struct GrantClaims {
   std::string id;  // jti, from NewGrantId()
   // The requester, as it was authenticated when the grant was issued.
   std::string subject;
-  engine::StringList roles;
-  engine::StringList scopes;
-  engine::Struct attributes;
+  model::StringList roles;
+  model::StringList scopes;
+  model::Struct attributes;
   std::string trust_domain;
   std::string auth_method;  // "jwt", "x509" or "asserted"
   Task task;

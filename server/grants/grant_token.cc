@@ -23,7 +23,7 @@ namespace verdict::grants {
 namespace {
 
 using authn::JwsAlgorithm;
-using engine::ReasonCode;
+using model::ReasonCode;
 using nlohmann::json;
 
 // RFC 7519 NumericDate, limited to whole seconds in [0, 10^11): Verdict only
@@ -78,13 +78,13 @@ std::optional<absl::Time> ParseNumericDate(const json& value) {
 }
 
 // The strings of `list` as a JSON array.
-json StringArray(const engine::StringList& list) {
+json StringArray(const model::StringList& list) {
   json array = json::array();
   for (const std::string& value : list) array.push_back(value);
   return array;
 }
 
-bool StructToJson(const engine::Struct& object, int depth, json* out);
+bool StructToJson(const model::Struct& object, int depth, json* out);
 
 // Copies `value`, which opens JSON nesting level `depth` if it is a struct or
 // a list. False when that is deeper than a token may be or a number is not
@@ -121,7 +121,7 @@ bool ValueToJson(const google::protobuf::Value& value, int depth, json* out) {
   return false;
 }
 
-bool StructToJson(const engine::Struct& object, int depth, json* out) {
+bool StructToJson(const model::Struct& object, int depth, json* out) {
   if (depth > authn::kMaxJsonDepth) return false;
   *out = json::object();
   for (const auto& [name, value] : object.fields()) {
@@ -192,7 +192,7 @@ const std::string* StringMember(const json& object, std::string_view name) {
 }
 
 bool StringListMember(const json& object, std::string_view name,
-                      engine::StringList* out) {
+                      model::StringList* out) {
   const auto it = object.find(name);
   if (it == object.end() || !it->is_array()) return false;
   for (const json& element : *it) {
@@ -421,8 +421,8 @@ VerifiedGrant::VerifiedGrant(GrantClaims claims, absl::Time not_before)
   }
 }
 
-engine::Principal VerifiedGrant::AsPrincipal() const {
-  engine::Principal principal;
+model::Principal VerifiedGrant::AsPrincipal() const {
+  model::Principal principal;
   principal.id = claims_.subject;
   principal.roles = &claims_.roles;
   principal.scopes = &claims_.scopes;
@@ -432,8 +432,8 @@ engine::Principal VerifiedGrant::AsPrincipal() const {
   return principal;
 }
 
-engine::Grant VerifiedGrant::AsEngineGrant() const {
-  engine::Grant grant;
+model::Grant VerifiedGrant::AsEngineGrant() const {
+  model::Grant grant;
   grant.present = true;
   grant.id = claims_.id;
   grant.task = claims_.task.id;

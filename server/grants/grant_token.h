@@ -38,9 +38,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/common/digest_cache.h"
-#include "server/engine/reason.h"
-#include "server/engine/request.h"
 #include "server/grants/grant.h"
+#include "server/model/reason.h"
+#include "server/model/request.h"
 
 namespace verdict::grants {
 
@@ -53,7 +53,7 @@ inline constexpr std::string_view kGrantAuthMethod = "grant";
 
 // A grant whose token verified at some instant. Holds what the engine reads,
 // built once: AsPrincipal and AsEngineGrant borrow from *this, which must
-// outlive the engine::Request they fill.
+// outlive the model::Request they fill.
 class VerifiedGrant {
  public:
   VerifiedGrant(const VerifiedGrant&) = delete;
@@ -63,10 +63,10 @@ class VerifiedGrant {
   absl::Time not_before() const { return not_before_; }
 
   // The requester as the grant recorded it, authenticated by "grant".
-  engine::Principal AsPrincipal() const;
+  model::Principal AsPrincipal() const;
   // id, task id and environment, expiry, and the scope as
   // {"items":[{"tool_server","tool_name","action","resource"}]}.
-  engine::Grant AsEngineGrant() const;
+  model::Grant AsEngineGrant() const;
 
  private:
   friend class GrantVerifier;
@@ -74,7 +74,7 @@ class VerifiedGrant {
 
   const GrantClaims claims_;
   const absl::Time not_before_;
-  engine::Struct scope_;  // never modified after construction
+  model::Struct scope_;  // never modified after construction
 };
 
 // The result of one verification. A failure unless it holds a grant, so a
@@ -86,7 +86,7 @@ struct GrantOutcome {
   // describe an inactive grant. Never set for a token whose signature did not
   // verify.
   std::shared_ptr<const GrantClaims> claims;
-  engine::ReasonCode code = engine::ReasonCode::kUnauthenticated;
+  model::ReasonCode code = model::ReasonCode::kUnauthenticated;
   std::string message;  // why it failed; never contains the token
 
   bool ok() const { return grant != nullptr; }

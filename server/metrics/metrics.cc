@@ -5,7 +5,7 @@
 namespace verdict::metrics {
 namespace {
 
-using engine::ReasonCode;
+using model::ReasonCode;
 using prometheus::BuildCounter;
 using prometheus::BuildGauge;
 
@@ -28,20 +28,20 @@ Metrics::Metrics()
     : registry_(std::make_shared<prometheus::Registry>()),
       latency_(std::make_shared<LatencyHistogram>(
           "verdict_decision_duration_seconds",
-          "Time to decide one request once its credentials are verified (a "
-          "batch: "
-          "each item), including its decision record.",
+          "Time from the receipt of a decision request to its decision "
+          "(for a batch: to each item's), authentication included; the "
+          "decision record's latency_us.",
           LatencyBounds())) {
   auto& decisions = BuildCounter()
                         .Name("verdict_decisions_total")
-                        .Help("Decisions made, by decision and first reason.")
+                        .Help("Decisions sent, by decision and first reason.")
                         .Register(*registry_);
   for (int d = 0; d < 2; ++d) {
-    for (int r = 0; r < engine::kReasonCodeCount; ++r) {
+    for (int r = 0; r < model::kReasonCodeCount; ++r) {
       decisions_[d][r] = &decisions.Add(
           {{"decision", d == 1 ? "allow" : "deny"},
            {"reason",
-            std::string(engine::ReasonCodeName(static_cast<ReasonCode>(r)))}});
+            std::string(model::ReasonCodeName(static_cast<ReasonCode>(r)))}});
     }
   }
   auto& authn =
@@ -50,11 +50,11 @@ Metrics::Metrics()
           .Help("Credentials that did not verify, by method and reason.")
           .Register(*registry_);
   for (int m = 0; m < kAuthMethodCount; ++m) {
-    for (int r = 0; r < engine::kReasonCodeCount; ++r) {
+    for (int r = 0; r < model::kReasonCodeCount; ++r) {
       authn_failures_[m][r] = &authn.Add(
           {{"method", kAuthMethodNames[m]},
            {"reason",
-            std::string(engine::ReasonCodeName(static_cast<ReasonCode>(r)))}});
+            std::string(model::ReasonCodeName(static_cast<ReasonCode>(r)))}});
     }
   }
   auto& reloads = BuildCounter()
@@ -153,7 +153,7 @@ Metrics::Metrics()
       .Set(1);
 }
 
-void Metrics::CountDecision(engine::Decision decision, ReasonCode reason,
+void Metrics::CountDecision(model::Decision decision, ReasonCode reason,
                             absl::Duration latency) {
   decisions_[static_cast<int>(decision)][static_cast<int>(reason)]->Increment();
   latency_->Observe(latency);

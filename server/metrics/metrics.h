@@ -26,9 +26,9 @@
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
-#include "server/engine/engine.h"
-#include "server/engine/reason.h"
 #include "server/metrics/latency_histogram.h"
+#include "server/model/decision.h"
+#include "server/model/reason.h"
 #include "server/policy/policy_set.h"
 
 namespace verdict::metrics {
@@ -63,9 +63,9 @@ class Metrics {
 
   // Request path.
   // One decision, labelled with its first reason.
-  void CountDecision(engine::Decision decision, engine::ReasonCode reason,
+  void CountDecision(model::Decision decision, model::ReasonCode reason,
                      absl::Duration latency);
-  void CountAuthnFailure(AuthMethod method, engine::ReasonCode reason);
+  void CountAuthnFailure(AuthMethod method, model::ReasonCode reason);
   void CountAuditRecord(uint64_t n = 1) {
     audit_records_->Increment(static_cast<double>(n));
   }
@@ -102,10 +102,10 @@ class Metrics {
   std::shared_ptr<LatencyHistogram> latency_;
 
   // [decision][reason]
-  std::array<std::array<prometheus::Counter*, engine::kReasonCodeCount>, 2>
+  std::array<std::array<prometheus::Counter*, model::kReasonCodeCount>, 2>
       decisions_;
   // [method][reason]
-  std::array<std::array<prometheus::Counter*, engine::kReasonCodeCount>,
+  std::array<std::array<prometheus::Counter*, model::kReasonCodeCount>,
              kAuthMethodCount>
       authn_failures_;
   prometheus::Counter* reload_success_;

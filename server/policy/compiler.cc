@@ -13,18 +13,17 @@
 #include <string_view>
 #include <system_error>
 #include <thread>
-#include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "openssl/evp.h"
+#include "server/common/quote.h"
 #include "server/policy/condition.h"
 #include "server/policy/loader.h"
 #include "server/policy/policy_ast.h"
 #include "server/policy/policy_files.h"
-#include "server/policy/quote.h"
 #include "server/policy/rule_index.h"
 
 namespace verdict::policy {
@@ -280,11 +279,6 @@ std::unique_ptr<const PolicySet> Merge(
   return std::move(builder).Build();
 }
 
-bool ByPosition(const Diagnostic& a, const Diagnostic& b) {
-  return std::tie(a.file, a.line, a.column) <
-         std::tie(b.file, b.line, b.column);
-}
-
 void SortAndAnnotate(const std::vector<const SourceFile*>& files,
                      std::vector<Diagnostic>* found) {
   absl::flat_hash_map<std::string_view, std::string_view> contents;
@@ -295,7 +289,7 @@ void SortAndAnnotate(const std::vector<const SourceFile*>& files,
       d.snippet = TokenAt(it->second, d.line, d.column);
     }
   }
-  std::stable_sort(found->begin(), found->end(), ByPosition);
+  yaml::SortDiagnostics(found);
 }
 
 absl::Status Failure(const std::vector<Diagnostic>& found) {
@@ -305,12 +299,6 @@ absl::Status Failure(const std::vector<Diagnostic>& found) {
 }
 
 }  // namespace
-
-std::string Diagnostic::ToString() const {
-  if (line <= 0) return absl::StrCat(file, ": error[", code, "]: ", message);
-  return absl::StrCat(file, ":", line, ":", column, ": error[", code,
-                      "]: ", message);
-}
 
 absl::StatusOr<std::unique_ptr<const PolicySet>> CompileSources(
     const std::vector<SourceFile>& files,
@@ -357,7 +345,7 @@ absl::StatusOr<std::unique_ptr<const PolicySet>> CompileDirectory(
   if (found.empty()) return CompileSources(files, diagnostics);
   // Still compile what could be read, to report every problem at once.
   (void)CompileSources(files, &found);
-  std::stable_sort(found.begin(), found.end(), ByPosition);
+  yaml::SortDiagnostics(&found);
   absl::Status status = Failure(found);
   diagnostics->insert(diagnostics->end(), found.begin(), found.end());
   return status;

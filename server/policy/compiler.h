@@ -16,21 +16,14 @@
 
 #include "absl/status/statusor.h"
 #include "server/policy/policy_set.h"
+#include "server/yaml/diagnostic.h"
 
 namespace verdict::policy {
 
-struct Diagnostic {
-  std::string file;  // path as given (relative to the policy directory)
-  int line = 0;      // 1-based; 0 when the error is about the whole file
-  int column = 0;    // 1-based
-  std::string code;  // yaml, unknown_key, missing_key, duplicate_policy,
-                     // duplicate_rule, empty_glob, bad_effect, condition, ...
-  std::string message;
-  std::string snippet;  // the offending token (quote.h), when known
-
-  // "file:line:col: error[code]: message"
-  std::string ToString() const;
-};
+// `file` is the path as given (relative to the policy directory). Besides the
+// reader's codes: duplicate_policy, duplicate_rule, empty_glob, bad_effect,
+// obligations_on_deny, condition, io (docs/policies.md).
+using Diagnostic = yaml::Diagnostic;
 
 // One policy file's contents, for compiling from memory (tests, benchmarks,
 // `verdict test` fixtures).

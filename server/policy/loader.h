@@ -1,20 +1,19 @@
 // Loader: YAML policy file text -> policy AST (spec section 4).
 //
-// Checks the document schema: required and allowed keys, value types,
-// effects, empty lists and globs, duplicate mapping keys (which yaml-cpp
-// accepts silently), obligations only on allow rules, and the encoding and
-// YAML syntax of the file. It does not compile globs or conditions and does
-// not check names across documents; the compiler does.
+// Declares the document schema to the YAML reader (server/yaml/reader.h),
+// which checks the encoding and syntax, required and allowed keys, duplicate
+// keys and value types; the loader adds the policy rules: effects, empty lists
+// and globs, obligations only on allow rules. It does not compile globs or
+// conditions and does not check names across documents; the compiler does.
 //
 // Every problem becomes a Diagnostic (snippet left empty) and loading goes on,
 // so one pass reports as many errors as possible; the returned ASTs are then
-// best effort and must not be compiled into a set. Never throws (yaml-cpp
-// exceptions are caught here); pure function of its input; thread-safe.
+// best effort and must not be compiled into a set. Never throws; pure
+// function of its input; thread-safe.
 
 #ifndef VERDICT_SERVER_POLICY_LOADER_H_
 #define VERDICT_SERVER_POLICY_LOADER_H_
 
-#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,15 +29,10 @@ std::vector<AstPolicy> LoadPolicyFile(std::string_view path,
                                       std::string_view text,
                                       std::vector<Diagnostic>* diagnostics);
 
-// Byte offset of the first byte of `text` that is not well-formed UTF-8
-// (overlong forms, surrogates and code points above U+10FFFF included), or
-// std::string_view::npos when the whole text is valid.
-size_t FindInvalidUtf8(std::string_view text);
-
 // The token of `text` at the 1-based `line` and `column` (the run of
 // non-blank characters there, or the next one, up to a flow separator and
-// without a key's ':'), bounded and escaped as quote.h does: what a
-// diagnostic shows of the file, never the whole line. Empty when out of
+// without a key's ':'), bounded and escaped as server/common/quote.h does: what
+// a diagnostic shows of the file, never the whole line. Empty when out of
 // range.
 std::string TokenAt(std::string_view text, int line, int column);
 

@@ -17,7 +17,7 @@ bool AnyMatches(const std::vector<Glob>& globs, std::string_view name) {
 }
 
 bool HasAnyRole(const std::vector<std::string>& wanted,
-                const engine::StringList* roles) {
+                const model::StringList* roles) {
   if (wanted.empty()) return true;
   if (roles == nullptr) return false;
   for (const std::string& role : *roles) {
@@ -45,14 +45,14 @@ bool Rule::MatchesTarget(std::string_view action, std::string_view server,
          AnyMatches(tools, tool);
 }
 
-bool Rule::MatchesPrincipal(const engine::Principal& subject) const {
+bool Rule::MatchesPrincipal(const model::Principal& subject) const {
   return AnyMatches(policy_subjects, subject.id) &&
          AnyMatches(subjects, subject.id) &&
          HasAnyRole(policy_roles, subject.roles) &&
          HasAnyRole(roles, subject.roles);
 }
 
-bool Rule::MatchesResource(const engine::Resource& resource) const {
+bool Rule::MatchesResource(const model::Resource& resource) const {
   if (resources.empty()) return true;
   if (!resource.present) return false;
   return std::any_of(resources.begin(), resources.end(),
@@ -73,7 +73,7 @@ void PolicySet::Candidates(std::string_view action, std::string_view server,
   index_->Find(action, server, tool, out);
 }
 
-void PolicySet::NumberRoles(const engine::StringList* roles,
+void PolicySet::NumberRoles(const model::StringList* roles,
                             RoleNumbers* out) const {
   out->clear();
   if (roles == nullptr) return;
@@ -84,7 +84,7 @@ void PolicySet::NumberRoles(const engine::StringList* roles,
 }
 
 bool PolicySet::MatchesPrincipal(uint32_t index,
-                                 const engine::Principal& subject,
+                                 const model::Principal& subject,
                                  const RoleNumbers& roles) const {
   const RuleCore& core = cores_[index];
   const uint32_t* policy_roles = rule_roles_.data() + core.roles_begin;

@@ -18,7 +18,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
 #include "google/protobuf/struct.pb.h"
-#include "server/engine/request.h"
+#include "server/model/request.h"
 #include "server/policy/glob.h"
 #include "server/policy/program.h"
 
@@ -60,8 +60,8 @@ struct Rule {
   bool MatchesTarget(std::string_view action, std::string_view server,
                      std::string_view tool) const;
   // True when the subject and resource filters admit the request.
-  bool MatchesPrincipal(const engine::Principal& subject) const;
-  bool MatchesResource(const engine::Resource& resource) const;
+  bool MatchesPrincipal(const model::Principal& subject) const;
+  bool MatchesResource(const model::Resource& resource) const;
 };
 
 // Indices of candidate rules, ascending, without duplicates.
@@ -109,10 +109,10 @@ class PolicySet {
   // The hot part of rules()[index].
   const RuleCore& core(uint32_t index) const { return cores_[index]; }
   // Replaces `*out` with the numbers of `roles` (null: none).
-  void NumberRoles(const engine::StringList* roles, RoleNumbers* out) const;
+  void NumberRoles(const model::StringList* roles, RoleNumbers* out) const;
   // Same as rules()[index].MatchesPrincipal(subject), given
   // NumberRoles(subject.roles): integer compares instead of string ones.
-  bool MatchesPrincipal(uint32_t index, const engine::Principal& subject,
+  bool MatchesPrincipal(uint32_t index, const model::Principal& subject,
                         const RoleNumbers& roles) const;
 
  private:

@@ -27,11 +27,11 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "re2/re2.h"
-#include "server/engine/value.h"
+#include "server/model/value.h"
 
 namespace verdict::policy {
 
-// The request fields a condition can load; see engine::Request.
+// The request fields a condition can load; see model::Request.
 enum class Field : uint8_t {
   kSubjectId,
   kSubjectRoles,
@@ -133,7 +133,7 @@ class Program {
   const Node& node(uint32_t i) const { return nodes_[i]; }
   size_t node_count() const { return nodes_.size(); }
   uint32_t operand(uint32_t i) const { return operands_[i]; }
-  const engine::Value& constant(uint32_t i) const { return constants_[i]; }
+  const model::Value& constant(uint32_t i) const { return constants_[i]; }
   std::string_view string(uint32_t i) const { return *strings_[i]; }
   const RE2& regex(uint32_t i) const { return *regexes_[i]; }
   const absl::flat_hash_set<std::string>& string_set(uint32_t i) const {
@@ -150,10 +150,10 @@ class Program {
   uint32_t local_count_ = 0;
   std::vector<Node> nodes_;
   std::vector<uint32_t> operands_;
-  std::vector<engine::Value> constants_;
+  std::vector<model::Value> constants_;
   std::vector<std::unique_ptr<std::string>> strings_;
-  std::vector<std::unique_ptr<std::vector<engine::Value>>> arrays_;
-  std::vector<std::unique_ptr<engine::ValueMap>> maps_;
+  std::vector<std::unique_ptr<std::vector<model::Value>>> arrays_;
+  std::vector<std::unique_ptr<model::ValueMap>> maps_;
   std::vector<std::unique_ptr<absl::flat_hash_set<std::string>>> sets_;
   std::vector<std::unique_ptr<RE2>> regexes_;
 };

@@ -1,10 +1,13 @@
 #include "server/service/admin_service.h"
 
+#include "server/decision/proto_time.h"
 #include "server/service/caller_trust.h"
-#include "server/service/proto_time.h"
 
 namespace verdict::service {
 namespace {
+
+using decision::SetDuration;
+using decision::SetTimestamp;
 
 constexpr char kVersion[] = "0.1.0";
 
@@ -24,8 +27,9 @@ v1::StatusResponse::WatchState WatchStateProto(WatchState state) {
 
 }  // namespace
 
-AdminService::AdminService(const PolicyStore* store, Reloader* reloader,
-                           const CallerTrust* callers, absl::Time start_time)
+AdminService::AdminService(const decision::PolicyStore* store,
+                           Reloader* reloader, const CallerTrust* callers,
+                           absl::Time start_time)
     : store_(store),
       reloader_(reloader),
       callers_(callers),
@@ -55,7 +59,7 @@ void AdminService::Status(StatusCall* call) const {
     return;
   }
   v1::StatusResponse* response = call->response();
-  const StoreStatus status = store_->Status();
+  const decision::StoreStatus status = store_->Status();
   response->set_policy_revision(status.revision);
   response->set_rule_count(status.rule_count);
   response->set_policy_count(status.policy_count);
@@ -81,7 +85,7 @@ void AdminService::Reload(ReloadCall* call) const {
   }
   // The call stays valid until Finish, which the reloader calls exactly once
   // (also when it shuts down with the request still queued).
-  reloader_->Request([call](const ReloadOutcome& outcome) {
+  reloader_->Request([call](const decision::ReloadOutcome& outcome) {
     v1::ReloadResponse* response = call->response();
     response->set_ok(outcome.ok);
     response->set_policy_revision(outcome.revision);

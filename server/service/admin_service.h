@@ -13,9 +13,9 @@
 #define VERDICT_SERVER_SERVICE_ADMIN_SERVICE_H_
 
 #include "absl/time/time.h"
+#include "server/decision/policy_store.h"
 #include "server/service/async_call.h"
 #include "server/service/caller_trust.h"
-#include "server/service/policy_store.h"
 #include "server/service/reloader.h"
 #include "verdict/v1/admin.grpc.pb.h"
 
@@ -23,7 +23,7 @@ namespace verdict::service {
 
 class AdminService {
  public:
-  AdminService(const PolicyStore* store, Reloader* reloader,
+  AdminService(const decision::PolicyStore* store, Reloader* reloader,
                const CallerTrust* callers, absl::Time start_time);
   AdminService(const AdminService&) = delete;
   AdminService& operator=(const AdminService&) = delete;
@@ -44,7 +44,7 @@ class AdminService {
   // OK when the caller may use Admin, else the PERMISSION_DENIED to answer.
   grpc::Status Permission(const grpc::ServerContextBase& context) const;
 
-  const PolicyStore* const store_;
+  const decision::PolicyStore* const store_;
   Reloader* const reloader_;
   const CallerTrust* const callers_;
   const absl::Time start_time_;

@@ -23,6 +23,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "google/protobuf/arena.h"
 #include "grpcpp/completion_queue.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
@@ -120,6 +122,9 @@ class AsyncUnaryCall final : public AsyncEvent {
   }
 
   const grpc::ServerContext& context() const { return context_; }
+  // When the call's request arrived, before it was parsed: where a
+  // decision's latency starts.
+  absl::Time received() const { return received_; }
   const Request& request() const { return *request_; }
   Response* response() { return response_; }
   void Finish(const grpc::Status& status) {
@@ -147,6 +152,7 @@ class AsyncUnaryCall final : public AsyncEvent {
       delete this;
       return;
     }
+    received_ = absl::Now();
     Post(method_, queue_);
     if constexpr (kRaw) {
       if (!grpc::SerializationTraits<Request>::Deserialize(&request_bytes_,
@@ -194,6 +200,7 @@ class AsyncUnaryCall final : public AsyncEvent {
       request_bytes_;
   grpc::ServerContext context_;
   grpc::ServerAsyncResponseWriter<WireResponse> writer_;
+  absl::Time received_;
   bool finishing_ = false;
 };
 

@@ -1,7 +1,12 @@
 #include "server/service/authorizer_service.h"
 
 #include <string>
+#include <string_view>
 #include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/decision/outcome.h"
+#include "server/decision/translation.h"
 
 namespace verdict::service {
 namespace {
@@ -12,7 +17,7 @@ constexpr int kPostedRequestsPerMethod = 32;
 
 }  // namespace
 
-AuthorizerService::AuthorizerService(const Decider* decider,
+AuthorizerService::AuthorizerService(const decision::Decider* decider,
                                      const CallerTrust* callers)
     : decider_(decider),
       callers_(callers),
@@ -28,10 +33,10 @@ void AuthorizerService::Start(const CompletionQueues& queues) {
   }
 }
 
-CallerInfo AuthorizerService::CallerOf(
+decision::CallerInfo AuthorizerService::CallerOf(
     const grpc::ServerContextBase& context) const {
   Caller caller = callers_->Resolve(context);
-  return CallerInfo{
+  return decision::CallerInfo{
       .trusted = caller.may.check,
       .id = std::move(caller.id),
       .may_assert_identity = caller.may.assert_identity,
@@ -39,17 +44,47 @@ CallerInfo AuthorizerService::CallerOf(
 }
 
 void AuthorizerService::Check(CheckCall* call) const {
-  decider_->Check(call->request(), CallerOf(call->context()), call->response());
+  v1::CheckResponse* response = call->response();
+  decider_->Check(call->request(), CallerOf(call->context()), call->received(),
+                  [response](const decision::Outcome& outcome) {
+                    decision::TranslateOutcome(outcome, /*with_identity=*/true,
+                                               response);
+                  });
   call->Finish(grpc::Status::OK);
 }
 
 void AuthorizerService::CheckBatch(BatchCall* call) const {
+  v1::CheckBatchResponse* response = call->response();
+  response->mutable_results()->Reserve(call->request().items_size());
   const absl::Status status = decider_->CheckBatch(
-      call->request(), CallerOf(call->context()), call->response());
-  call->Finish(status.ok()
-                   ? grpc::Status::OK
-                   : grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                                  std::string(status.message())));
+      call->request(), CallerOf(call->context()), call->received(),
+      [response](const decision::Outcome& outcome) {
+        decision::TranslateOutcome(outcome, /*with_identity=*/false,
+                                   response->add_results());
+        // Every item was decided for the same credentials on the same
+        // snapshot: the batch names them once.
+        if (!response->has_identity() && outcome.identity() != nullptr) {
+          decision::TranslateIdentity(*outcome.identity(),
+                                      response->mutable_identity());
+        }
+        if (response->policy_revision().empty()) {
+          response->set_policy_revision(std::string(outcome.policy_revision()));
+        }
+      });
+  if (!status.ok()) {
+    call->Finish(grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                              std::string(status.message())));
+    return;
+  }
+  if (response->ByteSizeLong() > kMaxBatchResponseBytes) {
+    response->Clear();
+    call->Finish(grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("the answer to this batch would exceed ",
+                     kMaxBatchResponseBytes, " bytes: send fewer items")));
+    return;
+  }
+  call->Finish(grpc::Status::OK);
 }
 
 }  // namespace verdict::service

@@ -1,27 +1,36 @@
-// The verdict.v1.Authorizer gRPC service: translation only.
+// The verdict.v1.Authorizer gRPC service: an edge of the Decider.
 //
 // Served on the asynchronous API (async_call.h): the queue thread that reads
-// a call decides it inline and writes the answer. What the caller may ask
-// comes from CallerTrust (its client certificate with TLS, else its peer
-// address). Both methods are registered raw and parse their own requests,
-// so that bytes that are not a request are the client's error
-// (INVALID_ARGUMENT), not the server's. Handlers never block and never wait
-// for a reload. The Decider
-// and CallerTrust must outlive the service.
+// a call hands it to the Decider inline, with the time the call arrived,
+// and translates each Outcome into the answer once (translation.h). What
+// the caller may ask comes from CallerTrust (its client certificate with
+// TLS, else its peer address). Both methods are registered raw and parse
+// their own requests, so that bytes that are not a request are the client's
+// error (INVALID_ARGUMENT), not the server's. A CheckBatch answer larger
+// than kMaxBatchResponseBytes is refused (RESOURCE_EXHAUSTED); its decisions
+// are in the log all the same. Handlers never block and never wait for a
+// reload. The Decider and CallerTrust must outlive the service.
 
 #ifndef VERDICT_SERVER_SERVICE_AUTHORIZER_SERVICE_H_
 #define VERDICT_SERVER_SERVICE_AUTHORIZER_SERVICE_H_
 
+#include <cstddef>
+
+#include "server/decision/decider.h"
 #include "server/service/async_call.h"
 #include "server/service/caller_trust.h"
-#include "server/service/decider.h"
 #include "verdict/v1/authorizer.grpc.pb.h"
 
 namespace verdict::service {
 
+// gRPC clients refuse larger messages unless configured otherwise, so a
+// larger answer could not be read anyway.
+inline constexpr size_t kMaxBatchResponseBytes = 4 << 20;
+
 class AuthorizerService {
  public:
-  AuthorizerService(const Decider* decider, const CallerTrust* callers);
+  AuthorizerService(const decision::Decider* decider,
+                    const CallerTrust* callers);
   AuthorizerService(const AuthorizerService&) = delete;
   AuthorizerService& operator=(const AuthorizerService&) = delete;
 
@@ -40,9 +49,9 @@ class AuthorizerService {
 
   void Check(CheckCall* call) const;
   void CheckBatch(BatchCall* call) const;
-  CallerInfo CallerOf(const grpc::ServerContextBase& context) const;
+  decision::CallerInfo CallerOf(const grpc::ServerContextBase& context) const;
 
-  const Decider* const decider_;
+  const decision::Decider* const decider_;
   const CallerTrust* const callers_;
   Async service_;
   const CheckCall::Method check_;

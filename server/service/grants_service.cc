@@ -7,14 +7,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/common/log.h"
-#include "server/engine/reason.h"
+#include "server/decision/proto_time.h"
+#include "server/decision/translation.h"
 #include "server/grants/grant.h"
-#include "server/service/proto_time.h"
+#include "server/model/reason.h"
 
 namespace verdict::service {
 namespace {
 
-using engine::ReasonCode;
+using decision::FromProto;
+using decision::SetTimestamp;
+using model::ReasonCode;
 
 constexpr absl::Duration kActiveRefreshPeriod = absl::Seconds(5);
 
@@ -39,7 +42,7 @@ void ToProto(const grants::Task& task, v1::Task* out) {
 }
 
 void SetReason(ReasonCode code, std::string_view message, v1::Reason* out) {
-  out->set_code(std::string(engine::ReasonCodeName(code)));
+  out->set_code(std::string(model::ReasonCodeName(code)));
   out->set_message(std::string(message));
 }
 
@@ -48,22 +51,23 @@ grpc::Status ToGrpc(const absl::Status& status) {
                       std::string(status.message()));
 }
 
-// The Check that asks whether the requester may do `item` for the task.
-void ItemCheck(const v1::IssueGrantRequest& issue, const grants::Task& task,
-               const grants::ScopeItem& item, v1::CheckRequest* check) {
-  if (issue.has_credentials())
-    *check->mutable_credentials() = issue.credentials();
-  *check->mutable_subject() = issue.subject();
-  check->mutable_tool()->set_server(item.tool_server);
-  check->mutable_tool()->set_name(item.tool_name);
-  check->set_action(item.action.empty() ? std::string(grants::kDefaultAction)
-                                        : item.action);
+// The batch item that asks whether the requester may do `item`.
+void ToBatchItem(const grants::ScopeItem& item, v1::CheckBatchItem* out) {
+  out->mutable_tool()->set_server(item.tool_server);
+  out->mutable_tool()->set_name(item.tool_name);
+  out->set_action(item.action.empty() ? std::string(grants::kDefaultAction)
+                                      : item.action);
   if (!item.resource.empty()) {
     const size_t colon = item.resource.find(':');
-    check->mutable_resource()->set_kind(item.resource.substr(0, colon));
-    check->mutable_resource()->set_id(item.resource.substr(colon + 1));
+    out->mutable_resource()->set_kind(item.resource.substr(0, colon));
+    out->mutable_resource()->set_id(item.resource.substr(colon + 1));
   }
-  google::protobuf::Struct* context = check->mutable_context();
+}
+
+// The context the items are decided in: the request's, with `task_id` and
+// `environment` from the task where it lacks them.
+void TaskContext(const v1::IssueGrantRequest& issue, const grants::Task& task,
+                 google::protobuf::Struct* context) {
   if (issue.has_context()) *context = issue.context();
   auto& fields = *context->mutable_fields();
   if (!fields.contains("task_id")) fields["task_id"].set_string_value(task.id);
@@ -74,7 +78,8 @@ void ItemCheck(const v1::IssueGrantRequest& issue, const grants::Task& task,
 
 }  // namespace
 
-GrantsService::GrantsService(const Decider* decider, const CallerTrust* callers,
+GrantsService::GrantsService(const decision::Decider* decider,
+                             const CallerTrust* callers,
                              const GrantsOptions& options)
     : decider_(decider),
       callers_(callers),
@@ -104,18 +109,19 @@ void GrantsService::Start(const CompletionQueues& queues) {
 }
 
 bool GrantsService::Permitted(const grpc::ServerContextBase& context,
-                              CallerInfo* caller) const {
+                              decision::CallerInfo* caller) const {
   Caller resolved = callers_->Resolve(context);
   if (!resolved.may.grants) return false;
-  *caller = CallerInfo{.trusted = true,
-                       .id = std::move(resolved.id),
-                       .may_assert_identity = resolved.may.assert_identity,
-                       .refusal = {}};
+  *caller =
+      decision::CallerInfo{.trusted = true,
+                           .id = std::move(resolved.id),
+                           .may_assert_identity = resolved.may.assert_identity,
+                           .refusal = {}};
   return true;
 }
 
 template <typename Call>
-bool GrantsService::Admitted(Call* call, CallerInfo* caller) const {
+bool GrantsService::Admitted(Call* call, decision::CallerInfo* caller) const {
   if (Permitted(call->context(), caller)) return true;
   call->Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                             callers_->RefusalMessage("Grants", "grants")));
@@ -123,7 +129,7 @@ bool GrantsService::Admitted(Call* call, CallerInfo* caller) const {
 }
 
 void GrantsService::Issue(IssueCall* call) {
-  CallerInfo caller;
+  decision::CallerInfo caller;
   if (!Admitted(call, &caller)) return;
   const v1::IssueGrantRequest& request = call->request();
   v1::IssueGrantResponse* response = call->response();
@@ -159,31 +165,40 @@ void GrantsService::Issue(IssueCall* call) {
     call->Finish(grpc::Status::OK);
     return;
   }
-  const authn::AuthOutcome requester = decider_->Identify(
+  const decision::Authenticated requester = decider_->Identify(
       request.has_credentials() ? &request.credentials() : nullptr,
-      request.subject(), caller);
-  if (!requester.ok()) {
+      request.subject(), caller, call->received());
+  if (!requester.ok) {
     SetReason(requester.code, requester.message, response->add_reasons());
     call->Finish(grpc::Status::OK);
     return;
   }
 
+  google::protobuf::RepeatedPtrField<v1::CheckBatchItem> items;
+  items.Reserve(static_cast<int>(scope.size()));
+  for (const grants::ScopeItem& item : scope) ToBatchItem(item, items.Add());
+  google::protobuf::Struct context;
+  TaskContext(request, task, &context);
   grants::GrantClaims claims;
-  for (const grants::ScopeItem& item : scope) {
-    v1::CheckRequest check;
-    ItemCheck(request, task, item, &check);
-    v1::CheckResponse decided;
-    decider_->Check(check, caller, &decided);
-    response->set_policy_revision(decided.policy_revision());
-    if (decided.decision() == v1::ALLOW) {
-      claims.scope.push_back(item);
-      ToProto(item, response->add_granted());
-      continue;
-    }
-    v1::RefusedItem* refused = response->add_refused();
-    ToProto(item, refused->mutable_item());
-    *refused->mutable_reasons() = decided.reasons();
-  }
+  size_t index = 0;
+  decider_->DecideBatch(
+      requester,
+      decision::BatchInput{.subject = &request.subject(),
+                           .context = &context,
+                           .items = &items,
+                           .source = "Grants.Issue"},
+      caller, call->received(), [&](const decision::Outcome& outcome) {
+        const grants::ScopeItem& item = scope[index++];
+        response->set_policy_revision(std::string(outcome.policy_revision()));
+        if (outcome.allowed()) {
+          claims.scope.push_back(item);
+          ToProto(item, response->add_granted());
+          return;
+        }
+        v1::RefusedItem* refused = response->add_refused();
+        ToProto(item, refused->mutable_item());
+        decision::TranslateReasons(outcome, refused->mutable_reasons());
+      });
   if (claims.scope.empty()) {
     call->Finish(grpc::Status::OK);
     return;
@@ -197,7 +212,7 @@ void GrantsService::Issue(IssueCall* call) {
     call->Finish(ToGrpc(id.status()));
     return;
   }
-  const authn::Identity& identity = *requester.identity;
+  const authn::Identity& identity = *requester.requester;
   claims.id = *std::move(id);
   claims.subject = identity.subject;
   claims.roles = identity.roles;
@@ -235,7 +250,7 @@ void GrantsService::Issue(IssueCall* call) {
 }
 
 void GrantsService::Revoke(RevokeCall* call) {
-  CallerInfo caller;
+  decision::CallerInfo caller;
   if (!Admitted(call, &caller)) return;
   const v1::RevokeGrantRequest& request = call->request();
   const absl::Time now = absl::Now();
@@ -271,7 +286,7 @@ void GrantsService::Revoke(RevokeCall* call) {
 }
 
 void GrantsService::Introspect(IntrospectCall* call) {
-  CallerInfo caller;
+  decision::CallerInfo caller;
   if (!Admitted(call, &caller)) return;
   v1::IntrospectGrantResponse* response = call->response();
   const absl::Time now = absl::Now();

@@ -1,9 +1,10 @@
 // The verdict.v1.Grants gRPC service (spec section 8): task grants.
 //
-// Issue authenticates the requester as Check would (Decider::Identify),
-// then asks the Decider about each requested scope item as an ordinary
-// Check for that requester (so each evaluation is counted and in the
-// decision log), and signs a grant for the items policy allowed; refused
+// Issue authenticates the requester once, as Check would
+// (Decider::Identify), then has the Decider decide every requested scope
+// item as one batch for that requester, on one policy snapshot (each item is
+// counted, and the decision log shows the items as one batch from
+// Grants.Issue), and signs a grant for the items policy allowed; refused
 // items come back with their reasons. The grant's TTL is the requested one
 // (0: the cap), capped by `max_ttl` and by the expiry of the credential that
 // earned it. Context given to the evaluations is the request's, with
@@ -25,13 +26,13 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/decision/decider.h"
 #include "server/grants/active_grants.h"
 #include "server/grants/grant_token.h"
 #include "server/grants/revocations.h"
 #include "server/metrics/metrics.h"
 #include "server/service/async_call.h"
 #include "server/service/caller_trust.h"
-#include "server/service/decider.h"
 #include "verdict/v1/grants.grpc.pb.h"
 
 namespace verdict::service {
@@ -46,7 +47,7 @@ struct GrantsOptions {
 class GrantsService {
  public:
   // `decider`, `callers` and what `options` points to must outlive it.
-  GrantsService(const Decider* decider, const CallerTrust* callers,
+  GrantsService(const decision::Decider* decider, const CallerTrust* callers,
                 const GrantsOptions& options);
   GrantsService(const GrantsService&) = delete;
   GrantsService& operator=(const GrantsService&) = delete;
@@ -70,14 +71,14 @@ class GrantsService {
   void Introspect(IntrospectCall* call);
   // The caller as the Decider sees it, if it may use Grants.
   bool Permitted(const grpc::ServerContextBase& context,
-                 CallerInfo* caller) const;
+                 decision::CallerInfo* caller) const;
   // Permitted(), or the call finished with PERMISSION_DENIED.
   template <typename Call>
-  bool Admitted(Call* call, CallerInfo* caller) const;
+  bool Admitted(Call* call, decision::CallerInfo* caller) const;
   void RefreshActive();
   void RefreshEvery(absl::Duration period);
 
-  const Decider* const decider_;
+  const decision::Decider* const decider_;
   const CallerTrust* const callers_;
   const GrantsOptions options_;
   grants::ActiveGrants active_;

@@ -4,7 +4,7 @@
 
 namespace verdict::service {
 
-Reloader::Reloader(PolicyStore* store)
+Reloader::Reloader(decision::PolicyStore* store)
     : store_(store), thread_([this] { Run(); }) {}
 
 Reloader::~Reloader() {
@@ -35,7 +35,7 @@ void Reloader::Run() {
       requested_ = false;
       batch.swap(pending_);
     }
-    const ReloadOutcome outcome = store_->Reload();
+    const decision::ReloadOutcome outcome = store_->Reload();
     for (Callback& done : batch) done(outcome);
   }
 }

@@ -16,15 +16,15 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "server/service/policy_store.h"
+#include "server/decision/policy_store.h"
 
 namespace verdict::service {
 
 class Reloader {
  public:
-  using Callback = std::function<void(const ReloadOutcome&)>;
+  using Callback = std::function<void(const decision::ReloadOutcome&)>;
 
-  explicit Reloader(PolicyStore* store);
+  explicit Reloader(decision::PolicyStore* store);
   Reloader(const Reloader&) = delete;
   Reloader& operator=(const Reloader&) = delete;
   ~Reloader();
@@ -35,7 +35,7 @@ class Reloader {
  private:
   void Run();
 
-  PolicyStore* const store_;
+  decision::PolicyStore* const store_;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool requested_ ABSL_GUARDED_BY(mu_) = false;

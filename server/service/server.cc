@@ -168,7 +168,7 @@ absl::Status ApplyTransportLimits(const TransportLimits& limits,
 
 }  // namespace
 
-Server::Server(PolicyStore* store, const ServerOptions& options,
+Server::Server(decision::PolicyStore* store, const ServerOptions& options,
                CallerTrust callers)
     : store_(store),
       callers_(std::move(callers)),
@@ -186,7 +186,7 @@ Server::Server(PolicyStore* store, const ServerOptions& options,
 }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(
-    const ServerOptions& options, PolicyStore* store) {
+    const ServerOptions& options, decision::PolicyStore* store) {
   if (options.max_message_bytes <= 0 ||
       options.max_message_bytes > std::numeric_limits<int>::max()) {
     return absl::InvalidArgumentError("max_message_bytes out of range");

@@ -30,11 +30,11 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/decision/decider.h"
+#include "server/decision/policy_store.h"
 #include "server/service/async_call.h"
 #include "server/service/caller_trust.h"
-#include "server/service/decider.h"
 #include "server/service/grants_service.h"
-#include "server/service/policy_store.h"
 #include "server/service/reloader.h"
 #include "server/service/unix_listener.h"
 
@@ -84,7 +84,7 @@ struct ServerOptions {
   // on its side, so overload cannot grow the server's memory per connection.
   int max_concurrent_streams = 4096;
   TransportLimits transport;
-  DeciderOptions decider;
+  decision::DeciderOptions decider;
   // With a signer: the Grants service is served (decider.grants and
   // decider.revocations should then be the same signer's verifier and list).
   GrantsOptions grants;
@@ -97,7 +97,7 @@ class Server {
  public:
   // Starts serving `store` (which must outlive the Server).
   static absl::StatusOr<std::unique_ptr<Server>> Start(
-      const ServerOptions& options, PolicyStore* store);
+      const ServerOptions& options, decision::PolicyStore* store);
 
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -119,11 +119,12 @@ class Server {
   void Shutdown(absl::Duration grace = absl::Seconds(5));
 
  private:
-  Server(PolicyStore* store, const ServerOptions& options, CallerTrust callers);
+  Server(decision::PolicyStore* store, const ServerOptions& options,
+         CallerTrust callers);
 
-  PolicyStore* const store_;
+  decision::PolicyStore* const store_;
   const CallerTrust callers_;
-  Decider decider_;
+  decision::Decider decider_;
   std::unique_ptr<Reloader> reloader_;
   std::unique_ptr<AuthorizerService> authorizer_;
   std::unique_ptr<AdminService> admin_;

@@ -6,10 +6,15 @@
 #include "server/audit/decision_record.h"
 
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "server/engine/engine.h"
+#include "server/model/decision.h"
+#include "server/model/reason.h"
+#include "server/policy/policy_set.h"
 
 namespace verdict::audit {
 namespace {
@@ -20,28 +25,34 @@ using ::testing::Not;
 constexpr char kTraceparent[] =
     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
-v1::CheckResponse Allowed() {
-  v1::CheckResponse response;
-  response.set_decision(v1::ALLOW);
-  response.set_decision_id("0123456789abcdef0123456789abcdef");
-  response.set_policy_revision("3be1f0a2c4d5e6f7");
-  v1::Reason* reason = response.add_reasons();
-  reason->set_code("allowed_by_rule");
-  reason->set_policy("crm-agents");
-  reason->set_rule("read-contacts");
-  return response;
+const policy::Rule& ReadContacts() {
+  static const policy::Rule* const rule = [] {
+    auto* rule = new policy::Rule;
+    rule->policy = "crm-agents";
+    rule->id = "read-contacts";
+    rule->effect = policy::Effect::kAllow;
+    return rule;
+  }();
+  return *rule;
 }
 
-DecisionRecordInput Input(const v1::CheckResponse& response) {
+std::vector<engine::Reason> Allowed() {
+  return {{.code = model::ReasonCode::kAllowedByRule, .rule = &ReadContacts()}};
+}
+
+DecisionRecordInput Input(const std::vector<engine::Reason>& reasons) {
   return {
       .time = absl::FromUnixMicros(1796000000123456),
+      .decision_id = "0123456789abcdef0123456789abcdef",
       .caller = "ipv4:127.0.0.1:4000",
       .subject_id = "spiffe://corp.example/agent/crm/r1",
       .auth_method = "asserted",
       .tool_server = "crm",
       .tool_name = "get_contact",
       .action = "tools/call",
-      .response = &response,
+      .decision = model::Decision::kAllow,
+      .reasons = reasons,
+      .policy_revision = "3be1f0a2c4d5e6f7",
       .latency = absl::Microseconds(4),
   };
 }
@@ -58,10 +69,10 @@ nlohmann::json Format(const DecisionRecordInput& input, bool* whole = nullptr) {
 }
 
 TEST(DecisionRecordTest, HasTheSpecFields) {
-  const v1::CheckResponse response = Allowed();
+  const std::vector<engine::Reason> reasons = Allowed();
   google::protobuf::Struct context;
   (*context.mutable_fields())["environment"].set_string_value("prod");
-  DecisionRecordInput input = Input(response);
+  DecisionRecordInput input = Input(reasons);
   input.context = &context;
   bool whole = false;
   const nlohmann::json record = Format(input, &whole);
@@ -73,37 +84,58 @@ TEST(DecisionRecordTest, HasTheSpecFields) {
   EXPECT_FALSE(record["subject"].contains("error"));
   EXPECT_EQ(record["tool"]["name"], "get_contact");
   EXPECT_EQ(record["decision"], "allow");
+  EXPECT_EQ(record["reasons"][0]["code"], "allowed_by_rule");
+  EXPECT_EQ(record["reasons"][0]["policy"], "crm-agents");
   EXPECT_EQ(record["reasons"][0]["rule"], "read-contacts");
+  EXPECT_EQ(record["policy_revision"], "3be1f0a2c4d5e6f7");
   EXPECT_EQ(record["context_digest"].get<std::string>().size(), 16u);
   EXPECT_EQ(record["latency_us"], 4);
   EXPECT_FALSE(record.contains("truncated"));
   EXPECT_FALSE(record.contains("request_id"));
   EXPECT_FALSE(record.contains("trace"));
+  EXPECT_FALSE(record.contains("batch")) << "a Check is not part of a batch";
+}
+
+TEST(DecisionRecordTest, BatchItemsSayWhichBatchAndWhere) {
+  const std::vector<engine::Reason> reasons = Allowed();
+  DecisionRecordInput input = Input(reasons);
+  input.batch = {
+      .id = "fedcba9876543210fedcba9876543210", .index = 2, .size = 3};
+  nlohmann::json record = Format(input);
+  EXPECT_EQ(record["batch"]["id"], "fedcba9876543210fedcba9876543210");
+  EXPECT_EQ(record["batch"]["index"], 2);
+  EXPECT_EQ(record["batch"]["size"], 3);
+  EXPECT_FALSE(record["batch"].contains("source"));
+
+  input.batch.source = "Grants.Issue";
+  record = Format(input);
+  EXPECT_EQ(record["batch"]["source"], "Grants.Issue");
 }
 
 TEST(DecisionRecordTest, AuthenticationFailureCarriesMethodAndMessage) {
-  v1::CheckResponse response;
-  response.set_decision_id("d");
-  v1::Reason* reason = response.add_reasons();
-  reason->set_code("signature_invalid");
-  DecisionRecordInput input = Input(response);
+  const std::vector<engine::Reason> reasons = {
+      {.code = model::ReasonCode::kSignatureInvalid}};
+  DecisionRecordInput input = Input(reasons);
+  input.decision = model::Decision::kDeny;
   input.subject_id = "";
   input.auth_method = "jwt";
   input.auth_error = "bearer_token: the signature does not verify";
   const nlohmann::json record = Format(input);
   EXPECT_EQ(record["decision"], "deny");
+  EXPECT_EQ(record["reasons"][0]["code"], "signature_invalid");
+  EXPECT_FALSE(record["reasons"][0].contains("rule"));
   EXPECT_EQ(record["subject"]["auth"], "jwt");
   EXPECT_EQ(record["subject"]["error"],
             "bearer_token: the signature does not verify");
 }
 
 TEST(DecisionRecordTest, EveryFieldIsBoundedAndCutOnACharacter) {
-  const v1::CheckResponse response = Allowed();
+  const std::vector<engine::Reason> reasons = Allowed();
   // 900 KB of a three-byte character, a quote and a control character: the
   // worst case for escaping.
   std::string huge;
   while (huge.size() < 900000) huge += "\xe2\x82\xac\"\x01";
-  DecisionRecordInput input = Input(response);
+  DecisionRecordInput input = Input(reasons);
   input.subject_id = huge;
   input.caller = huge;
   input.tool_server = huge;
@@ -111,6 +143,7 @@ TEST(DecisionRecordTest, EveryFieldIsBoundedAndCutOnACharacter) {
   input.action = huge;
   input.auth_error = huge;
   input.request_id = huge;
+  input.batch = {.id = huge, .index = 1023, .size = 1024, .source = huge};
   v1::Resource resource;
   resource.set_kind(huge);
   resource.set_id(huge);
@@ -125,11 +158,13 @@ TEST(DecisionRecordTest, EveryFieldIsBoundedAndCutOnACharacter) {
   EXPECT_LE(id.size(), kMaxIdBytes);
   EXPECT_GT(id.size(), kMaxIdBytes / 4);
   EXPECT_LE(record["request_id"].get<std::string>().size(), kMaxRequestIdBytes);
+  EXPECT_LE(record["batch"]["id"].get<std::string>().size(),
+            kMaxBatchFieldBytes);
 }
 
 TEST(DecisionRecordTest, BytesThatAreNeverUtf8BecomeReplacementCharacters) {
-  const v1::CheckResponse response = Allowed();
-  DecisionRecordInput input = Input(response);
+  const std::vector<engine::Reason> reasons = Allowed();
+  DecisionRecordInput input = Input(reasons);
   input.tool_name =
       "a\xff\xfe"
       "b";
@@ -140,16 +175,15 @@ TEST(DecisionRecordTest, BytesThatAreNeverUtf8BecomeReplacementCharacters) {
 }
 
 TEST(DecisionRecordTest, ReasonsAreCountedPastTheLimit) {
-  v1::CheckResponse response = Allowed();
-  for (int i = 0; i < 40; ++i) *response.add_reasons() = response.reasons(0);
-  const nlohmann::json record = Format(Input(response));
+  const std::vector<engine::Reason> reasons(41, Allowed().front());
+  const nlohmann::json record = Format(Input(reasons));
   EXPECT_EQ(record["reasons"].size(), static_cast<size_t>(kMaxReasons));
   EXPECT_EQ(record["reasons_omitted"], 41 - kMaxReasons);
 }
 
 TEST(DecisionRecordTest, CorrelationIsWrittenWhenWellFormed) {
-  const v1::CheckResponse response = Allowed();
-  DecisionRecordInput input = Input(response);
+  const std::vector<engine::Reason> reasons = Allowed();
+  DecisionRecordInput input = Input(reasons);
   input.request_id = "req-42";
   input.traceparent = kTraceparent;
   input.tracestate = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";

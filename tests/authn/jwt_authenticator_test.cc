@@ -14,14 +14,14 @@
 
 #include "gtest/gtest.h"
 #include "server/authn/base64url.h"
-#include "server/engine/reason.h"
+#include "server/model/reason.h"
 #include "tests/authn/test_keys.h"
 
 namespace verdict::authn {
 namespace {
 
 namespace fs = std::filesystem;
-using engine::ReasonCode;
+using model::ReasonCode;
 using testing::GenerateKey;
 using testing::KeyKind;
 using testing::PublicJwk;
@@ -156,8 +156,7 @@ class JwtAuthenticatorTest : public ::testing::Test {
   void ExpectRefused(const std::string& token, ReasonCode code) const {
     const AuthOutcome outcome = Check(token);
     EXPECT_FALSE(outcome.ok());
-    EXPECT_EQ(engine::ReasonCodeName(outcome.code),
-              engine::ReasonCodeName(code))
+    EXPECT_EQ(model::ReasonCodeName(outcome.code), model::ReasonCodeName(code))
         << outcome.message;
     EXPECT_FALSE(outcome.message.empty());
     for (size_t start = 0; start + 16 <= token.size(); start += 16) {
@@ -200,7 +199,7 @@ TEST_F(JwtAuthenticatorTest, EveryAlgorithmVerifiesAndMapsClaims) {
     ASSERT_EQ(identity.attributes.fields().size(), 1);
     EXPECT_EQ(identity.attributes.fields().at("department").string_value(),
               "sales");
-    const engine::Principal principal = identity.AsPrincipal();
+    const model::Principal principal = identity.AsPrincipal();
     EXPECT_EQ(principal.id, "alice@corp.test");
     EXPECT_EQ(principal.auth, "jwt");
     EXPECT_EQ(principal.roles, &identity.roles);

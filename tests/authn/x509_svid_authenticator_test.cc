@@ -9,14 +9,14 @@
 #include <string>
 
 #include "gtest/gtest.h"
-#include "server/engine/reason.h"
+#include "server/model/reason.h"
 #include "tests/authn/test_keys.h"
 
 namespace verdict::authn {
 namespace {
 
 namespace fs = std::filesystem;
-using engine::ReasonCode;
+using model::ReasonCode;
 using testing::CertOptions;
 using testing::MakeCert;
 using testing::TestCert;
@@ -76,8 +76,7 @@ class X509SvidAuthenticatorTest : public ::testing::Test {
                      absl::Time now = kNow) const {
     const AuthOutcome outcome = Check(pem, now);
     EXPECT_FALSE(outcome.ok());
-    EXPECT_EQ(engine::ReasonCodeName(outcome.code),
-              engine::ReasonCodeName(code))
+    EXPECT_EQ(model::ReasonCodeName(outcome.code), model::ReasonCodeName(code))
         << outcome.message;
     EXPECT_EQ(outcome.message.find("BEGIN CERTIFICATE"), std::string::npos);
   }

@@ -1,6 +1,6 @@
 // Policy test suites: the loader's schema and positions, judging responses,
-// running in process (fixtures, argument merging, `now`, --filter), coverage,
-// and the text and JUnit reports.
+// running in process (fixtures, argument merging, `now` as evaluate_at,
+// --filter), coverage, and the text and JUnit reports.
 
 #include "client/suite/suite.h"
 
@@ -126,15 +126,16 @@ tests:
   EXPECT_EQ(first.reason, "no-secrets");
   ASSERT_TRUE(first.obligations.has_value());
   EXPECT_EQ(first.obligations->fields().at("max_results").number_value(), 50);
-  ASSERT_TRUE(first.now.has_value());
-  EXPECT_EQ(*first.now, absl::FromUnixSeconds(1772532000));
+  // `now` is sent as the request's evaluation time.
+  ASSERT_TRUE(first.request.has_evaluate_at());
+  EXPECT_EQ(first.request.evaluate_at().seconds(), 1772532000);
 
   const TestCase& second = suite.tests[1];
   EXPECT_EQ(second.request.action(), "tools/list");
   EXPECT_FALSE(second.request.has_resource());
   EXPECT_FALSE(second.request.has_context());
   EXPECT_TRUE(second.expect_allow);
-  EXPECT_FALSE(second.now.has_value());
+  EXPECT_FALSE(second.request.has_evaluate_at());
   EXPECT_FALSE(second.obligations.has_value());
 }
 
@@ -159,8 +160,8 @@ tests:
 )yaml");
   ASSERT_THAT(errors, SizeIs(2));
   EXPECT_EQ(errors[0].ToString(),
-            "s_test.yaml:4:22: error: unknown key \"role\" in subject (known: "
-            "id, roles, attributes)");
+            "s_test.yaml:4:22: error: unknown key \"role\" in subject; "
+            "allowed: id, roles, attributes");
   EXPECT_EQ(errors[1].line, 6);
   EXPECT_EQ(errors[1].column, 5);
   EXPECT_THAT(errors[1].message, HasSubstr("unknown key \"expcet\" in test"));
@@ -191,11 +192,12 @@ tests:
   }
   EXPECT_THAT(messages,
               ElementsAre("6: unknown subject fixture \"nobody\"",
-                          "8: expect must be allow or deny, not \"maybe\"",
+                          "8: \"expect\" must be allow or deny, got \"maybe\"",
                           "9: duplicate test name \"t\"",
-                          HasSubstr("13: now must be an RFC 3339 time"),
-                          "14: a test needs a name",
-                          "17: duplicate key \"expect\" in test"));
+                          HasSubstr("13: \"now\" must be an RFC 3339 time"),
+                          "14: missing required key \"name\" in test",
+                          "17: duplicate key \"expect\" in test (first at "
+                          "line 16)"));
 }
 
 TEST(LoadSuiteTest, SyntaxErrorsAndEmptyFilesAreErrors) {
@@ -322,7 +324,7 @@ tests:
     reason: invalid_request
 )yaml";
 
-TEST(RunSuiteTest, RunsInProcessWithTheEngine) {
+TEST(RunSuiteTest, RunsInProcessThroughTheDecider) {
   auto set = Compile();
   ASSERT_NE(set, nullptr);
   auto backend = NewInProcessBackend(*set);
@@ -343,9 +345,16 @@ TEST(RunSuiteTest, RunsInProcessWithTheEngine) {
   EXPECT_EQ(counts.passed, 6);
   EXPECT_EQ(counts.failed, 1);
   EXPECT_FALSE(report.ok());
+  // Answered as verdictd answers a trusted caller that asserts the subject.
   const TestResult& first = report.suites[0].tests[0];
-  EXPECT_EQ(first.response.identity().method(), "");
+  EXPECT_EQ(first.response.identity().method(), "asserted");
+  EXPECT_EQ(first.response.identity().subject(), "agent-1");
+  EXPECT_EQ(first.response.decision_id().size(), 32u);
   EXPECT_EQ(first.response.policy_revision(), set->revision());
+  const TestResult& no_subject = report.suites[0].tests[6];
+  ASSERT_EQ(no_subject.response.reasons_size(), 1);
+  EXPECT_EQ(no_subject.response.reasons(0).message(),
+            "subject.id is required without a credential");
 }
 
 TEST(RunSuiteTest, FilterSelectsBySuiteSlashTestName) {
@@ -367,25 +376,38 @@ TEST(RunSuiteTest, FilterSelectsBySuiteSlashTestName) {
   EXPECT_THAT(none.suites, IsEmpty());
 }
 
-// Stands in for a server: answers allow to everything, cannot honour `now`.
+// Stands in for a server: answers allow to everything, keeping what it was
+// asked.
 class AllowAllBackend final : public Backend {
  public:
-  absl::StatusOr<v1::CheckResponse> Check(const TestCase&, bool) override {
+  absl::StatusOr<v1::CheckResponse> Check(
+      const v1::CheckRequest& request) override {
+    asked.push_back(request);
     v1::CheckResponse response;
     response.set_decision(v1::ALLOW);
     return response;
   }
-  bool supports_now() const override { return false; }
+  std::vector<v1::CheckRequest> asked;
 };
 
-TEST(RunSuiteTest, TestsWithNowAreSkippedWhereTimeCannotBeSet) {
+// Every backend gets the test's request as it is, `now` as evaluate_at and
+// explain as asked: none has a way of its own to set the time.
+TEST(RunSuiteTest, EveryBackendGetsTheSameRequestNowIncluded) {
   AllowAllBackend backend;
   RunReport report;
-  RunSuite(LoadOrDie(kRunSuite), "s_test.yaml", &backend, RunOptions(),
-           &report);
-  const RunCounts counts = report.Counts();
-  EXPECT_EQ(counts.skipped, 2);
-  EXPECT_EQ(report.suites[0].tests[2].status, TestStatus::kSkip);
+  RunOptions options;
+  options.explain = true;
+  const Suite suite = LoadOrDie(kRunSuite);
+  RunSuite(suite, "s_test.yaml", &backend, options, &report);
+  ASSERT_EQ(backend.asked.size(), suite.tests.size());
+  EXPECT_EQ(report.Counts().total, static_cast<int>(suite.tests.size()));
+  EXPECT_EQ(backend.asked[2].evaluate_at().seconds(),
+            suite.tests[2].request.evaluate_at().seconds());
+  EXPECT_TRUE(backend.asked[2].has_evaluate_at());
+  EXPECT_FALSE(backend.asked[0].has_evaluate_at());
+  for (const v1::CheckRequest& request : backend.asked) {
+    EXPECT_TRUE(request.explain());
+  }
 }
 
 TEST(CoverageTest, ListsRulesNoTestExercised) {
@@ -453,7 +475,14 @@ TEST(ReportTest, TextTreeShowsFailuresWithDetails) {
   EXPECT_THAT(text, Not(HasSubstr("reason: allowed_by_rule kb/search")));
   std::ostringstream verbose;
   WriteText(FailingReport(*set), /*verbose=*/true, verbose);
-  EXPECT_THAT(verbose.str(), HasSubstr("reason: allowed_by_rule kb/search"));
+  EXPECT_THAT(verbose.str(), HasSubstr("  PASS  search allowed ("))
+      << verbose.str();
+  EXPECT_THAT(verbose.str(),
+              HasSubstr("        decision: allow\n"
+                        "        reason: allowed_by_rule kb/search"));
+  EXPECT_THAT(verbose.str(),
+              HasSubstr("        obligation: max_results = 50\n"
+                        "        obligation: redact = [\"email\"]\n"));
 }
 
 TEST(ReportTest, JunitCountsAndEscapes) {
@@ -463,7 +492,7 @@ TEST(ReportTest, JunitCountsAndEscapes) {
   WriteJunit(FailingReport(*set), out);
   const std::string xml = out.str();
   EXPECT_THAT(xml, HasSubstr("<testsuites name=\"verdict test\" tests=\"7\" "
-                             "failures=\"1\" errors=\"1\" skipped=\"0\""));
+                             "failures=\"1\" errors=\"1\" time=\""));
   EXPECT_THAT(xml, HasSubstr("<testsuite name=\"kb\" file=\"dir/s_test.yaml\" "
                              "tests=\"7\" failures=\"1\" errors=\"0\""));
   EXPECT_THAT(xml, HasSubstr("<testcase name=\"wrong on purpose\" "

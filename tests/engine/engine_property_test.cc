@@ -21,6 +21,14 @@
 #include "server/policy/compiler.h"
 
 namespace verdict::engine {
+
+using model::Decision;
+using model::EvalScratch;
+using model::ReasonCode;
+using model::ReasonCodeName;
+using model::Request;
+using model::StringList;
+using model::Struct;
 namespace {
 
 using policy::Effect;

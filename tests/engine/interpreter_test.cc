@@ -5,11 +5,8 @@
 
 #include "server/engine/interpreter.h"
 
-#include <atomic>
-#include <cstdlib>
 #include <deque>
 #include <functional>
-#include <new>
 #include <random>
 #include <string>
 #include <vector>
@@ -18,29 +15,14 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "server/policy/condition.h"
-
-// Counts heap allocations so tests can show evaluation makes none. ASan
-// brings its own operator new, so under it nothing is counted.
-namespace {
-std::atomic<long> g_allocations{0};
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kCountsAllocations = false;
-#else
-constexpr bool kCountsAllocations = true;
-#endif
-}  // namespace
-
-#if !defined(__SANITIZE_ADDRESS__)
-void* operator new(std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-#endif
+#include "tests/testing/allocation_counter.h"
 
 namespace verdict::engine {
+
+using model::EvalScratch;
+using model::Principal;
+using model::Request;
+using model::StringList;
 namespace {
 
 google::protobuf::Struct ParseStruct(const std::string& json) {
@@ -538,7 +520,9 @@ TEST_F(InterpreterTest, RandomExpressionsEvaluateWithoutCrashing) {
 }
 
 TEST_F(InterpreterTest, EvaluationDoesNotAllocate) {
-  if (!kCountsAllocations) GTEST_SKIP() << "allocations are not counted";
+  if (!verdict::testing::CountsAllocations()) {
+    GTEST_SKIP() << "allocations are not counted";
+  }
   const char* kConditions[] = {
       "subject.id == 'alice' && 'crm-reader' in subject.roles",
       "context.environment in ['dev', 'prod'] && context.count > 3",
@@ -554,9 +538,9 @@ TEST_F(InterpreterTest, EvaluationDoesNotAllocate) {
   for (const char* text : kConditions) {
     const policy::Program& p = Compile(text);
     ASSERT_EQ(EvaluateCondition(p, request_, &scratch_).truth, kT) << text;
-    const long before = g_allocations.load();
+    const long before = verdict::testing::Allocations();
     for (int i = 0; i < 10; ++i) EvaluateCondition(p, request_, &scratch_);
-    EXPECT_EQ(g_allocations.load() - before, 0) << text;
+    EXPECT_EQ(verdict::testing::Allocations() - before, 0) << text;
   }
 }
 

@@ -32,8 +32,8 @@ using authn::JwsAlgorithm;
 using authn::testing::GenerateKey;
 using authn::testing::KeyKind;
 using authn::testing::TestKey;
-using engine::ReasonCode;
 using google::protobuf::util::MessageDifferencer;
+using model::ReasonCode;
 using nlohmann::json;
 using ::testing::HasSubstr;
 using testing::PemFormat;
@@ -68,7 +68,7 @@ void ExpectFailure(const GrantOutcome& outcome, ReasonCode code,
                    std::string_view token, std::string_view why = "") {
   EXPECT_FALSE(outcome.ok()) << why;
   EXPECT_EQ(outcome.grant, nullptr) << why;
-  EXPECT_EQ(engine::ReasonCodeName(outcome.code), engine::ReasonCodeName(code))
+  EXPECT_EQ(model::ReasonCodeName(outcome.code), model::ReasonCodeName(code))
       << why << ": " << outcome.message;
   EXPECT_FALSE(outcome.message.empty()) << why;
   if (token.size() > 8) {
@@ -218,7 +218,7 @@ TEST_P(GrantTokenTest, GivesTheEngineAPrincipalAndAGrant) {
   ASSERT_TRUE(outcome.ok()) << outcome.message;
   const VerifiedGrant& grant = *outcome.grant;
 
-  const engine::Principal principal = grant.AsPrincipal();
+  const model::Principal principal = grant.AsPrincipal();
   EXPECT_EQ(principal.id, "spiffe://corp.example/agent/crm/r1");
   EXPECT_EQ(principal.roles, &grant.claims().roles);
   EXPECT_EQ(principal.scopes, &grant.claims().scopes);
@@ -226,7 +226,7 @@ TEST_P(GrantTokenTest, GivesTheEngineAPrincipalAndAGrant) {
   EXPECT_EQ(principal.trust_domain, "corp.example");
   EXPECT_EQ(principal.auth, "grant");
 
-  const engine::Grant engine_grant = grant.AsEngineGrant();
+  const model::Grant engine_grant = grant.AsEngineGrant();
   EXPECT_TRUE(engine_grant.present);
   EXPECT_EQ(engine_grant.id, "g-0123456789abcdefghij");
   EXPECT_EQ(engine_grant.task, "task-7");
@@ -630,7 +630,7 @@ TEST_P(GrantTokenTest, AttributesNestUpToTheVerifiersDepthCap) {
   auto nested = [](int levels) {
     GrantClaims claims = SampleClaims(kIssued);
     claims.attributes.Clear();
-    engine::Struct* level = &claims.attributes;
+    model::Struct* level = &claims.attributes;
     for (int i = 0; i < levels; ++i) {
       level = (*level->mutable_fields())["n"].mutable_struct_value();
     }

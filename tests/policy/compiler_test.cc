@@ -268,7 +268,7 @@ rules:
   google::protobuf::RepeatedPtrField<std::string> reader;
   reader.Add("crm-reader");
 
-  engine::Principal subject;
+  model::Principal subject;
   subject.id = "spiffe://corp/agent/crm/w1";
   subject.roles = &writer;
   EXPECT_TRUE(rule.MatchesPrincipal(subject));
@@ -297,7 +297,7 @@ rules:
 )yaml"}});
   ASSERT_NE(set, nullptr);
   const Rule& rule = set->rules()[0];
-  engine::Resource resource;
+  model::Resource resource;
   EXPECT_FALSE(rule.MatchesResource(resource));
   EXPECT_TRUE(set->rules()[1].MatchesResource(resource));
   resource.present = true;

@@ -14,9 +14,10 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/common/quote.h"
+#include "server/common/utf8.h"
 #include "server/policy/compiler.h"
 #include "server/policy/condition.h"
-#include "server/policy/quote.h"
 
 namespace verdict::policy {
 namespace {
@@ -109,7 +110,8 @@ TEST(LoaderTest, UnknownKeysNameTheKeyAndTheAllowedOnes) {
   EXPECT_THAT(Errors("policy: p\nowner: me\nrules:\n  - id: r\n    effect: "
                      "allow\n    colour: blue\n"),
               ElementsAre("p.yaml:2:1: error[unknown_key]: unknown key "
-                          "\"owner\" in policy; allowed: policy, description, "
+                          "\"owner\" in policy document; allowed: policy, "
+                          "description, "
                           "subjects, roles, rules",
                           "p.yaml:6:5: error[unknown_key]: unknown key "
                           "\"colour\" in rule; allowed: id, effect, "
@@ -146,8 +148,8 @@ TEST(LoaderTest, WrongYamlTypes) {
           "strings, got a scalar",
           "p.yaml:6:13: error[bad_type]: entries of \"tools\" must be "
           "strings, got a list",
-          "p.yaml:7:11: error[bad_type]: \"when\" must be a condition string, "
-          "got a list",
+          "p.yaml:7:11: error[bad_type]: \"when\" must be a string, got a "
+          "list",
           "p.yaml:8:18: error[bad_type]: \"obligations\" must be a map, got a "
           "scalar",
           "p.yaml:9:5: error[bad_type]: a rule must be a map, got a scalar"));
@@ -182,7 +184,7 @@ TEST(LoaderTest, DuplicateMappingKeys) {
                   "p.yaml:6:5: error[duplicate_key]: duplicate key \"effect\" "
                   "in rule (first at line 4)",
                   "p.yaml:7:1: error[duplicate_key]: duplicate key \"policy\" "
-                  "in policy (first at line 1)"));
+                  "in policy document (first at line 1)"));
 }
 
 TEST(LoaderTest, DuplicatePoliciesAcrossFilesAndDuplicateRules) {
@@ -405,6 +407,14 @@ TEST(LoaderTest, MultiDocumentFilesSkipEmptyDocuments) {
   EXPECT_EQ(policies[0].name.text, "a");
   EXPECT_EQ(policies[1].name.text, "b");
   EXPECT_EQ(policies[1].name.position.line, 8);
+}
+
+// Unlike an empty document, an explicit null is a document that is not a
+// policy.
+TEST(LoaderTest, AnExplicitNullDocumentIsNotAPolicy) {
+  EXPECT_THAT(Errors("policy: a\nrules: [{id: r, effect: allow}]\n--- ~\n"),
+              ElementsAre("p.yaml:3:5: error[bad_type]: a policy document "
+                          "must be a map, got null"));
 }
 
 TEST(LoaderTest, MutatedPoliciesNeverCrashAndAlwaysExplainFailure) {

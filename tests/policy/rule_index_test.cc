@@ -6,9 +6,7 @@
 #include "server/policy/rule_index.h"
 
 #include <chrono>
-#include <cstdlib>
 #include <fstream>
-#include <new>
 #include <random>
 #include <string>
 #include <vector>
@@ -17,41 +15,7 @@
 #include "gtest/gtest.h"
 #include "server/policy/compiler.h"
 #include "server/policy/policy_set.h"
-
-// Counts heap allocations while `g_counting` is set, to show that lookups
-// allocate nothing.
-namespace {
-bool g_counting = false;
-long g_allocations = 0;
-}  // namespace
-
-// Every non-aligned form is replaced so that sanitizers see matching pairs.
-// GCC flags free() on memory from operator new once these are inlined into
-// each other; here that pairing is the point.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void* operator new(std::size_t size) {
-  if (g_counting) ++g_allocations;
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  if (g_counting) ++g_allocations;
-  return std::malloc(size == 0 ? 1 : size);
-}
-void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept {
-  return operator new(size, tag);
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept {
-  std::free(p);
-}
-#pragma GCC diagnostic pop
+#include "tests/testing/allocation_counter.h"
 
 namespace verdict::policy {
 namespace {
@@ -227,14 +191,15 @@ TEST(RuleIndexTest, LookupsDoNotAllocate) {
       MakeRule(Globs({"tools/call"}), Globs({"crm"}), Globs({"get_*"})),
       MakeRule({}, Globs({"c*"}), Globs({"*_contact", "get_contact"})),
       MakeRule(Globs({"tools/*"}), {}, Globs({"g?t_*"})));
+  if (!verdict::testing::CountsAllocations()) {
+    GTEST_SKIP() << "allocations are not counted";
+  }
   CandidateList list;
-  g_allocations = 0;
-  g_counting = true;
+  const long before = verdict::testing::Allocations();
   for (int i = 0; i < 1000; ++i) {
     set->Candidates("tools/call", "crm", "get_contact", &list);
   }
-  g_counting = false;
-  EXPECT_EQ(g_allocations, 0);
+  EXPECT_EQ(verdict::testing::Allocations() - before, 0);
   EXPECT_THAT(list, ElementsAre(0, 1, 2, 3));
 }
 

@@ -17,19 +17,19 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "re2/re2.h"
-#include "server/engine/value.h"
+#include "server/common/quote.h"
+#include "server/model/value.h"
 #include "server/policy/cel/ast.h"
 #include "server/policy/cel/lexer.h"
 #include "server/policy/cel/parser.h"
 #include "server/policy/cel/strings.h"
 #include "server/policy/condition.h"
 #include "server/policy/program.h"
-#include "server/policy/quote.h"
 
 namespace verdict::policy {
 
-using engine::Kind;
-using engine::Value;
+using model::Kind;
+using model::Value;
 
 // The only writer of a Program's internals.
 class ProgramBuilder {
@@ -68,8 +68,8 @@ class ProgramBuilder {
         std::make_unique<std::vector<Value>>(std::move(values)));
     return p_->arrays_.back()->data();
   }
-  const engine::ValueMap* AddMap(engine::ValueMap map) {
-    p_->maps_.push_back(std::make_unique<engine::ValueMap>(std::move(map)));
+  const model::ValueMap* AddMap(model::ValueMap map) {
+    p_->maps_.push_back(std::make_unique<model::ValueMap>(std::move(map)));
     return p_->maps_.back().get();
   }
   uint32_t AddSet(absl::flat_hash_set<std::string> set) {
@@ -479,7 +479,7 @@ class Compiler {
   }
 
   Typed CompileMap(const Expr& e) {
-    engine::ValueMap map;
+    model::ValueMap map;
     bool failed = false;
     for (size_t i = 0; i + 1 < e.args.size(); i += 2) {
       const Typed key = CompileValue(e.args[i]);
@@ -505,7 +505,7 @@ class Compiler {
         continue;
       }
       for (const auto& [existing, unused] : map.entries) {
-        if (engine::ScalarEqual(existing, *k).value_or(false)) {
+        if (model::ScalarEqual(existing, *k).value_or(false)) {
           Error(ast_.nodes[e.args[i]].offset, "type", "duplicate map key");
           failed = true;
         }
@@ -607,7 +607,7 @@ class Compiler {
       case Tok::kEq:
       case Tok::kNe: {
         if (lc != nullptr && rc != nullptr) {
-          if (auto eq = engine::ScalarEqual(*lc, *rc)) {
+          if (auto eq = model::ScalarEqual(*lc, *rc)) {
             return Const(Value::Bool(*eq == (e.op == Tok::kEq)), Type::kBool);
           }
         }
@@ -645,7 +645,7 @@ class Compiler {
                   : e.op == Tok::kGt ? Op::kGt
                                      : Op::kGe;
     if (lc != nullptr && rc != nullptr) {
-      if (auto order = engine::Order(*lc, *rc)) {
+      if (auto order = model::Order(*lc, *rc)) {
         const bool result = op == Op::kLt   ? *order < 0
                             : op == Op::kLe ? *order <= 0
                             : op == Op::kGt ? *order > 0

@@ -4,8 +4,8 @@
 #include <cstdlib>
 
 #include "absl/strings/ascii.h"
+#include "server/common/quote.h"
 #include "server/policy/cel/strings.h"
-#include "server/policy/quote.h"
 
 namespace verdict::policy::cel {
 namespace {

@@ -1,0 +1,116 @@
+// Outcome: one decision as a typed value, the one thing the Decider
+// produces per decision (per item of a batch).
+//
+// It says what the caller is sent: the decision, every reason (code,
+// message, deciding rule) led by the primary one, the allow rules whose
+// obligations apply, the explain trace, who the decision is about, the
+// policy revision, the decision id, how long an allow may be reused, and
+// its timings from the receipt of the call. Overrides (a delegation deny,
+// audit.on_failure: deny) replace the decision in place, so metrics, the
+// decision log and the translation to the public API
+// (translation.h), which all read the Outcome after them, agree with
+// each other and with the answer.
+//
+// An Outcome borrows: engine reasons, obligation rules and the trace point
+// into the engine's per-thread result and the policy set, messages into the
+// request, its credentials or the Outcome itself, the identity into the
+// verified credentials. It is valid only while the Decider hands it out
+// (its callbacks); it cannot be copied. Not thread-safe: one per decision.
+
+#ifndef VERDICT_SERVER_DECISION_OUTCOME_H_
+#define VERDICT_SERVER_DECISION_OUTCOME_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "server/decision/decision_id.h"
+#include "server/engine/engine.h"
+#include "server/model/decision.h"
+#include "server/model/reason.h"
+#include "server/model/request.h"
+#include "server/policy/policy_set.h"
+
+namespace verdict::decision {
+
+// Who a decision is about, as the response's `identity` names them.
+struct IdentityView {
+  std::string_view subject;
+  std::string_view method;  // asserted, jwt, x509, grant
+  std::string_view issuer;  // empty when asserted
+  // The earliest expiry of the credentials (subject and actors).
+  absl::Time expires_at = absl::InfiniteFuture();
+  const model::StringList* delegation_chain = nullptr;  // null: no actors
+};
+
+class Outcome {
+ public:
+  // A deny with no reason yet, with a fresh decision id; `policy_revision`
+  // is the snapshot's ("" when none is loaded).
+  Outcome(absl::Time received, std::string_view policy_revision);
+  Outcome(const Outcome&) = delete;
+  Outcome& operator=(const Outcome&) = delete;
+
+  model::Decision decision() const { return decision_; }
+  bool allowed() const { return decision_ == model::Decision::kAllow; }
+  // The code the answer leads with; metrics label decisions by it.
+  model::ReasonCode primary_reason() const {
+    return reasons_.empty() ? model::ReasonCode::kEvaluationError
+                            : reasons_.front().code;
+  }
+  absl::Span<const engine::Reason> reasons() const { return reasons_; }
+  // The allow rules whose obligations apply, first wins on a shared key;
+  // empty unless allowed.
+  absl::Span<const policy::Rule* const> obligations_from() const {
+    return obligations_from_;
+  }
+  // Every candidate rule with its outcome, when explain was asked and the
+  // engine ran.
+  absl::Span<const engine::TraceStep> trace() const { return trace_; }
+  // How long the caller may reuse the answer; zero for denies.
+  absl::Duration cache_ttl() const { return cache_ttl_; }
+  // Null when the request was refused before its identity was accepted
+  // (caller, credentials, shape, grant scope, no policy set).
+  const IdentityView* identity() const {
+    return identity_.has_value() ? &*identity_ : nullptr;
+  }
+  std::string_view policy_revision() const { return policy_revision_; }
+  std::string_view decision_id() const { return id_.view(); }
+  // When the call carrying the request was received, and when this
+  // decision was final (before it was recorded).
+  absl::Time received() const { return received_; }
+  absl::Time decided() const { return decided_; }
+  absl::Duration latency() const { return decided_ - received_; }
+
+  // What the engine decided, with `cache_ttl` for an allow.
+  void Decide(const engine::Result& result, absl::Duration cache_ttl);
+  // Replaces whatever was decided with a deny for `code` alone: no
+  // obligations, no reuse. `message` must outlive the Outcome (static text,
+  // the request, its credentials); DenyOwning keeps its own copy. The
+  // explain trace stays: it shows what the engine saw.
+  void Deny(model::ReasonCode code, std::string_view message);
+  void DenyOwning(model::ReasonCode code, std::string message);
+  void set_identity(const IdentityView& identity) { identity_ = identity; }
+  void set_cache_ttl(absl::Duration ttl) { cache_ttl_ = ttl; }
+  void set_decided(absl::Time decided) { decided_ = decided; }
+
+ private:
+  model::Decision decision_ = model::Decision::kDeny;
+  absl::Span<const engine::Reason> reasons_;
+  absl::Span<const policy::Rule* const> obligations_from_;
+  absl::Span<const engine::TraceStep> trace_;
+  absl::Duration cache_ttl_ = absl::ZeroDuration();
+  std::optional<IdentityView> identity_;
+  std::string_view policy_revision_;
+  DecisionId id_;
+  absl::Time received_;
+  absl::Time decided_;
+  engine::Reason denial_;  // the one reason of a Deny
+  std::string denial_message_;
+};
+
+}  // namespace verdict::decision
+
+#endif  // VERDICT_SERVER_DECISION_OUTCOME_H_

@@ -1,0 +1,44 @@
+// The closed set of reason codes a decision can carry (spec section 3).
+//
+// Codes are public interface: clients match on their names, the decision log
+// and metrics label by them. Add a code only with its documentation in
+// docs/reasons.md; never rename one.
+
+#ifndef VERDICT_SERVER_MODEL_REASON_H_
+#define VERDICT_SERVER_MODEL_REASON_H_
+
+#include <cstdint>
+#include <string_view>
+
+namespace verdict::model {
+
+enum class ReasonCode : uint8_t {
+  kAllowedByRule,        // an allow rule matched and no deny rule did
+  kDeniedByRule,         // a deny rule matched
+  kNoMatchingRule,       // no allow rule applies: default deny
+  kUnauthenticated,      // a credential was missing, malformed or unverifiable
+  kTokenExpired,         // the credential's exp is in the past
+  kTokenNotYetValid,     // the credential's nbf/iat is in the future
+  kAudienceMismatch,     // the token was minted for another audience
+  kIssuerUnknown,        // no configured issuer or trust domain
+  kSignatureInvalid,     // the signature does not verify
+  kAlgorithmNotAllowed,  // alg none, HMAC, or not allowed for the issuer
+  kGrantRevoked,         // the task grant was revoked
+  kGrantExpired,         // the task grant expired
+  kGrantScope,           // the call is outside the grant's scope
+  kDelegationDenied,     // an actor of the delegation chain is not allowed
+  kCallerNotTrusted,     // the calling MCP server may not do this
+  kEvaluationError,      // an internal or condition error: fail closed
+  kInvalidRequest,       // the request is malformed or over a limit
+  kAuditUnavailable,  // the decision log cannot be written (on_failure: deny)
+};
+
+inline constexpr int kReasonCodeCount =
+    static_cast<int>(ReasonCode::kAuditUnavailable) + 1;
+
+// The wire name of a code, e.g. "no_matching_rule".
+std::string_view ReasonCodeName(ReasonCode code);
+
+}  // namespace verdict::model
+
+#endif  // VERDICT_SERVER_MODEL_REASON_H_

@@ -1,0 +1,1 @@
+#include "server/policy/policy_set.h"
