@@ -214,7 +214,8 @@ RunReport RunDirectory(const std::string& dir, Backend* backend,
     std::vector<SuiteError> load_errors;
     std::optional<Suite> suite;
     if (!in.is_open() || in.bad()) {
-      load_errors.push_back({shown, 0, 0, "cannot read file"});
+      load_errors.push_back(
+          {.file = shown, .code = "io", .message = "cannot read file"});
     } else {
       suite = LoadSuite(shown, text, &load_errors);
     }

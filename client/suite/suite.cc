@@ -295,11 +295,6 @@ class Loader {
 
 }  // namespace
 
-std::string SuiteError::ToString() const {
-  if (line <= 0) return absl::StrCat(file, ": error: ", message);
-  return absl::StrCat(file, ":", line, ":", column, ": error: ", message);
-}
-
 std::optional<Suite> LoadSuite(std::string_view file, std::string_view text,
                                std::vector<SuiteError>* errors) {
   std::vector<yaml::Diagnostic> diagnostics;
@@ -307,10 +302,8 @@ std::optional<Suite> LoadSuite(std::string_view file, std::string_view text,
   // Found in walk order (a test's keys before its subject's); shown in file
   // order.
   yaml::SortDiagnostics(&diagnostics);
-  for (yaml::Diagnostic& d : diagnostics) {
-    errors->push_back(
-        {std::move(d.file), d.line, d.column, std::move(d.message)});
-  }
+  errors->insert(errors->end(), std::make_move_iterator(diagnostics.begin()),
+                 std::make_move_iterator(diagnostics.end()));
   return suite;
 }
 
@@ -324,7 +317,8 @@ std::vector<std::string> FindSuiteFiles(const std::string& dir,
   std::error_code ec;
   std::vector<std::string> paths;
   if (!std::filesystem::is_directory(dir, ec)) {
-    errors->push_back({dir, 0, 0, "not a directory"});
+    errors->push_back(
+        {.file = dir, .code = "io", .message = "not a directory"});
     return paths;
   }
   // The policy compiler's walk, so both see the same tree and a suite that
@@ -334,9 +328,8 @@ std::vector<std::string> FindSuiteFiles(const std::string& dir,
        policy::ListTreeFiles(dir, IsSuiteFileName, &problems)) {
     paths.push_back(std::move(file.path));
   }
-  for (const policy::Diagnostic& problem : problems) {
-    errors->push_back({problem.file, 0, 0, problem.message});
-  }
+  errors->insert(errors->end(), std::make_move_iterator(problems.begin()),
+                 std::make_move_iterator(problems.end()));
   return paths;
 }
 

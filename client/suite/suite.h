@@ -21,19 +21,14 @@
 #include <vector>
 
 #include "google/protobuf/struct.pb.h"
+#include "server/yaml/diagnostic.h"
 #include "verdict/v1/authorizer.pb.h"
 
 namespace verdict::suite {
 
-struct SuiteError {
-  std::string file;
-  int line = 0;  // 1-based; 0 when the error is about the whole file
-  int column = 0;
-  std::string message;
-
-  // "file:line:col: error: message"
-  std::string ToString() const;
-};
+// A suite file that does not load: the diagnostic of every YAML file
+// Verdict reads, with its code and position.
+using SuiteError = yaml::Diagnostic;
 
 struct TestCase {
   std::string name;

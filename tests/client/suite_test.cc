@@ -159,9 +159,10 @@ tests:
     expect: deny
 )yaml");
   ASSERT_THAT(errors, SizeIs(2));
-  EXPECT_EQ(errors[0].ToString(),
-            "s_test.yaml:4:22: error: unknown key \"role\" in subject; "
-            "allowed: id, roles, attributes");
+  EXPECT_EQ(
+      errors[0].ToString(),
+      "s_test.yaml:4:22: error[unknown_key]: unknown key \"role\" in subject; "
+      "allowed: id, roles, attributes");
   EXPECT_EQ(errors[1].line, 6);
   EXPECT_EQ(errors[1].column, 5);
   EXPECT_THAT(errors[1].message, HasSubstr("unknown key \"expcet\" in test"));
@@ -452,7 +453,11 @@ RunReport FailingReport(const policy::PolicySet& set) {
            &report);
   SuiteResult broken;
   broken.file = "dir/broken_test.yaml";
-  broken.load_errors.push_back({"dir/broken_test.yaml", 3, 7, "bad <key>"});
+  broken.load_errors.push_back({.file = "dir/broken_test.yaml",
+                                .line = 3,
+                                .column = 7,
+                                .code = "unknown_key",
+                                .message = "bad <key>"});
   report.suites.push_back(std::move(broken));
   return report;
 }
@@ -469,7 +474,9 @@ TEST(ReportTest, TextTreeShowsFailuresWithDetails) {
                               "        expected allow, got deny\n"
                               "        reason: no_matching_rule"));
   EXPECT_THAT(text, HasSubstr("dir/broken_test.yaml: ERROR"));
-  EXPECT_THAT(text, HasSubstr("dir/broken_test.yaml:3:7: error: bad <key>"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("dir/broken_test.yaml:3:7: error[unknown_key]: bad <key>"));
   EXPECT_THAT(text, HasSubstr("\nPASS: 6/7\nFAIL: 1/7\nERROR: 1\n"));
   // Passing tests show no reasons unless verbose.
   EXPECT_THAT(text, Not(HasSubstr("reason: allowed_by_rule kb/search")));

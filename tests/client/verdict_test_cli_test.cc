@@ -115,9 +115,10 @@ TEST(VerdictTestCliTest, BrokenSuiteFileExitsFourNamingIt) {
   const ProcessResult result =
       Verdict({"test", std::string(kSuites) + "bad_suite"});
   EXPECT_EQ(result.exit_code, 4) << result.out << result.err;
-  EXPECT_THAT(result.out,
-              HasSubstr("bad_suite/bad_test.yaml:6:5: error: unknown key "
-                        "\"expcet\""));
+  EXPECT_THAT(
+      result.out,
+      HasSubstr("bad_suite/bad_test.yaml:6:5: error[unknown_key]: unknown key "
+                "\"expcet\""));
   // The other suite still runs.
   EXPECT_THAT(result.out, HasSubstr("  PASS  unknown agent is denied ("));
 }
