@@ -16,9 +16,12 @@
 #include "server/engine/engine.h"
 #include "server/grants/grant.h"
 #include "server/model/decision.h"
+#include "server/model/request.h"
 
 namespace verdict::decision {
 namespace {
+
+using ::verdict::model::kMaxIdBytes;
 
 using google::protobuf::Struct;
 using model::ReasonCode;

@@ -6,9 +6,13 @@
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
+#include "server/model/request.h"
 
 namespace verdict::decision {
 namespace {
+
+using ::verdict::model::kMaxIdBytes;
+using ::verdict::model::kMaxNameBytes;
 
 using google::protobuf::ListValue;
 using google::protobuf::Struct;

@@ -27,10 +27,6 @@
 
 namespace verdict::decision {
 
-// Subject and resource ids (a SPIFFE ID is at most 2048 bytes).
-inline constexpr size_t kMaxIdBytes = 2048;
-// Tool server and name, action, resource kind, and each role.
-inline constexpr size_t kMaxNameBytes = 256;
 // Roles of an asserted subject.
 inline constexpr int kMaxRoles = 256;
 // limits.max_context_depth unless configured.

@@ -5,9 +5,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/authn/base64url.h"
+#include "server/model/request.h"
 
 namespace verdict::grants {
 namespace {
+
+using ::verdict::model::kMaxNameBytes;
 
 constexpr size_t kGrantIdBytes = 16;
 

@@ -24,8 +24,6 @@
 namespace verdict::grants {
 
 inline constexpr size_t kMaxScopeItems = 64;
-// Longest scope string, task id or task environment, in bytes.
-inline constexpr size_t kMaxNameBytes = 256;
 inline constexpr size_t kMaxPurposeBytes = 1024;
 
 // The action an item with an empty action stands for.
@@ -67,14 +65,14 @@ struct GrantClaims {
 
 // OK when `items` is a scope a grant may carry: 1..kMaxScopeItems items, each
 // with a non-empty tool_server and tool_name, every string at most
-// kMaxNameBytes and free of glob characters ('*', '?', '['), and a resource
-// that is empty or "kind:id" with both parts non-empty. Otherwise
+// model::kMaxNameBytes and free of glob characters ('*', '?', '['), and a
+// resource that is empty or "kind:id" with both parts non-empty. Otherwise
 // InvalidArgument naming the first bad item by its index.
 absl::Status ValidateScope(const std::vector<ScopeItem>& items);
 
-// OK when `task` has an id of 1..kMaxNameBytes bytes, an environment of at
-// most kMaxNameBytes and a purpose of at most kMaxPurposeBytes; otherwise
-// InvalidArgument saying which.
+// OK when `task` has an id of 1..model::kMaxNameBytes bytes, an environment of
+// at most model::kMaxNameBytes and a purpose of at most kMaxPurposeBytes;
+// otherwise InvalidArgument saying which.
 absl::Status ValidateTask(const Task& task);
 
 // True when one item of `items` is exactly this request. An item's empty

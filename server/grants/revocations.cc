@@ -19,9 +19,12 @@
 #include "server/authn/strict_json.h"
 #include "server/common/log.h"
 #include "server/grants/grant.h"
+#include "server/model/request.h"
 
 namespace verdict::grants {
 namespace {
+
+using ::verdict::model::kMaxNameBytes;
 
 // A recent part smaller than this is never folded into the shared part.
 constexpr size_t kMinRecentIds = 64;

@@ -55,7 +55,7 @@ class RevocationList {
   RevocationList& operator=(const RevocationList&) = delete;
 
   // Durably revokes one grant, or every grant of a task (issued or to be
-  // issued), recording `now` as the time. Ids are 1..kMaxNameBytes bytes
+  // issued), recording `now` as the time. Ids are 1..model::kMaxNameBytes bytes
   // (InvalidArgument otherwise); I/O failures are Unavailable, or
   // FailedPrecondition once a failed fdatasync stopped all writes.
   absl::Status RevokeGrant(std::string_view grant_id, absl::Time now)

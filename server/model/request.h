@@ -12,6 +12,7 @@
 #ifndef VERDICT_SERVER_MODEL_REQUEST_H_
 #define VERDICT_SERVER_MODEL_REQUEST_H_
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,12 @@
 #include "google/protobuf/struct.pb.h"
 
 namespace verdict::model {
+
+// The longest id (subject, resource, actor; a SPIFFE ID is at most 2048
+// bytes) and name (tool server and name, action, resource kind, role) a
+// request may carry; a grant's scope items name the same things.
+inline constexpr size_t kMaxIdBytes = 2048;
+inline constexpr size_t kMaxNameBytes = 256;
 
 using StringList = google::protobuf::RepeatedPtrField<std::string>;
 using Struct = google::protobuf::Struct;

@@ -11,9 +11,12 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/authn/base64url.h"
+#include "server/model/request.h"
 
 namespace verdict::grants {
 namespace {
+
+using ::verdict::model::kMaxNameBytes;
 
 using ::testing::HasSubstr;
 

@@ -14,10 +14,13 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/model/request.h"
 #include "tests/grants/grant_test_keys.h"
 
 namespace verdict::grants {
 namespace {
+
+using ::verdict::model::kMaxNameBytes;
 
 using ::testing::HasSubstr;
 using testing::ReadFile;
