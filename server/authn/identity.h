@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "google/protobuf/repeated_ptr_field.h"
@@ -30,6 +31,9 @@ struct Identity {
   std::string trust_domain;  // SPIFFE trust domain, empty if not a SPIFFE ID
   std::string method;        // "jwt" or "x509"
   std::string issuer;        // token iss, or the trust domain for X.509
+  // A JWT's `aud` values that its issuer accepts (decision/mcp_servers.h
+  // binds them to MCP servers); empty for X.509-SVIDs.
+  std::vector<std::string> audiences;
   absl::Time expires_at = absl::InfinitePast();  // the credential's expiry
 
   // The engine's view of this identity; borrows from *this.

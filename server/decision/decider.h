@@ -56,6 +56,7 @@
 #include "server/authn/identity.h"
 #include "server/decision/clock.h"
 #include "server/decision/decision_observer.h"
+#include "server/decision/mcp_servers.h"
 #include "server/decision/outcome.h"
 #include "server/decision/request_validation.h"
 #include "server/decision/snapshot_source.h"
@@ -87,6 +88,8 @@ struct DeciderOptions {
   const grants::RevocationList* revocations = nullptr;
   // Not owned; null: authentication failures are not counted.
   metrics::Metrics* metrics = nullptr;
+  // Not owned; null: no MCP server is bound to its audience or callers.
+  const McpServers* mcp_servers = nullptr;
 };
 
 // What the caller may ask (CallerTrust decides it from the connection).

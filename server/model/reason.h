@@ -31,13 +31,32 @@ enum class ReasonCode : uint8_t {
   kEvaluationError,      // an internal or condition error: fail closed
   kInvalidRequest,       // the request is malformed or over a limit
   kAuditUnavailable,  // the decision log cannot be written (on_failure: deny)
+  kConditional,       // a listed item: allowed or not depends on unknowns
+  kInsufficientScope,  // an allow rule applies but needs scopes the token lacks
+  kPolicyUnavailable,  // no policy set is loaded
 };
 
 inline constexpr int kReasonCodeCount =
-    static_cast<int>(ReasonCode::kAuditUnavailable) + 1;
+    static_cast<int>(ReasonCode::kPolicyUnavailable) + 1;
 
 // The wire name of a code, e.g. "no_matching_rule".
 std::string_view ReasonCodeName(ReasonCode code);
+
+// What kind of refusal a code is, so that a PEP answers it without a table
+// of its own: an MCP server over HTTP maps authentication to 401,
+// authorization to 403, invalid request to 400 and unavailable to 503
+// (docs/mcp.md). Codes that allow (allowed_by_rule) or show a listed item
+// (conditional) are authorization.
+enum class ReasonCategory : uint8_t {
+  kAuthentication,
+  kAuthorization,
+  kInvalidRequest,
+  kUnavailable,
+};
+
+ReasonCategory CategoryOf(ReasonCode code);
+// "authentication", "authorization", "invalid_request", "unavailable".
+std::string_view ReasonCategoryName(ReasonCategory category);
 
 }  // namespace verdict::model
 

@@ -71,6 +71,14 @@ struct Delegation {
 };
 
 struct Request {
+  // For a listed item, the listing method (tools/list, ...); `action` is
+  // then the call it lists (mcp_method.h). Empty for any other request.
+  std::string_view listing;
+  // What the request cannot know yet, so conditions see it as unknown
+  // rather than missing and the answer may be Decision::kConditional: a
+  // listed item's arguments, and its resource when the item names none.
+  bool arguments_unknown = false;
+  bool resource_unknown = false;
   Principal subject;
   const Principal* actor = nullptr;  // nearest actor; null without delegation
   Delegation delegation;
