@@ -6,7 +6,10 @@
 // at least one error with a code and a position; a condition folded to a
 // constant evaluates to that constant; a condition that does not read `now`
 // gives the same truth at any time (the engine's time_dependent flag, and so
-// what may be cached, rests on it).
+// what may be cached, rests on it); with the arguments and resource unknown,
+// as in a listing, an answer that is true or false is the answer for the
+// request's actual arguments and resource (partial evaluation is sound: a
+// listing may show or hide an item on it), and an unknown names its paths.
 
 #include <cstdint>
 #include <string_view>
@@ -50,6 +53,24 @@ void FuzzOneInput(std::string_view input) {
       Require(
           engine::EvaluateCondition(*program, later, &scratch).truth == truth,
           "a condition that does not read now ignores the clock");
+    }
+    model::Request listed = request;
+    listed.arguments_unknown = true;
+    listed.resource_unknown = true;
+    listed.resource = {};
+    const engine::Truth partial =
+        engine::EvaluateCondition(*program, listed, &scratch).truth;
+    if (partial == engine::Truth::kUnknown) {
+      Require(!scratch.unknown_paths().empty(),
+              "an unknown result names what it depends on");
+    } else if (partial != engine::Truth::kError) {
+      Require(partial == truth,
+              "a known answer with unknowns holds for the actual values");
+    }
+    if (program->constant_value().has_value()) {
+      Require(partial == (*program->constant_value() ? engine::Truth::kTrue
+                                                     : engine::Truth::kFalse),
+              "a folded condition ignores unknowns");
     }
   }
 }

@@ -5,7 +5,10 @@
 // compile reports at least one diagnostic, each with a code; in a compiled
 // set, the index returns every rule whose target matches (probed with one
 // concrete (action, server, tool) per rule, made from the rule's own globs);
-// and evaluating the fixed requests, with and without explain, decides alike.
+// and evaluating the fixed requests, with and without explain, decides alike,
+// also as listed items (tools/list), whose answers are consistent: a
+// conditional one names its paths and starts with a conditional reason, an
+// insufficient_scope names the scopes, and no other answer carries either.
 
 #include <algorithm>
 #include <cstdint>
@@ -52,7 +55,7 @@ void CheckCandidates(const policy::PolicySet& set, std::string_view action,
   }
 }
 
-void Decide(const policy::PolicySet& set, const model::Request& request) {
+void DecideOnce(const policy::PolicySet& set, const model::Request& request) {
   model::EvalScratch scratch;
   engine::Result plain;
   engine::Evaluate(set, request, {}, &scratch, &plain);
@@ -61,6 +64,33 @@ void Decide(const policy::PolicySet& set, const model::Request& request) {
   Require(plain.decision == explained.decision,
           "explain does not change the decision");
   Require(!plain.reasons.empty(), "every decision gives a reason");
+  const bool conditional = plain.decision == model::Decision::kConditional;
+  Require(conditional == !plain.depends_on.empty(),
+          "exactly the conditional answers depend on paths");
+  Require(!conditional ||
+              plain.reasons.front().code == model::ReasonCode::kConditional,
+          "a conditional answer's first reason is conditional");
+  Require(!conditional || plain.obligations_from.empty(),
+          "a conditional answer has no obligations");
+  Require((plain.reasons.front().code ==
+           model::ReasonCode::kInsufficientScope) ==
+              !plain.required_scopes.empty(),
+          "exactly insufficient_scope names required scopes");
+  Require(request.listing.empty() || plain.required_scopes.empty(),
+          "a listing never refuses for scopes");
+}
+
+// Decides `request` as a call and, for a tools/call, as a listed item.
+void Decide(const policy::PolicySet& set, const model::Request& request) {
+  DecideOnce(set, request);
+  if (request.action != "tools/call") return;
+  model::Request listed = request;
+  listed.listing = "tools/list";
+  listed.arguments_unknown = true;
+  listed.resource_unknown = true;
+  DecideOnce(set, listed);
+  listed.resource = {};
+  DecideOnce(set, listed);
 }
 
 void FuzzOneInput(std::string_view input) {

@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "client/cli/commands.h"
 #include "client/verdict_client.h"
@@ -22,7 +23,9 @@ constexpr char kUsage[] =
     "Asks a running verdictd for one decision and prints it with its reasons.\n"
     "V in K=V is YAML: 3 is a number, true a bool, [a, b] a list, {k: v} a "
     "map.\n"
-    "Exit status: 0 allow, 1 deny, 2 error.\n"
+    "A listing (--action tools/list, ...) may answer CONDITIONAL: the item is\n"
+    "shown and its call decided when it comes, on the paths printed.\n"
+    "Exit status: 0 allow, 1 deny or conditional, 2 error.\n"
     "\n"
     "flags:\n";
 
@@ -36,6 +39,8 @@ const std::vector<FlagSpec>& CheckFlags() {
        "the server certificate's SPIFFE ID (with --ca)"},
       {"subject", "ID", "asserted subject id"},
       {"role", "R", "a role of the subject", Repeated::kCollect},
+      {"scope", "S", "an OAuth scope of the asserted subject",
+       Repeated::kCollect},
       {"attr", "K=V", "a subject attribute", Repeated::kCollect},
       {"token", "JWT", "a bearer token credential"},
       {"grant", "TOKEN", "a task grant credential"},
@@ -94,6 +99,9 @@ absl::StatusOr<v1::CheckRequest> BuildRequest(const ParsedFlags& args) {
   v1::Subject* subject = request.mutable_subject();
   subject->set_id(args.Get("subject", ""));
   for (const std::string& role : args.GetAll("role")) subject->add_roles(role);
+  for (const std::string& scope : args.GetAll("scope")) {
+    subject->add_scopes(scope);
+  }
   if (absl::Status s =
           AddPairs("attr", args.GetAll("attr"), subject->mutable_attributes());
       !s.ok()) {
@@ -157,12 +165,22 @@ std::string RuleName(const std::string& policy, const std::string& rule) {
 
 void PrintText(const v1::CheckResponse& response, bool explain,
                std::ostream& out) {
-  out << (response.decision() == v1::ALLOW ? "ALLOW" : "DENY") << "\n";
+  // A conditional answer travels as a DENY, so that clients that do not
+  // know it hide the item; it is not a deny, and says what it waits for.
+  const bool conditional =
+      response.decision() != v1::ALLOW && response.conditional();
+  out << (response.decision() == v1::ALLOW ? "ALLOW"
+          : conditional                    ? "CONDITIONAL"
+                                           : "DENY")
+      << "\n";
   for (const v1::Reason& reason : response.reasons()) {
     out << "  " << reason.code() << "  "
         << RuleName(reason.policy(), reason.rule());
     if (!reason.message().empty()) out << "  " << reason.message();
     out << "\n";
+  }
+  if (conditional) {
+    out << "depends_on: " << absl::StrJoin(response.depends_on(), ", ") << "\n";
   }
   if (!response.obligations().fields().empty()) {
     std::string json;
@@ -284,6 +302,7 @@ int RunCheck(const std::vector<std::string>& argv, std::ostream& out,
   } else {
     PrintText(*response, args->Has("explain"), out);
   }
+  // Conditional is not an allow: like a deny, it exits 1.
   return response->decision() == v1::ALLOW ? kExitOk : kExitDenied;
 }
 

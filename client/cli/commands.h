@@ -13,7 +13,7 @@ namespace verdict::cli {
 
 // Exit codes shared by the subcommands.
 inline constexpr int kExitOk = 0;      // allow; success
-inline constexpr int kExitDenied = 1;  // deny
+inline constexpr int kExitDenied = 1;  // deny, or conditional
 inline constexpr int kExitError = 2;   // bad flags, unreachable server
 
 // `verdict check`: asks a live verdictd for one decision.

@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "server/model/mcp_method.h"
 #include "server/model/value.h"
 #include "server/policy/glob.h"
 #include "server/policy/program.h"
@@ -44,6 +45,16 @@ constexpr std::array<std::string_view, 18> kMcpMethods = {
     "ping",
     "notifications/initialized",
     "notifications/cancelled",
+};
+
+// The listing methods: each lists a call (model::ListedCall), and a listed
+// item is decided as that call, so what a listing shows follows the rules
+// for its call.
+constexpr std::array<std::string_view, 4> kListings = {
+    "tools/list",
+    "prompts/list",
+    "resources/list",
+    "resources/templates/list",
 };
 
 absl::string_view AbslView(std::string_view s) {
@@ -117,9 +128,36 @@ bool ListsOverlap(const std::vector<Glob>& a, const std::vector<Glob>& b) {
   return false;
 }
 
-bool TargetsOverlap(const Rule& a, const Rule& b) {
-  return ListsOverlap(a.actions, b.actions) &&
-         ListsOverlap(a.servers, b.servers) && ListsOverlap(a.tools, b.tools);
+// True when some name certainly matches both lists: an empty list matches
+// every name, and when one glob covers another, whatever the inner one
+// matches the outer does too. Errs towards false.
+bool ListsSurelyOverlap(const std::vector<Glob>& a,
+                        const std::vector<Glob>& b) {
+  if (a.empty() || b.empty()) return true;
+  for (const Glob& x : a) {
+    for (const Glob& y : b) {
+      if (GlobCovers(x, y) || GlobCovers(y, x)) return true;
+    }
+  }
+  return false;
+}
+
+// Could one request's action match both a deny and an allow? A listed item
+// is decided as its call, so an allow for the call meets a deny for the
+// listing.
+bool ActionsOverlap(const Rule& deny, const Rule& allow) {
+  if (ListsOverlap(deny.actions, allow.actions)) return true;
+  return std::any_of(
+      kListings.begin(), kListings.end(), [&](std::string_view listing) {
+        return CanMatch(deny.actions, listing) &&
+               CanMatch(allow.actions, model::ListedCall(listing));
+      });
+}
+
+bool TargetsOverlap(const Rule& deny, const Rule& allow) {
+  return ActionsOverlap(deny, allow) &&
+         ListsOverlap(deny.servers, allow.servers) &&
+         ListsOverlap(deny.tools, allow.tools);
 }
 
 // Could one subject pass both rules' subject filters? Roles never exclude:
@@ -133,6 +171,29 @@ bool SubjectsOverlap(const Rule& a, const Rule& b) {
     }
   }
   return true;
+}
+
+// True when some subject id certainly passes both rules' subject filters:
+// a pattern of one of them, read as an id, that every filter matches (a
+// glob matches its own text). Roles never exclude. Errs towards false.
+bool SomeSubjectPassesBoth(const Rule& a, const Rule& b) {
+  std::vector<const std::vector<Glob>*> filters;
+  for (const std::vector<Glob>* list :
+       {&a.policy_subjects, &a.subjects, &b.policy_subjects, &b.subjects}) {
+    if (!list->empty()) filters.push_back(list);
+  }
+  if (filters.empty()) return true;
+  for (const std::vector<Glob>* list : filters) {
+    for (const Glob& witness : *list) {
+      if (std::all_of(filters.begin(), filters.end(),
+                      [&](const std::vector<Glob>* filter) {
+                        return CanMatch(*filter, witness.pattern());
+                      })) {
+        return true;
+      }
+    }
+  }
+  return false;
 }
 
 bool AlwaysTrue(const Rule& rule) {
@@ -200,6 +261,29 @@ std::string Where(const Rule& rule) {
   return absl::StrCat(AbslView(rule.position.file), ":", rule.position.line);
 }
 
+// "a, b, c".
+std::string Join(const std::vector<std::string_view>& names) {
+  std::string out;
+  for (std::string_view name : names) {
+    absl::StrAppend(&out, out.empty() ? "" : ", ", AbslView(name));
+  }
+  return out;
+}
+
+// The calls `listings` list, in order, each once (resources/list and
+// resources/templates/list both list resources/read).
+std::vector<std::string_view> CallsOf(
+    const std::vector<std::string_view>& listings) {
+  std::vector<std::string_view> calls;
+  for (std::string_view listing : listings) {
+    const std::string_view call = model::ListedCall(listing);
+    if (std::find(calls.begin(), calls.end(), call) == calls.end()) {
+      calls.push_back(call);
+    }
+  }
+  return calls;
+}
+
 class Linter {
  public:
   explicit Linter(const policy::PolicySet& set) : rules_(set.rules()) {}
@@ -209,8 +293,10 @@ class Linter {
       if (rule.effect == Effect::kAllow) {
         CheckBroadAllow(rule);
         CheckShadowed(rule);
+        CheckListingOnlyAllow(rule);
       } else {
         CheckDenyReached(rule);
+        CheckCallableButHidden(rule);
       }
       CheckNeverMatches(rule);
     }
@@ -292,6 +378,99 @@ class Linter {
                      " never changes a decision: no allow rule overlaps its "
                      "targets, subjects and resources, so the default deny "
                      "already applies"));
+  }
+
+  // A deny whose actions name a listing but not the call it lists, for
+  // tools an allow rule lets that call use: the call goes through, but no
+  // listing shows the tool. Certain only for a deny that always applies to
+  // a listed item: no condition and no resource filter (a listed tool names
+  // no resource); the allow must surely share a server, a tool and a
+  // subject with it, and not be shadowed for the call.
+  void CheckCallableButHidden(const Rule& deny) {
+    if (deny.actions.empty() || !AlwaysTrue(deny) || !deny.resources.empty()) {
+      return;
+    }
+    for (std::string_view listing : kListings) {
+      const std::string_view call = model::ListedCall(listing);
+      if (!CanMatch(deny.actions, listing) || CanMatch(deny.actions, call)) {
+        continue;
+      }
+      for (const Rule& allow : rules_) {
+        if (allow.effect != Effect::kAllow || NeverTrue(allow) ||
+            !CanMatch(allow.actions, call) ||
+            !ListsSurelyOverlap(deny.servers, allow.servers) ||
+            !ListsSurelyOverlap(deny.tools, allow.tools) ||
+            !SomeSubjectPassesBoth(deny, allow) ||
+            CallAlwaysDenied(allow, call)) {
+          continue;
+        }
+        Add(deny, "callable_but_hidden",
+            absl::StrCat("deny rule ", Name(deny), " hides from ",
+                         AbslView(listing), " what allow rule ", Name(allow),
+                         " (", Where(allow), ") lets ", AbslView(call),
+                         " use: a call may use it but no listing shows it; "
+                         "deny ",
+                         AbslView(call), " too, or remove the deny"));
+        return;
+      }
+    }
+  }
+
+  // True when a deny with no condition and no subject, role or resource
+  // filter refuses `call` on every server and tool of `allow`.
+  bool CallAlwaysDenied(const Rule& allow, std::string_view call) const {
+    return std::any_of(rules_.begin(), rules_.end(), [&](const Rule& deny) {
+      return deny.effect == Effect::kDeny && AlwaysTrue(deny) &&
+             Unfiltered(deny) && CanMatch(deny.actions, call) &&
+             ListCovers(deny.servers, allow.servers) &&
+             ListCovers(deny.tools, allow.tools);
+    });
+  }
+
+  // An allow whose actions name a listing but not the call it lists: a
+  // listed item is decided as its call, so that part of the rule shows
+  // nothing. When no allow rule for the call can overlap it either, its
+  // tools are neither shown nor callable: it used to list what no call
+  // could use.
+  void CheckListingOnlyAllow(const Rule& allow) {
+    if (allow.actions.empty()) return;
+    std::vector<std::string_view> listings;
+    for (std::string_view listing : kListings) {
+      if (CanMatch(allow.actions, listing) &&
+          !CanMatch(allow.actions, model::ListedCall(listing))) {
+        listings.push_back(listing);
+      }
+    }
+    if (listings.empty()) return;
+    const std::vector<std::string_view> calls = CallsOf(listings);
+    std::vector<std::string_view> uncallable;
+    for (std::string_view call : calls) {
+      if (!AnyAllowMayCall(allow, call)) uncallable.push_back(call);
+    }
+    std::string message = absl::StrCat(
+        "allow rule ", Name(allow), " matches ", Join(listings), " but not ",
+        Join(calls),
+        ", so it shows nothing by itself: a listing shows what its call may "
+        "use; allow the call instead");
+    if (!uncallable.empty()) {
+      absl::StrAppend(&message, "; no allow rule lets ", Join(uncallable),
+                      " reach its tools, so they are shown by no listing and "
+                      "callable by no call");
+    }
+    Add(allow, "listing_only_allow", std::move(message));
+  }
+
+  // True when an allow rule other than `listing` may let `call` reach one
+  // of `listing`'s tools for one of its subjects. Errs towards true.
+  bool AnyAllowMayCall(const Rule& listing, std::string_view call) const {
+    return std::any_of(rules_.begin(), rules_.end(), [&](const Rule& other) {
+      return &other != &listing && other.effect == Effect::kAllow &&
+             !NeverTrue(other) && CanMatch(other.actions, call) &&
+             ListsOverlap(other.servers, listing.servers) &&
+             ListsOverlap(other.tools, listing.tools) &&
+             SubjectsOverlap(other, listing) &&
+             ListsOverlap(other.resources, listing.resources);
+    });
   }
 
   void CheckNeverMatches(const Rule& rule) {

@@ -25,8 +25,21 @@
 //                     disjoint; or an action pattern that matches no known
 //                     MCP method and no other rule's action.
 //  deny_never_reached a deny rule that no allow rule can overlap (targets,
-//                     subjects and resources): without it the answer would
-//                     be the default deny anyway.
+//                     subjects and resources; an allow for a call overlaps
+//                     a deny for the listing of that call): without it the
+//                     answer would be the default deny anyway.
+//  callable_but_hidden
+//                     a deny rule with no condition and no resource filter
+//                     whose `actions` match a listing method (tools/list,
+//                     ...) but not the call it lists, for servers, tools
+//                     and subjects an allow rule surely shares while
+//                     letting that call through: a call may use the tool,
+//                     no listing shows it.
+//  listing_only_allow an allow rule whose `actions` match a listing method
+//                     but not the call it lists: a listed item is decided
+//                     as its call, so this shows nothing by itself. When no
+//                     allow rule for the call can overlap it, its tools are
+//                     shown by no listing and callable by no call.
 //
 // Pure function of the set; thread-safe.
 

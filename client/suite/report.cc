@@ -52,14 +52,24 @@ void WriteReasons(const v1::CheckResponse& response, std::string_view indent,
   }
 }
 
-// The whole answer of a passing test, for --verbose: its decision, every
+// The paths a conditional answer depends on, one line each, as the
+// response orders them.
+void WriteDependsOn(const v1::CheckResponse& response, std::string_view indent,
+                    std::ostream& out) {
+  if (AnswerOf(response) != Expect::kConditional) return;
+  for (const std::string& path : response.depends_on()) {
+    out << indent << "depends_on: " << path << "\n";
+  }
+}
+
+// The whole answer of a passing test, for --verbose: its decision (allow,
+// deny or conditional) with the paths a conditional one depends on, every
 // reason and the obligations (by key, each value as JSON), so that two runs
 // can be compared line by line.
 void WriteAnswer(const v1::CheckResponse& response, std::string_view indent,
                  std::ostream& out) {
-  out << indent
-      << "decision: " << (response.decision() == v1::ALLOW ? "allow" : "deny")
-      << "\n";
+  out << indent << "decision: " << ExpectName(AnswerOf(response)) << "\n";
+  WriteDependsOn(response, indent, out);
   WriteReasons(response, indent, out);
   const auto& fields = response.obligations().fields();
   std::vector<std::string_view> keys;
@@ -157,6 +167,7 @@ void WriteText(const RunReport& report, bool verbose, std::ostream& out) {
       }
       if (result.status == TestStatus::kFail) {
         WriteReasons(result.response, "        ", out);
+        WriteDependsOn(result.response, "        ", out);
       } else if (verbose && result.status == TestStatus::kPass) {
         WriteAnswer(result.response, "        ", out);
       }
@@ -232,6 +243,11 @@ void WriteJunit(const RunReport& report, std::ostream& out) {
             absl::StrAppend(&detail, " ", reason.policy(), "/", reason.rule());
           }
           absl::StrAppend(&detail, "\n");
+        }
+        if (AnswerOf(result.response) == Expect::kConditional) {
+          for (const std::string& path : result.response.depends_on()) {
+            absl::StrAppend(&detail, "depends_on: ", path, "\n");
+          }
         }
         out << "      <failure message=\"" << XmlEscape(first)
             << "\" type=\"assertion\">" << XmlEscape(detail, false)

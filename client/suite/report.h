@@ -2,8 +2,9 @@
 // JUnit XML that CI systems display.
 //
 // Text: one line per suite file, then one line per test with PASS, FAIL or
-// ERROR and its time; failures add the expected and actual decision and
-// every reason with its policy/rule; a final `PASS: n/m` line (and
+// ERROR and its time; failures add the expected and actual answer (allow,
+// deny, or conditional with its depends_on paths) and every reason with its
+// policy/rule; a final `PASS: n/m` line (and
 // FAIL/ERROR lines when non-zero). JUnit: <testsuites> with one <testsuite>
 // per file and one <testcase> per test, <failure> for a wrong answer,
 // <error> for a backend error or a suite file that did not load, with

@@ -1,5 +1,6 @@
 #include "client/suite/runner.h"
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <string_view>
@@ -7,6 +8,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "client/verdict_client.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -76,6 +78,24 @@ std::string ReasonNames(const v1::CheckResponse& response) {
   return out.empty() ? "none" : out;
 }
 
+// Paths sorted and without repeats: depends_on is compared as a set.
+template <typename Range>
+std::vector<std::string> PathSet(const Range& paths) {
+  std::vector<std::string> set(paths.begin(), paths.end());
+  std::sort(set.begin(), set.end());
+  set.erase(std::unique(set.begin(), set.end()), set.end());
+  return set;
+}
+
+// "allow", "deny", "conditional", or "conditional on a, b" with the paths
+// as a set, so that an expected and an actual answer read side by side.
+std::string Describe(Expect answer, const std::vector<std::string>& paths) {
+  if (answer != Expect::kConditional || paths.empty()) {
+    return std::string(ExpectName(answer));
+  }
+  return absl::StrCat("conditional on ", absl::StrJoin(paths, ", "));
+}
+
 std::string JoinPath(const std::string& dir, const std::string& relative) {
   if (dir.empty() || dir == ".") return relative;
   if (dir.back() == '/') return dir + relative;
@@ -119,14 +139,22 @@ bool RunReport::ok() const {
   return counts.failed == 0 && counts.errors == 0;
 }
 
+Expect AnswerOf(const v1::CheckResponse& response) {
+  if (response.decision() == v1::ALLOW) return Expect::kAllow;
+  return response.conditional() ? Expect::kConditional : Expect::kDeny;
+}
+
 std::vector<std::string> Judge(const TestCase& test,
                                const v1::CheckResponse& response) {
   std::vector<std::string> problems;
-  const bool allowed = response.decision() == v1::ALLOW;
-  if (allowed != test.expect_allow) {
+  const Expect answer = AnswerOf(response);
+  const std::vector<std::string> expected = PathSet(test.depends_on);
+  const std::vector<std::string> actual = PathSet(response.depends_on());
+  if (answer != test.expect || (answer == Expect::kConditional &&
+                                !expected.empty() && actual != expected)) {
     problems.push_back(absl::StrCat("expected ",
-                                    test.expect_allow ? "allow" : "deny",
-                                    ", got ", allowed ? "allow" : "deny"));
+                                    Describe(test.expect, expected), ", got ",
+                                    Describe(answer, actual)));
   }
   if (!test.reason.empty()) {
     bool found = false;

@@ -8,10 +8,12 @@
 // v1::CheckResponse, and a test is judged only from that response: a suite
 // that passes in process passes against a server running the same policies.
 //
-// Judging (docs/testing.md): the decision must equal `expect`; `reason`, if
-// given, must equal the code, the rule id or "policy/rule" of one of the
-// response's reasons; `obligations`, if given, must be a subset of the
-// response's: every key present with an equal value.
+// Judging (docs/testing.md): the answer must equal `expect`, where a DENY
+// with `conditional` set is the answer "conditional"; `depends_on`, if
+// given, must equal the response's paths as a set; `reason`, if given, must
+// equal the code, the rule id or "policy/rule" of one of the response's
+// reasons; `obligations`, if given, must be a subset of the response's:
+// every key present with an equal value.
 //
 // Not thread-safe: one Runner per thread.
 
@@ -90,6 +92,10 @@ RunReport RunDirectory(const std::string& dir, Backend* backend,
 // Runs the already loaded `suite`, appending to `*report`.
 void RunSuite(Suite suite, std::string shown_file, Backend* backend,
               const RunOptions& options, RunReport* report);
+
+// The answer `response` gives: allow, deny, or conditional for a DENY that
+// is conditional (older servers never set it, and their DENY is a deny).
+Expect AnswerOf(const v1::CheckResponse& response);
 
 // Judges `response` against `test`, returning one line per mismatch.
 std::vector<std::string> Judge(const TestCase& test,

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "server/common/quote.h"
 #include "server/decision/proto_time.h"
+#include "server/model/mcp_method.h"
 #include "server/policy/policy_files.h"
 #include "server/yaml/reader.h"
 
@@ -32,13 +33,15 @@ constexpr Schema kSuiteSchema = {.name = "suite file",
                                  .required = kSuiteRequired};
 
 constexpr std::string_view kTestKeys[] = {
-    "name",    "description", "subject", "tool",   "action",      "resource",
-    "context", "arguments",   "expect",  "reason", "obligations", "now"};
+    "name",     "description", "subject",   "tool",   "action",
+    "resource", "context",     "arguments", "expect", "depends_on",
+    "reason",   "obligations", "now"};
 constexpr std::string_view kTestRequired[] = {"name", "expect"};
 constexpr Schema kTestSchema = {
     .name = "test", .prefix = "", .keys = kTestKeys, .required = kTestRequired};
 
-constexpr std::string_view kSubjectKeys[] = {"id", "roles", "attributes"};
+constexpr std::string_view kSubjectKeys[] = {"id", "roles", "scopes",
+                                             "attributes"};
 constexpr Schema kSubjectSchema = {
     .name = "subject", .prefix = "subject.", .keys = kSubjectKeys};
 
@@ -100,6 +103,8 @@ class Loader {
         if (reader_.String(f, &id)) out->set_id(std::move(id));
       } else if (f.key == "roles") {
         StringList(f, out->mutable_roles());
+      } else if (f.key == "scopes") {
+        StringList(f, out->mutable_scopes());
       } else {
         Struct(f, out->mutable_attributes());
       }
@@ -163,6 +168,55 @@ class Loader {
     *out = it->second;
   }
 
+  // `depends_on`: a non-empty list of non-empty paths.
+  bool DependsOn(const Field& field, std::vector<std::string>* out) {
+    std::vector<yaml::Scalar> paths;
+    if (!reader_.StringList(field, &paths)) return false;
+    if (field.value.size() == 0) {
+      reader_.Error(field.position(), "empty_list",
+                    "\"depends_on\" is an empty list; a conditional answer "
+                    "depends on at least one path (omit the key to not check "
+                    "them)");
+      return false;
+    }
+    bool ok = paths.size() == field.value.size();
+    for (yaml::Scalar& path : paths) {
+      if (path.text.empty()) {
+        reader_.Error(path.position, "invalid_value",
+                      "\"depends_on\" holds an empty path; write attribute "
+                      "paths such as tool.arguments.path");
+        ok = false;
+        continue;
+      }
+      out->push_back(std::move(path.text));
+    }
+    return ok;
+  }
+
+  // Only a listing can be conditional, and only a conditional answer has
+  // paths: either mistake would make a test that can never pass.
+  void CheckConditional(const TestCase& test,
+                        const std::optional<Field>& expect,
+                        const std::optional<Field>& depends_on) {
+    if (!expect.has_value()) return;
+    if (test.expect == Expect::kConditional &&
+        model::ListedCall(test.request.action()).empty()) {
+      reader_.Error(
+          expect->position(), "invalid_value",
+          absl::StrCat("expect: conditional is a listing's answer (tools/list, "
+                       "prompts/list, resources/list, "
+                       "resources/templates/list); action ",
+                       QuoteToken(test.request.action()),
+                       " is decided allow or deny"));
+    }
+    if (depends_on.has_value() && test.expect != Expect::kConditional) {
+      reader_.Error(depends_on->position(), "invalid_value",
+                    absl::StrCat("\"depends_on\" is checked only with expect: "
+                                 "conditional, not ",
+                                 AbslView(ExpectName(test.expect))));
+    }
+  }
+
   void LoadTest(const YAML::Node& node, absl::flat_hash_set<std::string>* names,
                 Suite* suite) {
     TestCase test;
@@ -171,6 +225,8 @@ class Loader {
     test.column = position.column;
     test.request.set_action(std::string(kDefaultAction));
     std::optional<Field> arguments;
+    std::optional<Field> expect_field;
+    std::optional<Field> depends_on_field;
     const bool is_map =
         reader_.ForEachField(node, kTestSchema, [&](const Field& f) {
           const std::string_view k = f.key;
@@ -202,9 +258,12 @@ class Loader {
             arguments.emplace(f);
           } else if (k == "expect") {
             size_t expect = 0;
-            if (reader_.OneOf(f, {"allow", "deny"}, &expect)) {
-              test.expect_allow = expect == 0;
+            if (reader_.OneOf(f, {"allow", "deny", "conditional"}, &expect)) {
+              test.expect = static_cast<Expect>(expect);
+              expect_field.emplace(f);
             }
+          } else if (k == "depends_on") {
+            if (DependsOn(f, &test.depends_on)) depends_on_field.emplace(f);
           } else if (k == "reason") {
             reader_.String(f, &test.reason);
           } else if (k == "obligations") {
@@ -230,6 +289,7 @@ class Loader {
           }
         });
     if (!is_map) return;
+    CheckConditional(test, expect_field, depends_on_field);
     // Test arguments go over the tool's, key by key, whatever the key order.
     if (arguments.has_value()) {
       google::protobuf::Struct extra;
@@ -294,6 +354,18 @@ class Loader {
 };
 
 }  // namespace
+
+std::string_view ExpectName(Expect expect) {
+  switch (expect) {
+    case Expect::kAllow:
+      return "allow";
+    case Expect::kDeny:
+      return "deny";
+    case Expect::kConditional:
+      return "conditional";
+  }
+  return "deny";
+}
 
 std::optional<Suite> LoadSuite(std::string_view file, std::string_view text,
                                std::vector<SuiteError>* errors) {

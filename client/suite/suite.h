@@ -6,8 +6,10 @@
 // sends, so a suite means the same thing in process and against a server.
 // The loader declares the schema to the YAML reader (server/yaml/reader.h):
 // unknown and duplicate keys, wrong types, unknown fixture names, duplicate
-// test names, bad `expect` values and timestamps are SuiteErrors with
-// file:line:col, collected rather than stopping at the first.
+// test names, bad `expect` values (conditional is only a listing's answer),
+// `depends_on` without `expect: conditional` and bad timestamps are
+// SuiteErrors with file:line:col, collected rather than stopping at the
+// first.
 //
 // Never throws; pure functions apart from FindSuiteFiles, which reads a
 // directory; thread-safe.
@@ -30,13 +32,24 @@ namespace verdict::suite {
 // Verdict reads, with its code and position.
 using SuiteError = yaml::Diagnostic;
 
+// The three answers a test may expect. A conditional answer is a listing
+// item shown to the agent whose use is decided at call time (the response's
+// decision is DENY with `conditional` set).
+enum class Expect { kAllow, kDeny, kConditional };
+
+// "allow", "deny" or "conditional", as suites spell them.
+std::string_view ExpectName(Expect expect);
+
 struct TestCase {
   std::string name;
   int line = 0;  // where the test's mapping starts
   int column = 0;
   // Subject, tool, action, resource, context, and `now` as evaluate_at.
   v1::CheckRequest request;
-  bool expect_allow = false;
+  Expect expect = Expect::kDeny;
+  // With kConditional: the attribute paths the answer must depend on,
+  // compared as a set (order and repeats do not matter); empty: not checked.
+  std::vector<std::string> depends_on;
   // A rule id, "policy/rule" or a reason code that must be among the
   // response's reasons; empty: not checked.
   std::string reason;

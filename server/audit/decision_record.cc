@@ -23,7 +23,7 @@ constexpr size_t kRecordBound =
     (kMaxRequestIdBytes + 2) + (kMaxTraceparentBytes + 2) +
     (kMaxTracestateBytes + 2) + 2 * (kMaxBatchFieldBytes + 2) +
     (kMaxMessageBytes + 2) + kMaxReasons * (3 * (kMaxMessageBytes + 2) + 40) +
-    16;
+    kMaxReasons * (kMaxMessageBytes + 3) + 16;
 static_assert(kRecordBound <= kMaxDecisionRecordBytes);
 
 // A cursor into a buffer of kMaxDecisionRecordBytes: the field limits bound
@@ -327,9 +327,26 @@ size_t FormatDecisionRecord(const DecisionRecordInput& input, char* buffer,
   if (input.context != nullptr && StructDigest(*input.context, hex)) {
     out.Put(std::string_view(hex, sizeof(hex)));
   }
-  out.Put(input.decision == model::Decision::kAllow
-              ? "\",\"decision\":\"allow\""
-              : "\",\"decision\":\"deny\"");
+  switch (input.decision) {
+    case model::Decision::kAllow:
+      out.Put("\",\"decision\":\"allow\"");
+      break;
+    case model::Decision::kConditional:
+      out.Put("\",\"decision\":\"conditional\"");
+      break;
+    case model::Decision::kDeny:
+      out.Put("\",\"decision\":\"deny\"");
+      break;
+  }
+  if (!input.depends_on.empty()) {
+    out.Put(",\"depends_on\":[");
+    const int paths = static_cast<int>(input.depends_on.size());
+    for (int i = 0; i < paths && i < kMaxReasons; ++i) {
+      if (i > 0) out.Put(',');
+      whole &= PutJsonString(input.depends_on[i], kMaxMessageBytes, out);
+    }
+    out.Put(']');
+  }
   out.Put(",\"reasons\":[");
   const int reasons = static_cast<int>(input.reasons.size());
   for (int i = 0; i < reasons && i < kMaxReasons; ++i) {

@@ -6,11 +6,11 @@
 // when not CheckBatch), caller, subject (id, how it was authenticated, and for
 // a credential that did not verify, the authenticator's message), delegation
 // chain, tool (server, name), action, resource (kind, id), a digest of the
-// context, decision, reasons (code, policy, rule), policy revision and
-// latency. What is never written: credentials of any kind, and the values of
-// the context, the tool arguments or the attributes, which may carry
-// secrets; the context's SHA-256 digest lets an auditor match a record to a
-// request without storing it.
+// context, decision (and the paths a conditional one depends on), reasons
+// (code, policy, rule), policy revision and latency. What is never written:
+// credentials of any kind, and the values of the context, the tool arguments or
+// the attributes, which may carry secrets; the context's SHA-256 digest lets an
+// auditor match a record to a request without storing it.
 //
 // Every field has a byte limit and the reasons a count limit, so a record is
 // at most kMaxDecisionRecordBytes whatever the request held (about 26 KiB at
@@ -81,6 +81,8 @@ struct DecisionRecordInput {
   // The answer given: the decision, its reasons in order (code, and the
   // deciding rule's policy and id) and the revision that decided.
   model::Decision decision = model::Decision::kDeny;
+  // With a conditional answer: the attribute paths it depends on.
+  absl::Span<const std::string_view> depends_on = {};
   absl::Span<const engine::Reason> reasons = {};
   std::string_view policy_revision = {};
   absl::Duration latency = absl::ZeroDuration();  // from receipt of the call

@@ -1,9 +1,13 @@
 #include "server/authn/jwt_authenticator.h"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "server/authn/base64url.h"
@@ -65,6 +69,9 @@ bool AppendStrings(const nlohmann::json& claim, bool split_string,
 
 struct JwtAuthenticator::Issuer {
   JwtIssuerOptions options;
+  // options.audiences as a set: with every MCP server's resource in it, a
+  // token's aud list is checked in time linear in its length.
+  absl::flat_hash_set<std::string> audiences;
   std::array<bool, kJwsAlgorithmCount> allowed{};
   mutable absl::Mutex mu;
   std::shared_ptr<const JwkSet> keys ABSL_GUARDED_BY(mu);
@@ -105,6 +112,8 @@ absl::StatusOr<std::unique_ptr<JwtAuthenticator>> JwtAuthenticator::Create(
     }
     auto issuer = std::make_unique<Issuer>();
     issuer->options = issuer_options;
+    issuer->audiences.insert(issuer_options.audiences.begin(),
+                             issuer_options.audiences.end());
     if (issuer_options.algorithms.empty()) return invalid("no algorithms");
     for (const std::string& algorithm : issuer_options.algorithms) {
       const std::optional<JwsAlgorithm> parsed = ParseJwsAlgorithm(algorithm);
@@ -292,32 +301,34 @@ AuthOutcome JwtAuthenticator::Verify(std::string_view token,
     }
   }
 
-  // Audience (RFC 8707): minted for this server, or refused.
+  // Audience (RFC 8707): minted for an accepted audience, or refused. The
+  // accepted values stay with the identity, which decision/mcp_servers.h
+  // binds to the MCP server a request names.
+  auto identity = std::make_shared<Identity>();
   const auto aud = claims->find("aud");
-  bool audience_ok = false;
   if (aud != claims->end()) {
-    auto accepted = [&issuer](const nlohmann::json& value) {
-      if (!value.is_string()) return false;
-      for (const std::string& audience : issuer.options.audiences) {
-        if (value.get_ref<const std::string&>() == audience) return true;
+    auto take = [&issuer, &identity](const nlohmann::json& value) {
+      if (!value.is_string()) return;
+      const std::string& text = value.get_ref<const std::string&>();
+      const std::vector<std::string>& taken = identity->audiences;
+      if (issuer.audiences.contains(text) &&
+          std::find(taken.begin(), taken.end(), text) == taken.end()) {
+        identity->audiences.push_back(text);
       }
-      return false;
     };
     if (aud->is_array()) {
-      for (const auto& value : *aud)
-        audience_ok = audience_ok || accepted(value);
+      for (const auto& value : *aud) take(value);
     } else {
-      audience_ok = accepted(*aud);
+      take(*aud);
     }
   }
-  if (!audience_ok) {
+  if (identity->audiences.empty()) {
     return Fail(ReasonCode::kAudienceMismatch,
                 "token aud does not name an accepted audience");
   }
 
   // Claim mapping.
   const JwtClaimMapping& mapping = issuer.options.claims;
-  auto identity = std::make_shared<Identity>();
   const auto subject = claims->find(mapping.subject);
   if (subject == claims->end() || !subject->is_string() ||
       subject->get_ref<const std::string&>().empty()) {

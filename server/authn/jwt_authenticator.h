@@ -13,11 +13,13 @@
 // exp, nbf, iat (with clock skew), the maximum lifetime and the audience
 // (RFC 8707: "aud" must contain an accepted audience). Header members jku,
 // x5u, jwk and x5c are ignored: keys come only from the configured JWKS file.
+// The identity of a verified token carries its accepted "aud" values, in
+// token order without repeats (Identity::audiences).
 //
-// Verified tokens are cached by SHA-256 until exp plus skew; a change of any
-// JWKS clears the cache. JWKS files are re-read when their stamp changes
-// (ReloadChangedKeys, or automatically after StartWatching); a file that no
-// longer parses keeps its previous keys.
+// Verified tokens are cached by SHA-256 until exp plus skew, identity and
+// all; a change of any JWKS clears the cache. JWKS files are re-read when their
+// stamp changes (ReloadChangedKeys, or automatically after StartWatching); a
+// file that no longer parses keeps its previous keys.
 //
 // Thread-safe: Authenticate runs concurrently with itself and with reloads.
 
@@ -54,9 +56,12 @@ struct JwtClaimMapping {
 };
 
 struct JwtIssuerOptions {
-  std::string issuer;                  // matched exactly against "iss"
-  std::string jwks_file;               // local file, re-read when it changes
-  std::vector<std::string> audiences;  // at least one
+  std::string issuer;     // matched exactly against "iss"
+  std::string jwks_file;  // local file, re-read when it changes
+  // Accepted "aud" values, at least one. verdictd passes the issuer's own
+  // and every MCP server's resource; which audience fits which MCP server is
+  // decided later (decision/mcp_servers.h), not here.
+  std::vector<std::string> audiences;
   std::vector<std::string> algorithms = {"RS256", "ES256", "EdDSA"};
   absl::Duration clock_skew = absl::Seconds(30);
   absl::Duration max_lifetime = absl::Hours(1);  // zero: no cap

@@ -1,5 +1,6 @@
 #include "server/config/config.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
 #include <iterator>
@@ -7,6 +8,7 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -20,8 +22,9 @@ using yaml::Field;
 using yaml::Schema;
 
 constexpr std::string_view kRootKeys[] = {
-    "listen",         "metrics_listen", "policies", "tls",    "callers",
-    "authentication", "grants",         "audit",    "limits", "decisions"};
+    "listen",  "metrics_listen", "policies",    "tls",
+    "callers", "authentication", "mcp_servers", "grants",
+    "audit",   "limits",         "decisions"};
 constexpr Schema kRoot = {
     .name = "configuration", .prefix = "", .keys = kRootKeys};
 
@@ -53,8 +56,9 @@ constexpr Schema kAuthentication = {.name = "authentication",
 constexpr std::string_view kJwtKeys[] = {
     "issuer",     "jwks_file",    "audiences", "algorithms",
     "clock_skew", "max_lifetime", "claims"};
-constexpr std::string_view kJwtRequired[] = {"issuer", "jwks_file",
-                                             "audiences"};
+// `audiences` too unless mcp_servers names a resource: checked once the
+// whole file is read (ConfigReader::CheckAudiences).
+constexpr std::string_view kJwtRequired[] = {"issuer", "jwks_file"};
 constexpr Schema kJwt = {.name = "JWT issuer",
                          .prefix = "authentication.jwt.",
                          .keys = kJwtKeys,
@@ -71,6 +75,14 @@ constexpr Schema kX509 = {.name = "trust domain",
                           .prefix = "authentication.x509.",
                           .keys = kX509Keys,
                           .required = kX509Keys};
+
+constexpr std::string_view kMcpServerKeys[] = {"name", "resource",
+                                               "resource_metadata", "callers"};
+constexpr std::string_view kMcpServerRequired[] = {"name", "resource"};
+constexpr Schema kMcpServer = {.name = "MCP server",
+                               .prefix = "mcp_servers.",
+                               .keys = kMcpServerKeys,
+                               .required = kMcpServerRequired};
 
 constexpr std::string_view kGrantsKeys[] = {"signing_key_file", "max_ttl",
                                             "revocation_file"};
@@ -102,6 +114,70 @@ constexpr Schema kDecisions = {
 
 constexpr absl::Duration kNoLimit = absl::InfiniteDuration();
 
+// What the checks need of an absolute http(s) URI.
+struct HttpUri {
+  bool https = false;
+  std::string_view host;  // with its brackets when it is an IPv6 literal
+};
+
+// Why `uri` is not an absolute http or https URI with a host, without user
+// info or fragment, or empty when it is one (and `*parsed` is set). The host
+// must be lower case: tokens carry the canonical form and audiences compare
+// exactly.
+std::string HttpUriProblem(std::string_view uri, HttpUri* parsed) {
+  for (const char c : uri) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte <= 0x20 || byte >= 0x7F) {
+      return "has a space, a control character or a byte that is not ASCII "
+             "(percent-encode it)";
+    }
+  }
+  std::string_view rest = uri;
+  const bool https = rest.starts_with("https://");
+  if (https) {
+    rest.remove_prefix(8);
+  } else if (rest.starts_with("http://")) {
+    rest.remove_prefix(7);
+  } else {
+    return "does not start with https:// or http://";
+  }
+  if (rest.find('#') != std::string_view::npos) return "has a fragment";
+  const std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
+  if (authority.find('@') != std::string_view::npos) return "has user info";
+  // An IPv6 literal is bracketed, and its colons are not the port's.
+  size_t host_end = std::min(authority.rfind(':'), authority.size());
+  if (authority.starts_with("[")) {
+    host_end = authority.find(']');
+    if (host_end == std::string_view::npos) {
+      return "has an unclosed [ in its host";
+    }
+    ++host_end;
+  }
+  const std::string_view name = authority.substr(0, host_end);
+  if (name.empty()) return "has no host";
+  if (host_end < authority.size()) {
+    const std::string_view port = authority.substr(host_end);
+    if (port.size() < 2 || port.size() > 6 || port[0] != ':' ||
+        port.find_first_not_of("0123456789", 1) != std::string_view::npos) {
+      return "has a port that is not a number";
+    }
+  }
+  if (name.find_first_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") !=
+      std::string_view::npos) {
+    return "has upper-case letters in its host (tokens carry the lower-case "
+           "form)";
+  }
+  *parsed = HttpUri{.https = https, .host = name};
+  return "";
+}
+
+// Hosts that only this machine reaches, where plain http leaks nothing.
+bool IsLoopbackHost(std::string_view host) {
+  return host == "localhost" || host == "[::1]" ||
+         (host.starts_with("127.") &&
+          host.find_first_not_of("0123456789.") == std::string_view::npos);
+}
+
 // Reads one document into a Config through the YAML reader, which reports
 // every problem; values that fail keep their defaults.
 class ConfigReader {
@@ -124,6 +200,8 @@ class ConfigReader {
         Callers(field, &config->callers);
       } else if (key == "authentication") {
         Authentication(field, &config->authentication);
+      } else if (key == "mcp_servers") {
+        McpServers(field, &config->mcp_servers);
       } else if (key == "grants") {
         Grants(field, &config->grants);
       } else if (key == "audit") {
@@ -134,6 +212,7 @@ class ConfigReader {
         Decisions(field, &config->decisions);
       }
     });
+    CheckAudiences(config->mcp_servers);
   }
 
  private:
@@ -266,31 +345,128 @@ class ConfigReader {
   }
 
   void Jwt(const YAML::Node& item, JwtIssuerConfig* out) {
-    reader_->ForEachField(item, kJwt, [&](const Field& field) {
-      const std::string_view key = field.key;
-      if (key == "issuer") {
-        reader_->NonEmptyString(field, &out->issuer);
-      } else if (key == "jwks_file") {
-        reader_->NonEmptyString(field, &out->jwks_file);
-      } else if (key == "audiences") {
-        Names(field, &out->audiences);
-        if (field.value.IsSequence() && field.value.size() == 0) {
-          reader_->Error(field.position(), "empty_list",
-                         "\"authentication.jwt.audiences\" needs at least one "
-                         "audience");
-        }
-      } else if (key == "algorithms") {
-        Algorithms(field, &out->algorithms);
-      } else if (key == "clock_skew") {
-        reader_->Duration(field, absl::ZeroDuration(), kNoLimit,
-                          &out->clock_skew);
-      } else if (key == "max_lifetime") {
-        reader_->Duration(field, absl::ZeroDuration(), kNoLimit,
-                          &out->max_lifetime);
+    bool has_audiences = false;
+    const bool is_map =
+        reader_->ForEachField(item, kJwt, [&](const Field& field) {
+          const std::string_view key = field.key;
+          if (key == "issuer") {
+            reader_->NonEmptyString(field, &out->issuer);
+          } else if (key == "jwks_file") {
+            reader_->NonEmptyString(field, &out->jwks_file);
+          } else if (key == "audiences") {
+            has_audiences = true;
+            Names(field, &out->audiences);
+            if (field.value.IsSequence() && field.value.size() == 0) {
+              unbound_issuers_.push_back(
+                  {.position = field.position(), .empty_list = true});
+            }
+          } else if (key == "algorithms") {
+            Algorithms(field, &out->algorithms);
+          } else if (key == "clock_skew") {
+            reader_->Duration(field, absl::ZeroDuration(), kNoLimit,
+                              &out->clock_skew);
+          } else if (key == "max_lifetime") {
+            reader_->Duration(field, absl::ZeroDuration(), kNoLimit,
+                              &out->max_lifetime);
+          } else {
+            Claims(field, &out->claims);
+          }
+        });
+    if (is_map && !has_audiences) {
+      unbound_issuers_.push_back({.position = yaml::PositionOf(item)});
+    }
+  }
+
+  // An issuer without audiences accepts only MCP servers' resources; with
+  // none of those it would accept no token at all, so it is an error then.
+  void CheckAudiences(const std::vector<McpServerConfig>& servers) {
+    for (const McpServerConfig& server : servers) {
+      if (!server.resource.empty()) return;
+    }
+    for (const UnboundIssuer& issuer : unbound_issuers_) {
+      if (issuer.empty_list) {
+        reader_->Error(issuer.position, "empty_list",
+                       "\"authentication.jwt.audiences\" needs at least one "
+                       "audience when mcp_servers names no resource");
       } else {
-        Claims(field, &out->claims);
+        reader_->Error(issuer.position, "missing_key",
+                       "missing required key \"audiences\" in JWT issuer "
+                       "(it may be left out only when mcp_servers names a "
+                       "resource)");
       }
-    });
+    }
+  }
+
+  void McpServers(const Field& section, std::vector<McpServerConfig>* out) {
+    if (!reader_->CheckList(section)) return;
+    // The line where each name was first seen.
+    absl::flat_hash_map<std::string, int> first_line;
+    for (const YAML::Node& item : section.value) {
+      McpServerConfig& server = out->emplace_back();
+      reader_->ForEachField(item, kMcpServer, [&](const Field& field) {
+        if (field.key == "name") {
+          if (!reader_->NonEmptyString(field, &server.name)) return;
+          const auto [first, inserted] =
+              first_line.emplace(server.name, field.position().line);
+          if (!inserted) {
+            reader_->Error(field.position(), "duplicate_mcp_server",
+                           absl::StrCat("MCP server ", QuoteToken(server.name),
+                                        " is named twice (first at line ",
+                                        first->second, ")"));
+          }
+        } else if (field.key == "resource") {
+          Resource(field, &server.resource);
+        } else if (field.key == "resource_metadata") {
+          ResourceMetadata(field, &server.resource_metadata);
+        } else {
+          Names(field, &server.callers);
+          if (field.value.IsSequence() && field.value.size() == 0) {
+            reader_->Error(field.position(), "empty_list",
+                           "\"mcp_servers.callers\" needs at least one glob "
+                           "(leave it out to admit every caller)");
+          }
+        }
+      });
+    }
+  }
+
+  // RFC 8707 section 2: the audience a token for this server carries.
+  void Resource(const Field& field, std::string* out) {
+    std::string uri;
+    if (!reader_->NonEmptyString(field, &uri)) return;
+    HttpUri parsed;
+    if (const std::string problem = HttpUriProblem(uri, &parsed);
+        !problem.empty()) {
+      reader_->Error(
+          field.position(), "invalid_value",
+          absl::StrCat(QuotedName(field),
+                       " must be an absolute http or https URI with a host "
+                       "and no fragment (RFC 8707 section 2); ",
+                       QuoteToken(uri), " ", problem));
+      return;
+    }
+    *out = std::move(uri);
+  }
+
+  // Clients fetch it to find the authorization server (RFC 9728), so it
+  // must not travel in the clear beyond this machine.
+  void ResourceMetadata(const Field& field, std::string* out) {
+    std::string url;
+    if (!reader_->NonEmptyString(field, &url)) return;
+    HttpUri parsed;
+    std::string problem = HttpUriProblem(url, &parsed);
+    if (problem.empty() && !parsed.https && !IsLoopbackHost(parsed.host)) {
+      problem = "is http on a host that is not loopback";
+    }
+    if (!problem.empty()) {
+      reader_->Error(field.position(), "invalid_value",
+                     absl::StrCat(QuotedName(field),
+                                  " must be an https URL (http only on a "
+                                  "loopback host) without a fragment; ",
+                                  QuoteToken(url), " ", problem));
+      return;
+    }
+    *out = std::move(url);
   }
 
   void Algorithms(const Field& field, std::vector<std::string>* out) {
@@ -418,7 +594,15 @@ class ConfigReader {
         absl::string_view(field.key.data(), field.key.size()), "\"");
   }
 
+  // A JWT issuer without audiences, for CheckAudiences: where it is, and
+  // whether it wrote `audiences: []` rather than leaving the key out.
+  struct UnboundIssuer {
+    yaml::Position position;
+    bool empty_list = false;
+  };
+
   yaml::Reader* reader_;
+  std::vector<UnboundIssuer> unbound_issuers_;
 };
 
 absl::Status Failure(absl::StatusCode code,

@@ -10,7 +10,9 @@
 //
 // Parsing checks shape and values only: whether the files a setting names
 // (certificates, keys, JWKS, trust bundles) load, and whether callers rules
-// fit the listener, is checked when verdictd starts.
+// fit the listener, is checked when verdictd starts. The one rule across
+// sections: a JWT issuer may leave out `audiences` only when `mcp_servers`
+// names a resource, so that no issuer accepts a token bound to nothing.
 // Never throws; no global state; safe from any thread.
 
 #ifndef VERDICT_SERVER_CONFIG_CONFIG_H_
@@ -68,6 +70,8 @@ struct JwtClaimsConfig {
 struct JwtIssuerConfig {
   std::string issuer;
   std::string jwks_file;
+  // Its own accepted `aud` values; verdictd adds every MCP server's
+  // resource. Empty only when `mcp_servers` is not.
   std::vector<std::string> audiences;
   std::vector<std::string> algorithms = {"RS256", "ES256", "EdDSA"};
   absl::Duration clock_skew = absl::Seconds(30);
@@ -93,6 +97,18 @@ struct GrantsConfig {
   std::string signing_key_file;
   absl::Duration max_ttl = absl::Minutes(15);
   std::string revocation_file;
+};
+
+// One MCP server verdictd decides for (decision/mcp_servers.h holds the
+// rules; the daemon converts these entries into it). Validated here: a
+// unique non-empty name, `resource` an absolute http(s) URI with a host and
+// no fragment (RFC 8707 section 2), `resource_metadata` an https URL (http
+// only on a loopback host), callers non-empty globs.
+struct McpServerConfig {
+  std::string name;                  // as requests name it in tool.server
+  std::string resource;              // canonical resource URI: tokens' audience
+  std::string resource_metadata;     // empty: derived from `resource`
+  std::vector<std::string> callers;  // globs on caller ids; empty: any caller
 };
 
 enum class AuditFailureMode : uint8_t { kAllow, kDeny };
@@ -135,6 +151,7 @@ struct Config {
   TlsConfig tls;
   std::vector<CallerConfig> callers;
   AuthenticationConfig authentication;
+  std::vector<McpServerConfig> mcp_servers;
   GrantsConfig grants;
   AuditConfig audit;
   LimitsConfig limits;

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -21,12 +22,14 @@
 #include "server/authn/x509_svid_authenticator.h"
 #include "server/common/dir_watcher.h"
 #include "server/common/log.h"
+#include "server/common/quote.h"
 #include "server/decision/decision_recorder.h"
 #include "server/decision/policy_store.h"
 #include "server/grants/grant_token.h"
 #include "server/grants/revocations.h"
 #include "server/metrics/metrics.h"
 #include "server/metrics/metrics_server.h"
+#include "server/policy/glob.h"
 #include "server/policy/policy_files.h"
 #include "server/service/caller_trust.h"
 #include "server/service/reloader.h"
@@ -85,10 +88,27 @@ struct Authenticators {
   std::unique_ptr<authn::X509SvidAuthenticator> x509;
 };
 
+// An issuer's own audiences, then every MCP server's resource: a token for
+// any of them verifies, and decision/mcp_servers.h then binds it to the one
+// MCP server a request names.
+std::vector<std::string> AcceptedAudiences(
+    const config::JwtIssuerConfig& issuer,
+    const std::vector<config::McpServerConfig>& mcp_servers) {
+  std::vector<std::string> audiences = issuer.audiences;
+  for (const config::McpServerConfig& server : mcp_servers) {
+    if (std::find(audiences.begin(), audiences.end(), server.resource) ==
+        audiences.end()) {
+      audiences.push_back(server.resource);
+    }
+  }
+  return audiences;
+}
+
 // Creates (loading every JWKS file and bundle) and starts watching the
 // verifiers that `config` configures.
 absl::StatusOr<Authenticators> StartAuthenticators(
-    const config::AuthenticationConfig& config) {
+    const config::AuthenticationConfig& config,
+    const std::vector<config::McpServerConfig>& mcp_servers) {
   Authenticators out;
   if (!config.jwt.empty()) {
     authn::JwtAuthenticatorOptions options;
@@ -96,7 +116,7 @@ absl::StatusOr<Authenticators> StartAuthenticators(
       options.issuers.push_back(authn::JwtIssuerOptions{
           .issuer = issuer.issuer,
           .jwks_file = issuer.jwks_file,
-          .audiences = issuer.audiences,
+          .audiences = AcceptedAudiences(issuer, mcp_servers),
           .algorithms = issuer.algorithms,
           .clock_skew = issuer.clock_skew,
           .max_lifetime = issuer.max_lifetime,
@@ -298,6 +318,26 @@ void AnnounceTrust(const config::Config& config,
   }
 }
 
+// Says which MCP server each audience binds to and who may ask about it.
+void AnnounceMcpServers(const std::vector<config::McpServerConfig>& configured,
+                        const decision::McpServers& servers) {
+  for (const config::McpServerConfig& entry : configured) {
+    const decision::McpServer& server = *servers.Find(entry.name);
+    std::cerr << "verdictd: MCP server " << QuoteToken(server.name)
+              << ": resource " << server.resource << ", metadata "
+              << server.resource_metadata << "; ";
+    if (server.callers.empty()) {
+      std::cerr << "any caller with check may ask about it\n";
+      continue;
+    }
+    std::cerr << "only callers matching ";
+    for (size_t i = 0; i < server.callers.size(); ++i) {
+      std::cerr << (i == 0 ? "" : ", ") << server.callers[i].pattern();
+    }
+    std::cerr << " may ask about it\n";
+  }
+}
+
 // Waits for `signals`: SIGHUP schedules a reload, SIGINT and SIGTERM return.
 void ServeUntilStopped(const sigset_t& signals, service::Reloader* reloader) {
   while (true) {
@@ -315,7 +355,7 @@ void ServeUntilStopped(const sigset_t& signals, service::Reloader* reloader) {
 }  // namespace
 
 absl::StatusOr<service::ServerOptions> BuildServerOptions(
-    const config::Config& config) {
+    const config::Config& config, decision::McpServers* mcp_servers) {
   service::ServerOptions options;
   options.listen = config.listen;
   options.max_message_bytes = config.limits.max_message_bytes;
@@ -356,6 +396,20 @@ absl::StatusOr<service::ServerOptions> BuildServerOptions(
       !status.ok()) {
     return status;
   }
+  std::vector<decision::McpServerConfig> servers;
+  for (const config::McpServerConfig& server : config.mcp_servers) {
+    servers.push_back(decision::McpServerConfig{
+        .name = server.name,
+        .resource = server.resource,
+        .resource_metadata = server.resource_metadata,
+        .callers = server.callers,
+    });
+  }
+  absl::StatusOr<decision::McpServers> built =
+      decision::McpServers::Build(servers);
+  if (!built.ok()) return built.status();
+  *mcp_servers = *std::move(built);
+  options.decider.mcp_servers = mcp_servers;
   return options;
 }
 
@@ -369,7 +423,7 @@ int Run(const config::Config& config) {
       OpenDecisionLog(config.audit, &metrics);
   decision::DecisionRecorder recorder(&metrics, decision_log.get());
   absl::StatusOr<Authenticators> authenticators =
-      StartAuthenticators(config.authentication);
+      StartAuthenticators(config.authentication, config.mcp_servers);
   if (!authenticators.ok()) {
     std::cerr << "verdictd: authentication: "
               << authenticators.status().message() << "\n";
@@ -380,7 +434,10 @@ int Run(const config::Config& config) {
     std::cerr << "verdictd: grants: " << grants.status().message() << "\n";
     return kExitConfigError;
   }
-  absl::StatusOr<service::ServerOptions> options = BuildServerOptions(config);
+  // Like the authenticators, it outlives the server that reads it.
+  decision::McpServers mcp_servers;
+  absl::StatusOr<service::ServerOptions> options =
+      BuildServerOptions(config, &mcp_servers);
   if (!options.ok()) {
     std::cerr << "verdictd: " << options.status().message() << "\n";
     return kExitConfigError;
@@ -409,6 +466,7 @@ int Run(const config::Config& config) {
     std::cerr << "verdictd: decision log at " << config.audit.path << "\n";
   }
   AnnounceTrust(config, **server);
+  AnnounceMcpServers(config.mcp_servers, mcp_servers);
   std::cerr << "verdictd: serving on " << (*server)->address() << std::endl;
 
   ServeUntilStopped(signals, &(*server)->reloader());

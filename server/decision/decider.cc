@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -16,6 +17,7 @@
 #include "server/engine/engine.h"
 #include "server/grants/grant.h"
 #include "server/model/decision.h"
+#include "server/model/mcp_method.h"
 #include "server/model/request.h"
 
 namespace verdict::decision {
@@ -104,8 +106,8 @@ std::shared_ptr<const grants::VerifiedGrant> VerifyGrant(
 }
 
 // Verifies every credential of a request before any rule runs.
-Authenticated Authenticate(const v1::Credentials* credentials,
-                           const DeciderOptions& options, absl::Time now) {
+Authenticated VerifyCredentials(const v1::Credentials* credentials,
+                                const DeciderOptions& options, absl::Time now) {
   Authenticated out;
   if (credentials == nullptr) return out;
   switch (credentials->credential_case()) {
@@ -172,6 +174,87 @@ IdentityView IdentityOf(const Authenticated& auth, const v1::Subject& subject) {
   return identity;
 }
 
+// Why a request is refused as a whole; the message borrows from the
+// Authenticated, static text or a ServerBinding.
+struct Refusal {
+  ReasonCode code;
+  std::string_view message;
+};
+
+// The refusal of a request that Admit accepted or not, before its items:
+// the caller, the credentials, or an asserted subject from a caller that may
+// not assert one.
+std::optional<Refusal> RefusalOf(const Authenticated& auth,
+                                 const v1::Subject& subject,
+                                 const CallerInfo& caller) {
+  if (!auth.ok) return Refusal{auth.code, auth.message};
+  const bool asserted = auth.subject == nullptr && auth.grant == nullptr;
+  if (!asserted) return std::nullopt;
+  // Nobody is named: whoever may assert identities, this is a 401.
+  if (subject.id().empty()) {
+    return Refusal{ReasonCode::kUnauthenticated, "a credential is required"};
+  }
+  if (!caller.may_assert_identity) {
+    return Refusal{ReasonCode::kCallerNotTrusted,
+                   "the caller may not assert identities: send a credential"};
+  }
+  return std::nullopt;
+}
+
+// Whether a request's caller and credentials may be used for one MCP
+// server (mcp_servers.h), remembered for the next item naming the same
+// server, so that a batch checks (and counts) each server once.
+class ServerBinding {
+ public:
+  ServerBinding(const Authenticated& auth, const CallerInfo& caller,
+                const DeciderOptions& options)
+      : auth_(auth), caller_(caller), options_(options) {}
+
+  std::optional<Refusal> RefusalFor(std::string_view server) {
+    if (options_.mcp_servers == nullptr || options_.mcp_servers->empty()) {
+      return std::nullopt;
+    }
+    if (!checked_ || server != server_) Check(server);
+    if (!refused_) return std::nullopt;
+    return Refusal{code_, message_};
+  }
+
+ private:
+  void Check(std::string_view server) {
+    checked_ = true;
+    server_.assign(server);
+    refused_ = false;
+    const McpServers& servers = *options_.mcp_servers;
+    if (!servers.MaySpeakFor(caller_.id, server)) {
+      refused_ = true;
+      code_ = ReasonCode::kCallerNotTrusted;
+      message_ = absl::StrCat("the caller may not ask about MCP server \"",
+                              Absl(server.substr(0, kMaxShownName)), "\"");
+      return;
+    }
+    if (auth_.subject == nullptr) return;
+    message_ = servers.AudienceProblem(*auth_.subject, server);
+    if (message_.empty()) return;
+    refused_ = true;
+    code_ = ReasonCode::kAudienceMismatch;
+    if (options_.metrics != nullptr) {
+      options_.metrics->CountAuthnFailure(metrics::AuthMethod::kJwt, code_);
+    }
+  }
+
+  // Server names come from the request; messages show this much of them.
+  static constexpr size_t kMaxShownName = 256;
+
+  const Authenticated& auth_;
+  const CallerInfo& caller_;
+  const DeciderOptions& options_;
+  bool checked_ = false;
+  std::string server_;
+  bool refused_ = false;
+  ReasonCode code_ = ReasonCode::kUnauthenticated;
+  std::string message_;
+};
+
 // What every decision of one request shares.
 struct Shared {
   const PolicySnapshot& snapshot;
@@ -183,6 +266,7 @@ struct Shared {
   bool explain;
   absl::Time received;
   Correlation correlation;
+  ServerBinding* binding;
 };
 
 // The parts of one decision of its own.
@@ -190,26 +274,32 @@ struct Item {
   const v1::Tool& tool;
   std::string_view action;
   const v1::Resource* resource;  // null: absent
+  bool credential_presented;
 };
 
 // Decides `item` into `*outcome`, which comes in as a deny without a reason.
 void DecideItem(const Shared& shared, const Item& item,
                 const DeciderOptions& options, Outcome* outcome) {
   const Authenticated& auth = shared.auth;
-  if (!auth.ok) {
-    outcome->Deny(auth.code, auth.message);
+  if (options.mcp_servers != nullptr) {
+    outcome->set_mcp_server(options.mcp_servers->Find(item.tool.server()));
+  }
+  if (std::optional<Refusal> refusal =
+          RefusalOf(auth, shared.subject, shared.caller);
+      refusal.has_value()) {
+    outcome->Deny(refusal->code, refusal->message);
+    return;
+  }
+  if (std::optional<Refusal> refusal =
+          shared.binding->RefusalFor(item.tool.server());
+      refusal.has_value()) {
+    outcome->DenyOwning(refusal->code, std::string(refusal->message));
     return;
   }
   const bool asserted = auth.subject == nullptr && auth.grant == nullptr;
-  if (asserted && !shared.caller.may_assert_identity) {
-    if (shared.subject.id().empty()) {
-      outcome->Deny(ReasonCode::kUnauthenticated, "a credential is required");
-    } else {
-      outcome->Deny(ReasonCode::kCallerNotTrusted,
-                    "the caller may not assert identities: send a credential");
-    }
-    return;
-  }
+  // A listed item is decided as the call it lists (model/mcp_method.h).
+  const std::string_view listed_call = model::ListedCall(item.action);
+  const std::string_view call = listed_call.empty() ? item.action : listed_call;
   if (std::string problem = RequestProblem(
           RequestParts{
               .subject = asserted ? &shared.subject : nullptr,
@@ -227,7 +317,7 @@ void DecideItem(const Shared& shared, const Item& item,
   if (auth.grant != nullptr &&
       !grants::ScopeAllows(
           auth.grant->claims().scope, item.tool.server(), item.tool.name(),
-          item.action,
+          call,
           item.resource != nullptr ? item.resource->kind() : std::string_view(),
           item.resource != nullptr ? item.resource->id()
                                    : std::string_view())) {
@@ -239,7 +329,7 @@ void DecideItem(const Shared& shared, const Item& item,
   }
   const policy::PolicySet* set = shared.snapshot.set.get();
   if (set == nullptr) {
-    outcome->Deny(ReasonCode::kEvaluationError, "no policy set is loaded");
+    outcome->Deny(ReasonCode::kPolicyUnavailable, "no policy set is loaded");
     return;
   }
   outcome->set_identity(IdentityOf(auth, shared.subject));
@@ -263,6 +353,12 @@ void DecideItem(const Shared& shared, const Item& item,
                     &annotations_scratch, &request);
   request.now = shared.evaluate_at != nullptr ? FromProto(*shared.evaluate_at)
                                               : shared.received;
+  if (!listed_call.empty()) {
+    request.listing = item.action;
+    request.action = listed_call;
+    request.arguments_unknown = true;
+    request.resource_unknown = item.resource == nullptr;
+  }
 
   engine::EvalOptions eval_options;
   eval_options.explain = shared.explain;
@@ -281,7 +377,7 @@ void DecideItem(const Shared& shared, const Item& item,
           : std::clamp(auth.expires_at - shared.received, absl::ZeroDuration(),
                        options.cache_ttl);
   outcome->Decide(result, cache_ttl);
-  if (!outcome->allowed()) return;
+  if (!outcome->allowed() && !outcome->conditional()) return;
 
   // Delegation narrows (spec section 5): each actor must be allowed too.
   thread_local engine::Result actor_result;
@@ -290,10 +386,12 @@ void DecideItem(const Shared& shared, const Item& item,
     as_actor.subject = actor;
     eval_options.explain = false;
     engine::Evaluate(*set, as_actor, eval_options, &scratch, &actor_result);
-    if (actor_result.decision == model::Decision::kAllow) {
-      if (actor_result.time_dependent) {
-        outcome->set_cache_ttl(absl::ZeroDuration());
-      }
+    if (actor_result.time_dependent) outcome->set_time_dependent();
+    if (actor_result.decision == model::Decision::kAllow) continue;
+    if (actor_result.decision == model::Decision::kConditional) {
+      // A listed item some actor may not use whatever the arguments is
+      // hidden below; one an actor may use depending on them stays shown.
+      outcome->MakeConditional(actor_result.depends_on);
       continue;
     }
     const std::string_view why =
@@ -339,6 +437,7 @@ void Decide(const Shared& shared, const Item& item,
   const policy::PolicySet* set = shared.snapshot.set.get();
   Outcome outcome(shared.received,
                   set != nullptr ? std::string_view(set->revision()) : "");
+  outcome.set_credential_presented(item.credential_presented);
   DecideItem(shared, item, options, &outcome);
   outcome.set_decided(clock.Now());
   if (options.observer != nullptr) {
@@ -367,6 +466,89 @@ void Decide(const Shared& shared, const Item& item,
   emit(outcome);
 }
 
+// The Admission of a request whose credentials Admit verified into `auth`,
+// for MCP server `server` (empty: none, or several).
+void Admitted(const PolicySnapshot& snapshot, const Authenticated& auth,
+              const v1::Subject& subject, const v1::Credentials* credentials,
+              std::string_view server, const CallerInfo& caller,
+              const DeciderOptions& options, ServerBinding* binding,
+              std::optional<absl::Duration> listing_ttl,
+              AdmissionCallback admitted) {
+  Admission admission;
+  admission.credential_presented =
+      credentials != nullptr &&
+      credentials->credential_case() != v1::Credentials::CREDENTIAL_NOT_SET;
+  if (options.mcp_servers != nullptr && !server.empty()) {
+    admission.mcp_server = options.mcp_servers->Find(server);
+  }
+  if (snapshot.set != nullptr) {
+    admission.policy_revision = snapshot.set->revision();
+  }
+  std::optional<Refusal> refusal = RefusalOf(auth, subject, caller);
+  // An asserted subject is named back only when it is well formed.
+  std::string subject_problem;
+  if (!refusal.has_value() && auth.subject == nullptr &&
+      auth.grant == nullptr) {
+    subject_problem = SubjectProblem(subject);
+    if (!subject_problem.empty()) {
+      refusal = Refusal{ReasonCode::kInvalidRequest, subject_problem};
+    }
+  }
+  if (!refusal.has_value() && !server.empty()) {
+    refusal = binding->RefusalFor(server);
+  }
+  IdentityView identity;
+  if (refusal.has_value()) {
+    admission.refused = true;
+    admission.refusal = refusal->code;
+    admission.message = refusal->message;
+  } else {
+    identity = IdentityOf(auth, subject);
+    admission.identity = &identity;
+    admission.listing_ttl = listing_ttl;
+  }
+  admitted(admission);
+}
+
+// Decides every item of `batch` on `snapshot`, as one batch in the log.
+void DecideItems(const PolicySnapshot& snapshot, const Authenticated& auth,
+                 const BatchInput& batch, const CallerInfo& caller,
+                 absl::Time received, ServerBinding* binding,
+                 const DeciderOptions& options, const Clock& clock,
+                 OutcomeCallback emit) {
+  // One snapshot for the whole batch, so every item sees the same revision.
+  const Shared shared{
+      .snapshot = snapshot,
+      .auth = auth,
+      .caller = caller,
+      .subject = *batch.subject,
+      .context = batch.context,
+      .evaluate_at = batch.evaluate_at,
+      .explain = batch.explain,
+      .received = received,
+      .correlation = batch.correlation,
+      .binding = binding,
+  };
+  const DecisionId batch_id = DecisionId::Next();
+  const int size = batch.items->size();
+  for (int i = 0; i < size; ++i) {
+    const v1::CheckBatchItem& item = batch.items->Get(i);
+    Decide(shared,
+           Item{item.tool(), item.action(),
+                item.has_resource() ? &item.resource() : nullptr,
+                batch.credential_presented},
+           audit::BatchPosition{.id = batch_id.view(),
+                                .index = i,
+                                .size = size,
+                                .source = batch.source},
+           options, clock, emit);
+  }
+}
+
+const v1::Credentials* CredentialsOf(const v1::CheckBatchRequest& request) {
+  return request.has_credentials() ? &request.credentials() : nullptr;
+}
+
 }  // namespace
 
 Authenticated Decider::Admit(const v1::Credentials* credentials,
@@ -382,7 +564,7 @@ Authenticated Decider::Admit(const v1::Credentials* credentials,
                    "the caller may not set evaluate_at: that needs the "
                    "assert_identity permission");
   }
-  return Authenticate(credentials, options_, now);
+  return VerifyCredentials(credentials, options_, now);
 }
 
 void Decider::Check(const v1::CheckRequest& request, const CallerInfo& caller,
@@ -393,6 +575,7 @@ void Decider::Check(const v1::CheckRequest& request, const CallerInfo& caller,
   const Authenticated auth =
       Admit(request.has_credentials() ? &request.credentials() : nullptr,
             evaluate_at, caller, received);
+  ServerBinding binding(auth, caller, options_);
   const Shared shared{
       .snapshot = snapshot,
       .auth = auth,
@@ -403,16 +586,21 @@ void Decider::Check(const v1::CheckRequest& request, const CallerInfo& caller,
       .explain = request.explain(),
       .received = received,
       .correlation = CorrelationOf(request),
+      .binding = &binding,
   };
   Decide(shared,
          Item{request.tool(), request.action(),
-              request.has_resource() ? &request.resource() : nullptr},
+              request.has_resource() ? &request.resource() : nullptr,
+              request.has_credentials() &&
+                  request.credentials().credential_case() !=
+                      v1::Credentials::CREDENTIAL_NOT_SET},
          audit::BatchPosition{}, options_, clock_, emit);
 }
 
 absl::Status Decider::CheckBatch(const v1::CheckBatchRequest& request,
                                  const CallerInfo& caller, absl::Time received,
-                                 OutcomeCallback emit) const {
+                                 OutcomeCallback emit,
+                                 AdmissionCallback admitted) const {
   if (request.items_size() > kMaxBatchItems) {
     return absl::InvalidArgumentError(
         absl::StrCat("a batch holds at most ", kMaxBatchItems, " items, not ",
@@ -426,13 +614,60 @@ absl::Status Decider::CheckBatch(const v1::CheckBatchRequest& request,
       .evaluate_at =
           request.has_evaluate_at() ? &request.evaluate_at() : nullptr,
       .correlation = CorrelationOf(request),
+      .credential_presented = request.has_credentials() &&
+                              request.credentials().credential_case() !=
+                                  v1::Credentials::CREDENTIAL_NOT_SET,
   };
   // Credentials are shared by the items: verified (and counted) once.
   const Authenticated auth =
-      Admit(request.has_credentials() ? &request.credentials() : nullptr,
-            batch.evaluate_at, caller, received);
-  DecideBatch(auth, batch, caller, received, emit);
+      Admit(CredentialsOf(request), batch.evaluate_at, caller, received);
+  const PolicySnapshot& snapshot = snapshots_->CurrentSnapshot();
+  ServerBinding binding(auth, caller, options_);
+  bool time_dependent = false;
+  DecideItems(snapshot, auth, batch, caller, received, &binding, options_,
+              clock_, [&](const Outcome& outcome) {
+                time_dependent |= outcome.time_dependent();
+                emit(outcome);
+              });
+  bool listing = false;
+  bool one_server = true;
+  for (const v1::CheckBatchItem& item : request.items()) {
+    listing |= !model::ListedCall(item.action()).empty();
+    one_server &= item.tool().server() == request.items(0).tool().server();
+  }
+  std::optional<absl::Duration> listing_ttl;
+  if (listing) {
+    listing_ttl = time_dependent || batch.evaluate_at != nullptr
+                      ? absl::ZeroDuration()
+                      : std::clamp(auth.expires_at - received,
+                                   absl::ZeroDuration(), options_.cache_ttl);
+  }
+  const std::string_view server =
+      !request.items().empty() && one_server
+          ? std::string_view(request.items(0).tool().server())
+          : std::string_view();
+  Admitted(snapshot, auth, request.subject(), CredentialsOf(request), server,
+           caller, options_, &binding, listing_ttl, admitted);
   return absl::OkStatus();
+}
+
+void Decider::Authenticate(const v1::Credentials* credentials,
+                           std::string_view server, const CallerInfo& caller,
+                           absl::Time received,
+                           AdmissionCallback admitted) const {
+  const Authenticated auth =
+      Admit(credentials, /*evaluate_at=*/nullptr, caller, received);
+  ServerBinding binding(auth, caller, options_);
+  // A session is authenticated by a credential, never by an assertion.
+  const Authenticated* checked = &auth;
+  Authenticated missing;
+  if (auth.ok && auth.subject == nullptr && auth.grant == nullptr) {
+    missing = Refused(ReasonCode::kUnauthenticated, "a credential is required");
+    checked = &missing;
+  }
+  Admitted(snapshots_->CurrentSnapshot(), *checked,
+           v1::Subject::default_instance(), credentials, server, caller,
+           options_, &binding, std::nullopt, admitted);
 }
 
 Authenticated Decider::Identify(const v1::Credentials* credentials,
@@ -450,7 +685,7 @@ Authenticated Decider::Identify(const v1::Credentials* credentials,
                      "actor_tokens are not accepted");
     }
   }
-  Authenticated auth = Authenticate(credentials, options_, received);
+  Authenticated auth = VerifyCredentials(credentials, options_, received);
   if (!auth.ok) return auth;
   if (auth.subject != nullptr) {
     auth.requester = auth.subject;
@@ -476,31 +711,9 @@ Authenticated Decider::Identify(const v1::Credentials* credentials,
 void Decider::DecideBatch(const Authenticated& auth, const BatchInput& batch,
                           const CallerInfo& caller, absl::Time received,
                           OutcomeCallback emit) const {
-  // One snapshot for the whole batch, so every item sees the same revision.
-  const Shared shared{
-      .snapshot = snapshots_->CurrentSnapshot(),
-      .auth = auth,
-      .caller = caller,
-      .subject = *batch.subject,
-      .context = batch.context,
-      .evaluate_at = batch.evaluate_at,
-      .explain = batch.explain,
-      .received = received,
-      .correlation = batch.correlation,
-  };
-  const DecisionId batch_id = DecisionId::Next();
-  const int size = batch.items->size();
-  for (int i = 0; i < size; ++i) {
-    const v1::CheckBatchItem& item = batch.items->Get(i);
-    Decide(shared,
-           Item{item.tool(), item.action(),
-                item.has_resource() ? &item.resource() : nullptr},
-           audit::BatchPosition{.id = batch_id.view(),
-                                .index = i,
-                                .size = size,
-                                .source = batch.source},
-           options_, clock_, emit);
-  }
+  ServerBinding binding(auth, caller, options_);
+  DecideItems(snapshots_->CurrentSnapshot(), auth, batch, caller, received,
+              &binding, options_, clock_, emit);
 }
 
 }  // namespace verdict::decision

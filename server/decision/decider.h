@@ -16,13 +16,19 @@
 //    enabled), then checked against the revocation list (grant_revoked). A
 //    credential always wins over an asserted subject; a subject asserted
 //    without one needs `assert_identity` (else caller_not_trusted).
-// 3. The request's shape (request_validation.h): invalid_request, the
+// 3. The MCP server the item names (mcp_servers.h), once per server: a
+//    caller that may not speak for it is caller_not_trusted, a JWT minted
+//    for another server's audience audience_mismatch.
+//    Then the request's shape (request_validation.h): invalid_request, the
 //    message naming the field. With a grant the request must be one of the
-//    grant's scope items (grant_scope).
+//    grant's scope items (grant_scope; a listed item as the call it lists).
 // 4. The engine, on one policy snapshot for the whole request, at the
 //    request's evaluate_at if set (only the policies' `now`: credentials are
 //    always verified at the clock's time), else at the time the call was
-//    received. With actor tokens every identity of the chain must be allowed:
+//    received. A listed item (tools/list, ...) is decided as the call it
+//    lists with that call's arguments (and, when it names none, resource)
+//    unknown, so its answer may be Decision::kConditional (docs/mcp.md).
+//    With actor tokens every identity of the chain must be allowed:
 //    the request is evaluated again with each actor as subject, and the first
 //    actor that is not allowed turns the answer into delegation_denied.
 // 5. The observer (metrics and the decision log, decision_recorder.h), which
@@ -42,6 +48,7 @@
 #define VERDICT_SERVER_DECISION_DECIDER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -133,10 +140,36 @@ struct BatchInput {
   Correlation correlation;
   // For the decision log: the RPC that asked, when not CheckBatch.
   std::string_view source;
+  // Whether the request carried a credential (a 401 then says
+  // invalid_token).
+  bool credential_presented = false;
 };
 
 // Receives one decision's Outcome, which is valid during the call only.
 using OutcomeCallback = absl::FunctionRef<void(const Outcome&)>;
+
+// What a request's caller and credentials came to before any item was
+// decided: who it is about, or why the whole request is refused. It is
+// CheckBatch's answer for the batch as a whole (an MCP server answers a
+// refusal once, e.g. 401, rather than per item) and Authenticate's whole
+// answer. Borrows like an Outcome: valid during the callback only.
+struct Admission {
+  const IdentityView* identity = nullptr;  // null when refused
+  bool refused = false;
+  model::ReasonCode refusal = model::ReasonCode::kUnauthenticated;
+  std::string_view message;  // with `refused`
+  bool credential_presented = false;
+  // The MCP server the request is for, when it names one configured server.
+  const McpServer* mcp_server = nullptr;
+  std::string_view policy_revision;
+  // Set when a batch lists (an item's action is a listing method): how long
+  // the filtered listing may be reused, MCP's ttlMs. Zero when an item's
+  // answer depends on the clock or the request set evaluate_at; never past
+  // the credentials' expiry or DeciderOptions::cache_ttl.
+  std::optional<absl::Duration> listing_ttl;
+};
+
+using AdmissionCallback = absl::FunctionRef<void(const Admission&)>;
 
 class Decider {
  public:
@@ -155,9 +188,21 @@ class Decider {
   // InvalidArgument, and nothing decided, when the batch has more than
   // kMaxBatchItems items; otherwise `emit` gets one Outcome per item, in
   // order. The decision log shows the items as one batch.
+  // Then `admitted` gets the batch's Admission, once. A batch without items
+  // decides nothing: it only authenticates.
   absl::Status CheckBatch(const v1::CheckBatchRequest& request,
                           const CallerInfo& caller, absl::Time received,
-                          OutcomeCallback emit) const;
+                          OutcomeCallback emit,
+                          AdmissionCallback admitted) const;
+
+  // Verifies `credentials` for a session with MCP server `server` (empty:
+  // none named) as Check would, audience binding and caller binding
+  // included, and hands the Admission to `admitted`. Decides nothing and
+  // writes no decision record; failures count in
+  // verdict_authn_failures_total.
+  void Authenticate(const v1::Credentials* credentials, std::string_view server,
+                    const CallerInfo& caller, absl::Time received,
+                    AdmissionCallback admitted) const;
 
   // For Grants.Issue: who `credentials` prove, authenticated as Check would
   // (and counted in the same metrics), or, without credentials and from a

@@ -48,8 +48,8 @@ struct McpServer {
 class McpServers {
  public:
   // InvalidArgument naming the entry when a name repeats or is empty, a
-  // resource is not an absolute http(s) URI without a fragment, or a caller
-  // glob does not compile.
+  // resource is not an absolute http(s) URI without a fragment or is another
+  // entry's too, or a caller glob does not compile.
   static absl::StatusOr<McpServers> Build(
       const std::vector<McpServerConfig>& servers);
 

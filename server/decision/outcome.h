@@ -3,11 +3,12 @@
 //
 // It says what the caller is sent: the decision, every reason (code,
 // message, deciding rule) led by the primary one, the allow rules whose
-// obligations apply, the explain trace, who the decision is about, the
-// policy revision, the decision id, how long an allow may be reused, and
-// its timings from the receipt of the call. Overrides (a delegation deny,
-// audit.on_failure: deny) replace the decision in place, so metrics, the
-// decision log and the translation to the public API
+// obligations apply, what a conditional answer depends on, the scopes a
+// step-up needs, the explain trace, who the decision is about and for which
+// MCP server, the policy revision, the decision id, how long an allow may
+// be reused, and its timings from the receipt of the call. Overrides (a
+// delegation deny, audit.on_failure: deny) replace the decision in place, so
+// metrics, the decision log and the translation to the public API
 // (translation.h), which all read the Outcome after them, agree with
 // each other and with the answer.
 //
@@ -23,10 +24,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "server/decision/decision_id.h"
+#include "server/decision/mcp_servers.h"
 #include "server/engine/engine.h"
 #include "server/model/decision.h"
 #include "server/model/reason.h"
@@ -53,8 +56,23 @@ class Outcome {
   Outcome(const Outcome&) = delete;
   Outcome& operator=(const Outcome&) = delete;
 
+  // kConditional only for a listed item (model/decision.h).
   model::Decision decision() const { return decision_; }
   bool allowed() const { return decision_ == model::Decision::kAllow; }
+  bool conditional() const {
+    return decision_ == model::Decision::kConditional;
+  }
+  // With conditional(): the attribute paths the answer depends on.
+  absl::Span<const std::string_view> depends_on() const { return depends_on_; }
+  // With insufficient_scope: the scopes that would allow the call, space
+  // separated (the challenge's scope=).
+  std::string_view required_scopes() const { return required_scopes_; }
+  // The MCP server the request names, when configured (mcp_servers.h): its
+  // resource_metadata goes into a 401 challenge.
+  const McpServer* mcp_server() const { return mcp_server_; }
+  // Whether the request presented a credential: a 401 for a credential
+  // that did not verify says invalid_token, one for a missing one does not.
+  bool credential_presented() const { return credential_presented_; }
   // The code the answer leads with; metrics label decisions by it.
   model::ReasonCode primary_reason() const {
     return reasons_.empty() ? model::ReasonCode::kEvaluationError
@@ -93,7 +111,22 @@ class Outcome {
   void Deny(model::ReasonCode code, std::string_view message);
   void DenyOwning(model::ReasonCode code, std::string message);
   void set_identity(const IdentityView& identity) { identity_ = identity; }
-  void set_cache_ttl(absl::Duration ttl) { cache_ttl_ = ttl; }
+  void set_mcp_server(const McpServer* server) { mcp_server_ = server; }
+  void set_credential_presented(bool presented) {
+    credential_presented_ = presented;
+  }
+  // Whether a condition the answer rests on read `now`.
+  bool time_dependent() const { return time_dependent_; }
+  // The answer depends on the clock after all (an actor's rules read it):
+  // it is not reusable.
+  void set_time_dependent() {
+    time_dependent_ = true;
+    cache_ttl_ = absl::ZeroDuration();
+  }
+  // Turns an allowed or conditional listed item into a conditional one that
+  // also depends on `more` (an actor's paths, which must outlive the
+  // Outcome): no obligations, no reuse.
+  void MakeConditional(absl::Span<const std::string_view> more);
   void set_decided(absl::Time decided) { decided_ = decided; }
 
  private:
@@ -101,6 +134,12 @@ class Outcome {
   absl::Span<const engine::Reason> reasons_;
   absl::Span<const policy::Rule* const> obligations_from_;
   absl::Span<const engine::TraceStep> trace_;
+  absl::Span<const std::string_view> depends_on_;
+  std::string_view required_scopes_;
+  const McpServer* mcp_server_ = nullptr;
+  bool credential_presented_ = false;
+  bool time_dependent_ = false;
+  std::vector<std::string_view> merged_paths_;  // for MakeConditional
   absl::Duration cache_ttl_ = absl::ZeroDuration();
   std::optional<IdentityView> identity_;
   std::string_view policy_revision_;

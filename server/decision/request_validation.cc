@@ -19,6 +19,7 @@ using google::protobuf::Struct;
 using google::protobuf::Value;
 
 constexpr std::string_view kToolsCall = "tools/call";
+constexpr std::string_view kToolsList = "tools/list";
 
 // google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to
 // 9999-12-31T23:59:59Z.
@@ -129,6 +130,32 @@ std::string StructProblem(const Struct& root, std::string_view name,
 
 }  // namespace
 
+std::string SubjectProblem(const v1::Subject& subject) {
+  if (subject.id().empty()) {
+    return "subject.id is required without a credential";
+  }
+  if (subject.id().size() > kMaxIdBytes) {
+    return TooLong("subject.id", kMaxIdBytes);
+  }
+  if (subject.roles_size() > kMaxRoles) {
+    return absl::StrCat("subject.roles has more than ", kMaxRoles, " roles");
+  }
+  for (const std::string& role : subject.roles()) {
+    if (role.size() > kMaxNameBytes) {
+      return TooLong("a role in subject.roles", kMaxNameBytes);
+    }
+  }
+  if (subject.scopes_size() > kMaxRoles) {
+    return absl::StrCat("subject.scopes has more than ", kMaxRoles, " scopes");
+  }
+  for (const std::string& scope : subject.scopes()) {
+    if (scope.size() > kMaxNameBytes) {
+      return TooLong("a scope in subject.scopes", kMaxNameBytes);
+    }
+  }
+  return {};
+}
+
 std::string RequestProblem(const RequestParts& parts, int max_context_depth) {
   const v1::Tool& tool =
       parts.tool != nullptr ? *parts.tool : v1::Tool::default_instance();
@@ -139,26 +166,20 @@ std::string RequestProblem(const RequestParts& parts, int max_context_depth) {
   if (parts.action == kToolsCall && tool.name().empty()) {
     return "tool.name is required for tools/call";
   }
+  // A listing item is decided as the call it lists, which names its tool.
+  if (parts.action == kToolsList && tool.name().empty()) {
+    return "tool.name is required for tools/list: an item lists one tool";
+  }
   if (tool.name().size() > kMaxNameBytes) {
     return TooLong("tool.name", kMaxNameBytes);
   }
   if (tool.server().size() > kMaxNameBytes) {
     return TooLong("tool.server", kMaxNameBytes);
   }
-  if (const v1::Subject* subject = parts.subject; subject != nullptr) {
-    if (subject->id().empty()) {
-      return "subject.id is required without a credential";
-    }
-    if (subject->id().size() > kMaxIdBytes) {
-      return TooLong("subject.id", kMaxIdBytes);
-    }
-    if (subject->roles_size() > kMaxRoles) {
-      return absl::StrCat("subject.roles has more than ", kMaxRoles, " roles");
-    }
-    for (const std::string& role : subject->roles()) {
-      if (role.size() > kMaxNameBytes) {
-        return TooLong("a role in subject.roles", kMaxNameBytes);
-      }
+  if (parts.subject != nullptr) {
+    if (std::string problem = SubjectProblem(*parts.subject);
+        !problem.empty()) {
+      return problem;
     }
   }
   if (const google::protobuf::Timestamp* at = parts.evaluate_at;

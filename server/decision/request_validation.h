@@ -5,14 +5,14 @@
 // the engine relies on it (engine.h) and does not check again.
 //
 // A request is well formed when it names an action (and a tool for
-// tools/call), a subject unless a credential proves one, keeps every id,
-// name and role within the fixed lengths below, nests no Struct deeper than
-// the configured depth, sets a kind on every google.protobuf.Value (a Value
-// with no kind would otherwise reach a condition as a type error), and gives
-// evaluate_at, if set, as a valid Timestamp.
-// The lengths bound what one request can make verdictd copy into answers
-// and decision records. Walks are iterative: nesting is the client's choice.
-// Pure functions; safe from any thread.
+// tools/call and tools/list), a subject unless a credential proves one, keeps
+// every id, name and role within the fixed lengths below, nests no Struct
+// deeper than the configured depth, sets a kind on every google.protobuf.Value
+// (a Value with no kind would otherwise reach a condition as a type error), and
+// gives evaluate_at, if set, as a valid Timestamp. The lengths bound what one
+// request can make verdictd copy into answers and decision records. Walks are
+// iterative: nesting is the client's choice. Pure functions; safe from any
+// thread.
 
 #ifndef VERDICT_SERVER_DECISION_REQUEST_VALIDATION_H_
 #define VERDICT_SERVER_DECISION_REQUEST_VALIDATION_H_
@@ -27,7 +27,7 @@
 
 namespace verdict::decision {
 
-// Roles of an asserted subject.
+// Roles (and scopes) of an asserted subject.
 inline constexpr int kMaxRoles = 256;
 // limits.max_context_depth unless configured.
 inline constexpr int kDefaultMaxContextDepth = 16;
@@ -45,6 +45,10 @@ struct RequestParts {
 // "" when `parts` is well formed; otherwise a message that names the first
 // malformed field, e.g. "context.task.steps[2] has no value kind".
 std::string RequestProblem(const RequestParts& parts, int max_context_depth);
+
+// The part of RequestProblem about an asserted subject's id and roles (its
+// attributes are checked with the other Structs).
+std::string SubjectProblem(const v1::Subject& subject);
 
 }  // namespace verdict::decision
 

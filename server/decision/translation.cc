@@ -5,7 +5,9 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/strings/str_split.h"
 #include "server/decision/proto_time.h"
+#include "server/model/decision.h"
 #include "server/model/reason.h"
 
 namespace verdict::decision {
@@ -23,6 +25,8 @@ void SetJoined(std::string_view message, std::string_view detail,
   out->append(": ");
   out->append(detail);
 }
+
+constexpr std::string_view kBearer = "Bearer";
 
 struct AnnotationDefault {
   std::string_view key;
@@ -101,10 +105,71 @@ model::Principal AssertedPrincipal(const v1::Subject& subject) {
   model::Principal principal;
   principal.id = subject.id();
   principal.roles = &subject.roles();
+  principal.scopes = &subject.scopes();
   principal.attributes =
       subject.has_attributes() ? &subject.attributes() : nullptr;
   principal.auth = kAssertedMethod;
   return principal;
+}
+
+v1::ReasonCategory CategoryOnWire(model::ReasonCode code) {
+  switch (model::CategoryOf(code)) {
+    case model::ReasonCategory::kAuthentication:
+      return v1::REASON_CATEGORY_AUTHENTICATION;
+    case model::ReasonCategory::kAuthorization:
+      return v1::REASON_CATEGORY_AUTHORIZATION;
+    case model::ReasonCategory::kInvalidRequest:
+      return v1::REASON_CATEGORY_INVALID_REQUEST;
+    case model::ReasonCategory::kUnavailable:
+      return v1::REASON_CATEGORY_UNAVAILABLE;
+  }
+  return v1::REASON_CATEGORY_UNAVAILABLE;
+}
+
+void TranslateChallenge(model::ReasonCode code, bool credential_presented,
+                        std::string_view required_scopes,
+                        const McpServer* server, v1::Challenge* out) {
+  std::string* header = out->mutable_www_authenticate();
+  // Parameters are quoted-strings (RFC 9110 section 11.2): scope tokens and
+  // configured URLs hold neither quotes nor backslashes.
+  const auto add = [header](std::string_view name, std::string_view value) {
+    header->append(header->size() == kBearer.size() ? " " : ", ");
+    header->append(name);
+    header->append("=\"");
+    header->append(value);
+    header->push_back('"');
+  };
+  switch (model::CategoryOf(code)) {
+    case model::ReasonCategory::kAuthentication:
+      out->set_http_status(401);
+      header->assign(kBearer);
+      // RFC 6750 section 3.1: no error code when no credential was sent.
+      if (credential_presented) add("error", "invalid_token");
+      break;
+    case model::ReasonCategory::kAuthorization:
+      out->set_http_status(403);
+      if (code != model::ReasonCode::kInsufficientScope) return;
+      header->assign(kBearer);
+      add("error", "insufficient_scope");
+      add("scope", required_scopes);
+      for (const absl::string_view scope :
+           absl::StrSplit(absl::string_view(required_scopes.data(),
+                                            required_scopes.size()),
+                          ' ', absl::SkipEmpty())) {
+        out->add_required_scopes(std::string(scope));
+      }
+      break;
+    case model::ReasonCategory::kInvalidRequest:
+      out->set_http_status(400);
+      return;
+    case model::ReasonCategory::kUnavailable:
+      out->set_http_status(503);
+      return;
+  }
+  if (server != nullptr) {
+    add("resource_metadata", server->resource_metadata);
+    out->set_resource_metadata(server->resource_metadata);
+  }
 }
 
 void TranslateReasons(const Outcome& outcome,
@@ -113,6 +178,7 @@ void TranslateReasons(const Outcome& outcome,
   for (const engine::Reason& reason : outcome.reasons()) {
     v1::Reason* added = out->Add();
     added->set_code(std::string(model::ReasonCodeName(reason.code)));
+    added->set_category(CategoryOnWire(reason.code));
     SetJoined(reason.message, reason.detail, added->mutable_message());
     if (reason.rule != nullptr) {
       added->set_policy(reason.rule->policy);
@@ -151,6 +217,18 @@ void TranslateOutcome(const Outcome& outcome, bool with_identity,
       }
     }
   }
+  if (outcome.conditional()) {
+    response->set_conditional(true);
+    for (const std::string_view path : outcome.depends_on()) {
+      response->add_depends_on(std::string(path));
+    }
+  }
+  response->set_category(CategoryOnWire(outcome.primary_reason()));
+  if (outcome.decision() == model::Decision::kDeny) {
+    TranslateChallenge(outcome.primary_reason(), outcome.credential_presented(),
+                       outcome.required_scopes(), outcome.mcp_server(),
+                       response->mutable_challenge());
+  }
   SetDuration(outcome.cache_ttl(), response->mutable_cache_ttl());
   for (const engine::TraceStep& step : outcome.trace()) {
     v1::TraceStep* out = response->add_trace();
@@ -162,6 +240,51 @@ void TranslateOutcome(const Outcome& outcome, bool with_identity,
     }
     out->set_outcome(std::string(engine::RuleOutcomeName(step.outcome)));
     SetJoined(step.error, step.detail, out->mutable_detail());
+  }
+}
+
+namespace {
+
+template <typename Response>
+void TranslateRefusal(const Admission& admission, Response* response) {
+  v1::Reason* refusal = response->mutable_refusal();
+  refusal->set_code(std::string(model::ReasonCodeName(admission.refusal)));
+  refusal->set_message(std::string(admission.message));
+  refusal->set_category(CategoryOnWire(admission.refusal));
+  TranslateChallenge(admission.refusal, admission.credential_presented,
+                     /*required_scopes=*/{}, admission.mcp_server,
+                     response->mutable_challenge());
+}
+
+}  // namespace
+
+void TranslateAdmission(const Admission& admission,
+                        v1::CheckBatchResponse* response) {
+  response->set_policy_revision(std::string(admission.policy_revision));
+  if (admission.refused) {
+    TranslateRefusal(admission, response);
+    return;
+  }
+  if (admission.identity != nullptr) {
+    TranslateIdentity(*admission.identity, response->mutable_identity());
+  }
+  if (admission.listing_ttl.has_value()) {
+    v1::CacheHint* hint = response->mutable_cache_hint();
+    hint->set_ttl_ms(absl::ToInt64Milliseconds(*admission.listing_ttl));
+    hint->set_cache_scope("private");
+  }
+}
+
+void TranslateAdmission(const Admission& admission,
+                        v1::AuthenticateResponse* response) {
+  response->set_policy_revision(std::string(admission.policy_revision));
+  if (admission.refused) {
+    TranslateRefusal(admission, response);
+    return;
+  }
+  response->set_authenticated(true);
+  if (admission.identity != nullptr) {
+    TranslateIdentity(*admission.identity, response->mutable_identity());
   }
 }
 

@@ -1,9 +1,10 @@
 // Translation between the public API and the decision pipeline, both ways:
 // a CheckRequest's tool, action, resource, context and asserted subject into
 // a model::Request, and an Outcome into the public CheckResponse (decision,
-// reasons with policy and rule, obligations merged from the matched allow
-// rules, the first rule winning on a key both set, the explain trace,
-// identity, revision, id and cache_ttl).
+// reasons with policy, rule and category, obligations merged from the
+// matched allow rules, the first rule winning on a key both set, a
+// conditional answer's paths, the HTTP challenge of a deny, the explain
+// trace, identity, revision, id and cache_ttl).
 //
 // The one translation of each direction: verdictd's gRPC edges and
 // `verdict test` in process both use it, so a suite judged in process sees
@@ -14,6 +15,7 @@
 
 #include "google/protobuf/repeated_ptr_field.h"
 #include "google/protobuf/struct.pb.h"
+#include "server/decision/decider.h"
 #include "server/decision/outcome.h"
 #include "server/model/request.h"
 #include "verdict/v1/authorizer.pb.h"
@@ -56,6 +58,26 @@ void TranslateReasons(const Outcome& outcome,
                       google::protobuf::RepeatedPtrField<v1::Reason>* out);
 
 void TranslateIdentity(const IdentityView& identity, v1::Identity* out);
+
+// The category of `code` on the wire.
+v1::ReasonCategory CategoryOnWire(model::ReasonCode code);
+
+// How an MCP server over HTTP answers a refusal for `code` (docs/mcp.md):
+// 401 with `Bearer` and the server's resource_metadata for authentication
+// (error="invalid_token" when a credential was presented), 403 for
+// authorization (with error="insufficient_scope" and scope= when
+// `required_scopes` is set), 400 and 503.
+void TranslateChallenge(model::ReasonCode code, bool credential_presented,
+                        std::string_view required_scopes,
+                        const McpServer* server, v1::Challenge* out);
+
+// A batch's answer as a whole (identity, revision, refusal and its
+// challenge, the listing's cache hint) into `*response`.
+void TranslateAdmission(const Admission& admission,
+                        v1::CheckBatchResponse* response);
+// The same for Authorizer.Authenticate.
+void TranslateAdmission(const Admission& admission,
+                        v1::AuthenticateResponse* response);
 
 }  // namespace verdict::decision
 

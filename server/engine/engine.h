@@ -14,6 +14,29 @@
 // Reasons are deterministic: every matching deny rule in set order, else every
 // matching allow rule in set order, else no_matching_rule.
 //
+// Step-up scopes: an allow rule with `scopes` applies only when
+// subject.scopes holds all of them (checked after its condition). When no
+// allow rule applies, no deny decides and some allow rule lacked only its
+// scopes, the answer is deny insufficient_scope naming the first such rule,
+// and Result::required_scopes its scopes (a WWW-Authenticate scope= value).
+//
+// Listings (Request::listing set, `action` the listed call): the candidates
+// are the call's, plus the deny rules on the listing action itself, so that
+// a deny on tools/list still hides an item while an allow on it alone shows
+// nothing. A listed item may leave its arguments and resource unknown; a
+// rule whose condition is unknown, whose resource globs face an unknown
+// resource (path "resource"), or, in a listing, that lacks only scopes the
+// agent can step up to at call time (path "subject.scopes") is unknown: it
+// may or may not apply. An unknown deny with an errored condition stays
+// unknown when the resource was; an errored allow is still an error. Then:
+// a deny that decides gives deny; else a matched allow and no unknown deny
+// gives allow; else a matched or unknown allow gives Decision::kConditional,
+// with one `conditional` reason per unknown rule (denies first, set order)
+// naming its first path, then the matched allows' allowed_by_rule, no
+// obligations, and Result::depends_on every path those rules read; else
+// the default deny. Requests without listing or unknowns decide, and cost,
+// as before.
+//
 // Never does I/O, never throws, takes no lock; allocates nothing per decision
 // once the Result and EvalScratch buffers have grown (explain traces aside).
 // Safe from any thread with one Result and one EvalScratch per thread.
@@ -51,7 +74,9 @@ enum class RuleOutcome : uint8_t {
   kSubjectMismatch,   // the rule's subjects or roles exclude the subject
   kResourceMismatch,  // the rule's resources exclude the resource
   kConditionFalse,
-  kConditionError,  // counted as false (allow) or true (deny)
+  kConditionError,    // counted as false (allow) or true (deny)
+  kConditionUnknown,  // the rule may or may not apply: detail is its path
+  kScopeMissing,      // would apply but needs scopes: detail is the challenge
   kMatched,
   kSkipped,  // not evaluated: a deny had already decided
 };
@@ -61,6 +86,8 @@ struct TraceStep {
   const policy::Rule* rule = nullptr;
   RuleOutcome outcome = RuleOutcome::kSkipped;
   std::string_view error;  // with kConditionError
+  // The condition error's detail, the first path of kConditionUnknown, or
+  // the rule's scope_challenge with kScopeMissing.
   std::string_view detail;
 };
 
@@ -68,9 +95,18 @@ struct Result {
   model::Decision decision = model::Decision::kDeny;
   absl::InlinedVector<Reason, 4> reasons;
   // The allow rules that matched, in set order: their obligations apply.
+  // Empty unless the decision is kAllow.
   absl::InlinedVector<const policy::Rule*, 4> obligations_from;
   // True when a condition that was evaluated reads `now`.
   bool time_dependent = false;
+  // With kConditional: the attribute paths the answer depends on
+  // ("tool.arguments.path", "resource", "subject.scopes"), without
+  // duplicates, first appearance first. Empty otherwise. Views into the
+  // PolicySet or static text.
+  absl::InlinedVector<std::string_view, 4> depends_on;
+  // With an insufficient_scope deny: the scopes the deciding allow rule
+  // needs, space-separated (Rule::scope_challenge). Empty otherwise.
+  std::string_view required_scopes;
   std::vector<TraceStep> trace;  // with EvalOptions::explain
 };
 

@@ -180,16 +180,17 @@ class Evaluator {
         return locals_[n.a];
       case Op::kSelect: {
         const Value base = Eval(n.a);
-        if (base.is_error()) return base;
+        if (base.is_special()) return Extend(base, n);
         const Value key = Value::String(p_.string(n.b));
         if (base.kind() != Kind::kMap) return Overload(p_.string(n.b));
         Value out;
         return MapFind(base, key, &out) ? out : NoSuchKey(key);
       }
       case Op::kIndex:
-        return Index(Eval(n.a), Eval(n.b));
+        return Index(n, Eval(n.a), Eval(n.b));
       case Op::kHas: {
         const Value base = Eval(n.a);
+        if (base.is_unknown()) return Extend(base, n);
         Value out;
         return Value::Bool(base.kind() == Kind::kMap &&
                            MapFind(base, Value::String(p_.string(n.b)), &out));
@@ -198,7 +199,7 @@ class Evaluator {
         return HasField(static_cast<Field>(n.a));
       case Op::kNot: {
         const Value v = Eval(n.a);
-        if (v.is_error()) return v;
+        if (v.is_special()) return v;
         if (v.kind() != Kind::kBool) return Overload("!");
         return Value::Bool(!v.bool_value());
       }
@@ -209,16 +210,16 @@ class Evaluator {
         return Logical(n);
       case Op::kCond: {
         const Value c = Eval(n.a);
-        if (c.is_error()) return c;
+        if (c.is_special()) return c;
         if (c.kind() != Kind::kBool) return Overload("?:");
         return Eval(c.bool_value() ? n.b : n.c);
       }
       case Op::kEq:
       case Op::kNe: {
         const Value a = Eval(n.a);
-        if (a.is_error()) return a;
+        if (a.is_special()) return a;
         const Value b = Eval(n.b);
-        if (b.is_error()) return b;
+        if (b.is_special()) return b;
         const Value eq = Equal(a, b, 0);
         if (eq.is_error() || n.op == Op::kEq) return eq;
         return Value::Bool(!eq.bool_value());
@@ -238,7 +239,7 @@ class Evaluator {
         return In(Eval(n.a), Eval(n.b));
       case Op::kInSet: {
         const Value v = Eval(n.a);
-        if (v.is_error()) return v;
+        if (v.is_special()) return v;
         return Value::Bool(v.kind() == Kind::kString &&
                            p_.string_set(n.b).contains(Absl(v.string_value())));
       }
@@ -252,7 +253,7 @@ class Evaluator {
         return StringTest(n.op, Eval(n.a), Eval(n.b));
       case Op::kMatches: {
         const Value v = Eval(n.a);
-        if (v.is_error()) return v;
+        if (v.is_special()) return v;
         if (v.kind() != Kind::kString) return Overload("matches");
         const std::string_view s = v.string_value();
         return Value::Bool(RE2::PartialMatch(
@@ -277,6 +278,27 @@ class Evaluator {
   }
 
  private:
+  // An unknown standing for `path` (static text or the Program's pool),
+  // recorded in the scratch.
+  Value Unknown(std::string_view path) {
+    return Value::Unknown(path, scratch_->AddUnknownPath(path));
+  }
+
+  // What a selection, index or has() node `n` gives on a special `base`:
+  // an error or an unknown without a path of its own passes unchanged; an
+  // unknown map becomes the unknown of the longer path the node reads,
+  // which replaces the base's path when the base had just recorded it.
+  Value Extend(const Value& base, const Node& n) {
+    const std::string_view path = p_.path(n);
+    if (!base.is_unknown() || path.empty()) return base;
+    const std::vector<std::string_view>& paths = scratch_->unknown_paths();
+    if (base.unknown_fresh() && !paths.empty() &&
+        paths.back() == base.unknown_path()) {
+      scratch_->DropLastUnknownPath();
+    }
+    return Unknown(path);
+  }
+
   Value Load(Field f) {
     switch (f) {
       case Field::kSubjectId:
@@ -321,6 +343,7 @@ class Evaluator {
       case Field::kToolName:
         return Value::String(r_.tool.name);
       case Field::kToolArguments:
+        if (r_.arguments_unknown) return Unknown("tool.arguments");
         return Value::Map(r_.tool.arguments);
       case Field::kToolAnnotations:
         return Value::Map(r_.tool.annotations);
@@ -330,6 +353,11 @@ class Evaluator {
       case Field::kResourceId:
       case Field::kResourceAttributes:
         if (!r_.resource.present) {
+          if (r_.resource_unknown) {
+            return Unknown(f == Field::kResourceKind ? "resource.kind"
+                           : f == Field::kResourceId ? "resource.id"
+                                                     : "resource.attributes");
+          }
           return Value::Error(ErrorCode::kAbsent, "resource");
         }
         if (f == Field::kResourceKind) return Value::String(r_.resource.kind);
@@ -361,12 +389,15 @@ class Evaluator {
     return Value::Error(ErrorCode::kAbsent);
   }
 
-  // has() on a request field: its record is present and it is not empty.
+  // has() on a request field: its record is present and it is not empty;
+  // unknown when the field is.
   Value HasField(Field f) {
     const Value v = Load(f);
     switch (v.kind()) {
       case Kind::kError:
         return Value::Bool(false);
+      case Kind::kUnknown:
+        return v;
       case Kind::kString:
         return Value::Bool(!v.string_value().empty());
       case Kind::kList:
@@ -378,9 +409,9 @@ class Evaluator {
     }
   }
 
-  Value Index(const Value& base, const Value& index) {
-    if (base.is_error()) return base;
-    if (index.is_error()) return index;
+  Value Index(const Node& n, const Value& base, const Value& index) {
+    if (base.is_special()) return Extend(base, n);
+    if (index.is_special()) return index;
     if (base.kind() == Kind::kList) {
       int64_t i;
       if (index.kind() == Kind::kInt) {
@@ -403,7 +434,7 @@ class Evaluator {
   }
 
   Value Negate(const Value& v) {
-    if (v.is_error()) return v;
+    if (v.is_special()) return v;
     if (v.kind() == Kind::kDouble) return Value::Double(-v.double_value());
     if (v.kind() != Kind::kInt) return Overload("-");
     if (v.int_value() == std::numeric_limits<int64_t>::min()) {
@@ -412,30 +443,36 @@ class Evaluator {
     return Value::Int(-v.int_value());
   }
 
-  // CEL's commutative && and ||: a deciding operand wins over errors.
+  // CEL's commutative && and ||: a deciding operand wins over unknowns and
+  // errors, and an unknown over an error (Kleene logic).
   Value Logical(const Node& n) {
     const bool is_and = n.op == Op::kAnd;
-    Value error;
-    bool errored = false;
+    const size_t paths = scratch_->unknown_paths().size();
+    Value special;
+    bool has_special = false;
     for (uint32_t i = 0; i < n.b; ++i) {
       const Value v = Eval(p_.operand(n.a + i));
       if (v.kind() == Kind::kBool) {
-        if (v.bool_value() != is_and) return v;
+        if (v.bool_value() != is_and) {
+          // What the deciding operand absorbed is not a dependency.
+          scratch_->TruncateUnknownPaths(paths);
+          return v;
+        }
         continue;
       }
-      if (!errored) {
-        error = v.is_error() ? v : Overload(is_and ? "&&" : "||");
-        errored = true;
+      if (!has_special || (v.is_unknown() && !special.is_unknown())) {
+        special = v.is_special() ? v : Overload(is_and ? "&&" : "||");
+        has_special = true;
       }
     }
-    return errored ? error : Value::Bool(is_and);
+    return has_special ? special : Value::Bool(is_and);
   }
 
   Value Compare(const Node& n) {
     const Value a = Eval(n.a);
-    if (a.is_error()) return a;
+    if (a.is_special()) return a;
     const Value b = Eval(n.b);
-    if (b.is_error()) return b;
+    if (b.is_special()) return b;
     const std::optional<int> order = Order(a, b);
     switch (n.op) {
       case Op::kLt:
@@ -450,8 +487,8 @@ class Evaluator {
   }
 
   Value Arithmetic(Op op, const Value& a, const Value& b) {
-    if (a.is_error()) return a;
-    if (b.is_error()) return b;
+    if (a.is_special()) return a;
+    if (b.is_special()) return b;
     const bool ints = a.kind() == Kind::kInt && b.kind() == Kind::kInt;
     const bool numbers =
         (a.kind() == Kind::kInt || a.kind() == Kind::kDouble) &&
@@ -522,8 +559,8 @@ class Evaluator {
   }
 
   Value In(const Value& element, const Value& container) {
-    if (element.is_error()) return element;
-    if (container.is_error()) return container;
+    if (element.is_special()) return element;
+    if (container.is_special()) return container;
     if (container.kind() == Kind::kMap) {
       Value out;
       return Value::Bool(MapFind(container, element, &out));
@@ -545,7 +582,7 @@ class Evaluator {
     std::vector<Value>* list = scratch_->NewList();
     for (uint32_t i = 0; i < n.b; ++i) {
       const Value v = Eval(p_.operand(n.a + i));
-      if (v.is_error()) return v;
+      if (v.is_special()) return v;
       list->push_back(v);
     }
     return Value::List(list->data(), list->size());
@@ -554,6 +591,7 @@ class Evaluator {
   Value Size(const Value& v) {
     switch (v.kind()) {
       case Kind::kError:
+      case Kind::kUnknown:
         return v;
       case Kind::kString:
         return Value::Int(static_cast<int64_t>(CodePoints(v.string_value())));
@@ -567,8 +605,8 @@ class Evaluator {
   }
 
   Value StringTest(Op op, const Value& a, const Value& b) {
-    if (a.is_error()) return a;
-    if (b.is_error()) return b;
+    if (a.is_special()) return a;
+    if (b.is_special()) return b;
     const std::string_view name = op == Op::kStartsWith ? "startsWith"
                                   : op == Op::kEndsWith ? "endsWith"
                                                         : "contains";
@@ -587,31 +625,36 @@ class Evaluator {
     }
   }
 
-  // exists: a true predicate wins over errors; all: a false one does;
-  // exists_one: any error is the result.
+  // exists: a true predicate wins over unknowns and errors; all: a false
+  // one does; otherwise an unknown beats an error. exists_one: the first
+  // unknown or error is the result.
   Value Comprehension(const Node& n) {
     const Value range = Eval(n.a);
-    if (range.is_error()) return range;
+    if (range.is_special()) return range;
     if (range.kind() != Kind::kList && range.kind() != Kind::kMap) {
       return Overload(n.op == Op::kAll ? "all" : "exists");
     }
-    Value error;
-    bool errored = false;
+    const size_t paths = scratch_->unknown_paths().size();
+    Value special;
+    bool has_special = false;
     bool decided = false;
     int64_t count = 0;
     const EvalScratch::Mark mark = scratch_->GetMark();
     ForEach(range, [&](const Value& element) {
       locals_[n.b] = element;
       Value v = Eval(n.c);
-      // The step's result is a bool or an error whose detail never points
-      // into the scratch, so its buffers can serve the next step.
+      // The step's result is a bool, an error whose detail or an unknown
+      // whose path never points into the scratch, so its buffers can serve
+      // the next step.
       scratch_->Release(mark);
-      if (!v.is_error() && v.kind() != Kind::kBool) {
+      if (!v.is_special() && v.kind() != Kind::kBool) {
         v = Value::Error(ErrorCode::kNotBool, "predicate");
       }
-      if (v.is_error()) {
-        if (!errored) error = v;
-        errored = true;
+      if (v.is_special()) {
+        if (!has_special || (v.is_unknown() && !special.is_unknown())) {
+          special = v;
+        }
+        has_special = true;
         return n.op != Op::kExistsOne;
       }
       if (n.op == Op::kExists && v.bool_value()) decided = true;
@@ -619,23 +662,18 @@ class Evaluator {
       if (n.op == Op::kExistsOne && v.bool_value()) ++count;
       return !decided;
     });
-    switch (n.op) {
-      case Op::kExists:
-        return decided   ? Value::Bool(true)
-               : errored ? error
-                         : Value::Bool(false);
-      case Op::kAll:
-        return decided   ? Value::Bool(false)
-               : errored ? error
-                         : Value::Bool(true);
-      default:
-        return errored ? error : Value::Bool(count == 1);
+    if (decided) {
+      scratch_->TruncateUnknownPaths(paths);
+      return Value::Bool(n.op == Op::kExists);
     }
+    if (has_special) return special;
+    return Value::Bool(n.op == Op::kExistsOne ? count == 1 : n.op == Op::kAll);
   }
 
   Value ToInt(const Value& v) {
     switch (v.kind()) {
       case Kind::kError:
+      case Kind::kUnknown:
       case Kind::kInt:
         return v;
       case Kind::kDouble: {
@@ -663,6 +701,7 @@ class Evaluator {
   Value ToDouble(const Value& v) {
     switch (v.kind()) {
       case Kind::kError:
+      case Kind::kUnknown:
       case Kind::kDouble:
         return v;
       case Kind::kInt:
@@ -682,6 +721,7 @@ class Evaluator {
   Value ToString(const Value& v) {
     switch (v.kind()) {
       case Kind::kError:
+      case Kind::kUnknown:
       case Kind::kString:
         return v;
       case Kind::kBool:
@@ -707,7 +747,7 @@ class Evaluator {
   }
 
   Value TimePart(Op op, const Value& v) {
-    if (v.is_error()) return v;
+    if (v.is_special()) return v;
     if (v.kind() != Kind::kTimestamp) {
       return Overload(op == Op::kGetHours     ? "getHours"
                       : op == Op::kGetMinutes ? "getMinutes"
@@ -753,6 +793,7 @@ ConditionOutcome EvaluateCondition(const policy::Program& program,
   if (v.is_error()) {
     return {Truth::kError, ErrorText(v.error_code()), v.error_detail()};
   }
+  if (v.is_unknown()) return {Truth::kUnknown, {}, v.unknown_path()};
   return {Truth::kError, ErrorText(ErrorCode::kNotBool), {}};
 }
 

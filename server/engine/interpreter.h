@@ -5,6 +5,23 @@
 // `false && error` is false and `true || error` is true, and an error at the
 // top is reported as Truth::kError so the engine can fail closed.
 //
+// Unknowns are what the request cannot know yet (Request::arguments_unknown,
+// resource_unknown): tool.arguments, and resource.kind, id and attributes of
+// a request without a resource, load as unknowns, and evaluation is CEL's
+// partial evaluation (Kleene logic). `unknown && false` is false and
+// `unknown || true` is true; otherwise && and || with an unknown operand are
+// unknown, and an unknown beats an error. Every other operator, function,
+// selection, index, has(), `?:` condition and comprehension range is strict:
+// its first unknown or error operand, left to right, is its result. exists()
+// is true when a predicate is, all() false when one is, and otherwise an
+// unknown predicate beats an error. An unknown at the top is Truth::kUnknown
+// and the scratch's unknown_paths() then name every attribute the result
+// depends on ("tool.arguments.path"; a selection replaces the path of the
+// map it reads, so "tool.arguments" is not listed beside it), first
+// appearance first; paths of unknowns that a deciding operand absorbed are
+// left out. They stay valid as long as the Program. Without those two flags
+// nothing loads as unknown, so no result is unknown.
+//
 // Never does I/O, never throws, never recurses deeper than the compile-time
 // depth budget. Allocates only inside the EvalScratch, whose buffers keep
 // their capacity between calls. Safe from any thread with one EvalScratch per
@@ -21,7 +38,7 @@
 
 namespace verdict::engine {
 
-enum class Truth : uint8_t { kFalse, kTrue, kError };
+enum class Truth : uint8_t { kFalse, kTrue, kError, kUnknown };
 
 struct ConditionOutcome {
   Truth truth = Truth::kError;
@@ -29,10 +46,14 @@ struct ConditionOutcome {
   // stay valid as long as the Program and the Request: `error` is static
   // text ("no such key"), `detail` names the offending key, field, function
   // or operator ("environment"), or is empty.
+  // With kUnknown, `error` is empty and `detail` is the path of the unknown
+  // result; scratch->unknown_paths() holds every path it depends on, until
+  // the scratch's next evaluation.
   std::string_view error;
   std::string_view detail;
 };
 
+// Resets `*scratch`, then evaluates.
 ConditionOutcome EvaluateCondition(const policy::Program& program,
                                    const model::Request& request,
                                    model::EvalScratch* scratch);

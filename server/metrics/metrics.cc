@@ -36,10 +36,12 @@ Metrics::Metrics()
                         .Name("verdict_decisions_total")
                         .Help("Decisions sent, by decision and first reason.")
                         .Register(*registry_);
-  for (int d = 0; d < 2; ++d) {
+  static constexpr std::array<const char*, model::kDecisionCount>
+      kDecisionNames = {"deny", "allow", "conditional"};
+  for (int d = 0; d < model::kDecisionCount; ++d) {
     for (int r = 0; r < model::kReasonCodeCount; ++r) {
       decisions_[d][r] = &decisions.Add(
-          {{"decision", d == 1 ? "allow" : "deny"},
+          {{"decision", kDecisionNames[d]},
            {"reason",
             std::string(model::ReasonCodeName(static_cast<ReasonCode>(r)))}});
     }

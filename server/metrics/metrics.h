@@ -102,7 +102,8 @@ class Metrics {
   std::shared_ptr<LatencyHistogram> latency_;
 
   // [decision][reason]
-  std::array<std::array<prometheus::Counter*, model::kReasonCodeCount>, 2>
+  std::array<std::array<prometheus::Counter*, model::kReasonCodeCount>,
+             model::kDecisionCount>
       decisions_;
   // [method][reason]
   std::array<std::array<prometheus::Counter*, model::kReasonCodeCount>,

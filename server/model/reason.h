@@ -30,8 +30,8 @@ enum class ReasonCode : uint8_t {
   kCallerNotTrusted,     // the calling MCP server may not do this
   kEvaluationError,      // an internal or condition error: fail closed
   kInvalidRequest,       // the request is malformed or over a limit
-  kAuditUnavailable,  // the decision log cannot be written (on_failure: deny)
-  kConditional,       // a listed item: allowed or not depends on unknowns
+  kAuditUnavailable,   // the decision log cannot be written (on_failure: deny)
+  kConditional,        // a listed item: allowed or not depends on unknowns
   kInsufficientScope,  // an allow rule applies but needs scopes the token lacks
   kPolicyUnavailable,  // no policy set is loaded
 };

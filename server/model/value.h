@@ -7,12 +7,16 @@
 // allocates; it is valid as long as what it points into.
 //
 // Errors are values too (Kind::kError) carrying a static code and a detail
-// view naming the offending key, field or operator.
+// view naming the offending key, field or operator. So are unknowns
+// (Kind::kUnknown): what a listing cannot know yet, such as a call's
+// arguments, carrying the attribute path it stands for ("tool.arguments.path")
+// as a view into static text or a Program's pools, never into an EvalScratch,
+// so that it outlives the evaluation like an error's detail.
 //
 // EvalScratch holds the few buffers evaluation may need (string
 // concatenation, list literals with dynamic elements, comprehension
-// variables). Its buffers keep their capacity between evaluations. One per
-// thread; not thread-safe.
+// variables) and the paths of the unknowns an evaluation created. Its buffers
+// keep their capacity between evaluations. One per thread; not thread-safe.
 
 #ifndef VERDICT_SERVER_MODEL_VALUE_H_
 #define VERDICT_SERVER_MODEL_VALUE_H_
@@ -41,13 +45,16 @@ enum class Kind : uint8_t {
   kTimestamp,
   kList,
   kMap,
+  // The two special kinds come last, so that `kind() >= Kind::kError` tests
+  // "error or unknown" with one compare.
   kError,
+  kUnknown,
 };
 
 // How a string, list or map is stored, i.e. what Value's pointer means.
 enum class Rep : uint8_t {
-  kInline,      // scalars, errors, and strings that outlive the evaluation
-  kScratch,     // a string in an EvalScratch: valid until its next Reset()
+  kInline,   // scalars, errors, unknowns, strings that outlive the evaluation
+  kScratch,  // a string in an EvalScratch: valid until its next Reset()
   kStringList,  // list: const google::protobuf::RepeatedPtrField<string>*
   kProtoList,   // list: const google::protobuf::ListValue*
   kArray,       // list: const Value* with size elements
@@ -168,9 +175,24 @@ class Value {
     return v;
   }
 
+  // `path` must outlive every evaluation that may report it (static text or
+  // a Program's pool). `fresh`: creating this value appended `path` to the
+  // EvalScratch's unknown paths as their last entry, so that a selection
+  // that extends the path can replace the entry instead of adding one.
+  static Value Unknown(std::string_view path, bool fresh) {
+    Value v(Kind::kUnknown);
+    v.aux_ = fresh ? 1 : 0;
+    v.u_.p = path.data();
+    v.size_ = path.size();
+    return v;
+  }
+
   Kind kind() const { return kind_; }
   Rep rep() const { return rep_; }
   bool is_error() const { return kind_ == Kind::kError; }
+  bool is_unknown() const { return kind_ == Kind::kUnknown; }
+  // An error or an unknown: what strict operators pass on unchanged.
+  bool is_special() const { return kind_ >= Kind::kError; }
 
   bool bool_value() const { return u_.b; }
   int64_t int_value() const { return u_.i; }
@@ -205,6 +227,10 @@ class Value {
   std::string_view error_detail() const {
     return {static_cast<const char*>(u_.p), size_};
   }
+  std::string_view unknown_path() const {
+    return {static_cast<const char*>(u_.p), size_};
+  }
+  bool unknown_fresh() const { return aux_ != 0; }
 
  private:
   constexpr explicit Value(Kind kind, Rep rep = Rep::kInline)
@@ -212,14 +238,14 @@ class Value {
 
   Kind kind_ = Kind::kNull;
   Rep rep_ = Rep::kInline;
-  uint32_t aux_ = 0;  // timestamp nanos, or the ErrorCode
+  uint32_t aux_ = 0;  // timestamp nanos, the ErrorCode, or unknown_fresh()
   union {
     bool b;
     int64_t i;  // kInt, or timestamp seconds
     double d;
     const void* p;
   } u_ = {.p = nullptr};
-  size_t size_ = 0;  // string bytes, array elements, error detail bytes
+  size_t size_ = 0;  // string bytes, array elements, detail or path bytes
 };
 
 // A constant map literal: few entries, looked up linearly.
@@ -229,7 +255,7 @@ struct ValueMap {
 
 // Equality of two scalars (null, bool, int, double, string, timestamp): ints
 // and doubles compare numerically; different kinds are unequal. Empty when
-// either is a list, map or error.
+// either is a list, map, error or unknown.
 inline std::optional<bool> ScalarEqual(const Value& a, const Value& b) {
   const auto numeric = [](Kind k) {
     return k == Kind::kInt || k == Kind::kDouble;
@@ -244,6 +270,7 @@ inline std::optional<bool> ScalarEqual(const Value& a, const Value& b) {
     case Kind::kList:
     case Kind::kMap:
     case Kind::kError:
+    case Kind::kUnknown:
       return std::nullopt;
     default:
       break;
@@ -252,6 +279,7 @@ inline std::optional<bool> ScalarEqual(const Value& a, const Value& b) {
     case Kind::kList:
     case Kind::kMap:
     case Kind::kError:
+    case Kind::kUnknown:
       return std::nullopt;
     default:
       break;
@@ -314,13 +342,16 @@ class EvalScratch {
   EvalScratch(EvalScratch&&) = default;
   EvalScratch& operator=(EvalScratch&&) = default;
 
-  // Makes every buffer reusable; called at the start of each evaluation.
+  // Makes every buffer reusable and forgets the unknown paths; called at the
+  // start of each evaluation.
   void Reset() {
     strings_used_ = 0;
     lists_used_ = 0;
+    unknown_paths_.clear();
   }
   // Buffers handed out after a Mark can be taken back with Release(mark),
   // e.g. after each comprehension step, whose bool result refers to none.
+  // Unknown paths are not buffers: a Release keeps them.
   struct Mark {
     size_t strings = 0;
     size_t lists = 0;
@@ -340,6 +371,26 @@ class EvalScratch {
     return locals_.data();
   }
 
+  // The attribute paths of the unknowns created since Reset(), without
+  // duplicates, in the order they first appeared.
+  const std::vector<std::string_view>& unknown_paths() const {
+    return unknown_paths_;
+  }
+  // Adds `path` unless it is already there; true when it was added (it is
+  // then the last entry).
+  bool AddUnknownPath(std::string_view path) {
+    for (std::string_view p : unknown_paths_) {
+      if (p == path) return false;
+    }
+    unknown_paths_.push_back(path);
+    return true;
+  }
+  // Removes the last entry; for an unknown that a longer path replaces.
+  void DropLastUnknownPath() { unknown_paths_.pop_back(); }
+  // Forgets the paths added after the first `n`: the unknowns an operator
+  // absorbed (`unknown && false`) are not what its result depends on.
+  void TruncateUnknownPaths(size_t n) { unknown_paths_.resize(n); }
+
  private:
   // unique_ptr keeps handed-out buffers in place while the pools grow.
   std::vector<std::unique_ptr<std::string>> strings_;
@@ -347,6 +398,7 @@ class EvalScratch {
   size_t strings_used_ = 0;
   size_t lists_used_ = 0;
   std::vector<Value> locals_;
+  std::vector<std::string_view> unknown_paths_;
 };
 
 }  // namespace verdict::model

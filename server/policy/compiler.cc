@@ -18,6 +18,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "openssl/evp.h"
 #include "server/common/quote.h"
 #include "server/policy/condition.h"
@@ -178,6 +179,8 @@ class FileCompiler {
       rule.policy_subjects = subjects;
       rule.roles = Names(ast.roles);
       rule.policy_roles = roles;
+      rule.scopes = Names(ast.scopes);
+      rule.scope_challenge = absl::StrJoin(rule.scopes, " ");
       if (ast.when.has_value()) rule.condition = CompileWhen(*ast.when);
       CheckTargetSize(rule, ast.position);
     }

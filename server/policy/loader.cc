@@ -25,8 +25,9 @@ constexpr yaml::Schema kPolicySchema = {.name = "policy document",
                                         .required = kPolicyRequired};
 
 constexpr std::string_view kRuleKeys[] = {
-    "id",        "effect",   "description", "servers", "tools",  "actions",
-    "resources", "subjects", "roles",       "when",    "reason", "obligations"};
+    "id",      "effect",      "description", "servers", "tools",
+    "actions", "resources",   "subjects",    "roles",   "when",
+    "reason",  "obligations", "scopes"};
 constexpr std::string_view kRuleRequired[] = {"id", "effect"};
 constexpr yaml::Schema kRuleSchema = {
     .name = "rule", .prefix = "", .keys = kRuleKeys, .required = kRuleRequired};
@@ -102,6 +103,16 @@ bool QuotedColumns(std::string_view text, size_t pos, int first_column,
   return false;
 }
 
+// RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+bool IsScopeToken(std::string_view scope) {
+  if (scope.empty()) return false;
+  for (const char c : scope) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x21 || u > 0x7E || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
 class FileLoader {
  public:
   FileLoader(std::string_view path, std::string_view text,
@@ -148,6 +159,40 @@ class FileLoader {
           reader_.Error(entry.position, "bad_type",
                         absl::StrCat("empty name in ", QuoteToken(field.key)));
         }
+        continue;
+      }
+      items.push_back({std::move(entry.text), ToAst(entry.position)});
+    }
+  }
+
+  // The scopes an allow rule needs: a non-empty list of distinct RFC 6749
+  // scope tokens, since they are sent back as WWW-Authenticate's scope=.
+  void ReadScopes(const yaml::Field& field, AstList* out) {
+    std::vector<yaml::Scalar> entries;
+    if (!reader_.StringList(field, &entries)) return;
+    if (field.value.size() == 0) {
+      reader_.Error(field.position(), "empty_list",
+                    "\"scopes\" is an empty list; omit the key when the "
+                    "rule needs no scope");
+      return;
+    }
+    std::vector<AstString>& items = out->emplace();
+    items.reserve(entries.size());
+    for (yaml::Scalar& entry : entries) {
+      if (!IsScopeToken(entry.text)) {
+        reader_.Error(entry.position, "bad_scope",
+                      absl::StrCat("scope ", QuoteToken(entry.text),
+                                   " is not an OAuth scope token (printable "
+                                   "ASCII without spaces, '\"' or '\\')"));
+        continue;
+      }
+      const auto same = [&entry](const AstString& s) {
+        return s.text == entry.text;
+      };
+      if (std::any_of(items.begin(), items.end(), same)) {
+        reader_.Error(
+            entry.position, "bad_scope",
+            absl::StrCat("scope ", QuoteToken(entry.text), " is listed twice"));
         continue;
       }
       items.push_back({std::move(entry.text), ToAst(entry.position)});
@@ -214,6 +259,7 @@ class FileLoader {
     rule.position = ToAst(yaml::PositionOf(node));
     bool effect_known = false;
     std::optional<yaml::Position> obligations_position;
+    std::optional<yaml::Position> scopes_position;
     const bool is_map =
         reader_.ForEachField(node, kRuleSchema, [&](const yaml::Field& field) {
           const std::string_view key = field.key;
@@ -259,12 +305,21 @@ class FileLoader {
           } else if (key == "obligations") {
             obligations_position = yaml::PositionOf(field.key_node);
             reader_.Struct(field, &rule.obligations);
+          } else if (key == "scopes") {
+            scopes_position = yaml::PositionOf(field.key_node);
+            ReadScopes(field, &rule.scopes);
           }
         });
     if (obligations_position.has_value() && effect_known &&
         rule.effect == Effect::kDeny) {
       reader_.Error(*obligations_position, "obligations_on_deny",
                     "obligations are only allowed on allow rules");
+    }
+    if (scopes_position.has_value() && effect_known &&
+        rule.effect == Effect::kDeny) {
+      reader_.Error(*scopes_position, "scopes_on_deny",
+                    "scopes are only allowed on allow rules: they name what "
+                    "a token needs for the rule to allow");
     }
     return is_map;
   }

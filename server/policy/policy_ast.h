@@ -62,6 +62,7 @@ struct AstRule {
   std::optional<AstCondition> when;
   AstString reason;
   google::protobuf::Struct obligations;
+  AstList scopes;  // allow rules only; absent: none needed
 };
 
 struct AstPolicy {

@@ -28,6 +28,13 @@ bool HasAnyRole(const std::vector<std::string>& wanted,
   return false;
 }
 
+// A deny rule that only some actions reach (see PolicySet::ListingDenies).
+bool IsActionBoundDeny(const Rule& rule) {
+  return rule.effect == Effect::kDeny && !rule.actions.empty() &&
+         std::none_of(rule.actions.begin(), rule.actions.end(),
+                      [](const Glob& glob) { return glob.pattern() == "*"; });
+}
+
 bool HasAnyNumber(const uint32_t* wanted, size_t count,
                   const RoleNumbers& roles) {
   if (count == 0) return true;
@@ -61,6 +68,16 @@ bool Rule::MatchesResource(const model::Resource& resource) const {
                      });
 }
 
+bool Rule::HasScopes(const model::Principal& subject) const {
+  if (scopes.empty()) return true;
+  if (subject.scopes == nullptr) return false;
+  return std::all_of(
+      scopes.begin(), scopes.end(), [&subject](const std::string& scope) {
+        return std::find(subject.scopes->begin(), subject.scopes->end(),
+                         scope) != subject.scopes->end();
+      });
+}
+
 PolicySet::PolicySet() = default;
 PolicySet::~PolicySet() = default;
 
@@ -71,6 +88,15 @@ void PolicySet::Candidates(std::string_view action, std::string_view server,
     return;
   }
   index_->Find(action, server, tool, out);
+}
+
+void PolicySet::ListingDenies(std::string_view listing, std::string_view server,
+                              std::string_view tool, CandidateList* out) const {
+  if (listing_denies_ == nullptr) {
+    out->clear();
+    return;
+  }
+  listing_denies_->Find(listing, server, tool, out);
 }
 
 void PolicySet::NumberRoles(const model::StringList* roles,
@@ -122,6 +148,7 @@ void PolicySet::BuildCores() {
     core.has_subject_globs =
         !rule.policy_subjects.empty() || !rule.subjects.empty();
     core.has_resources = !rule.resources.empty();
+    core.has_scopes = !rule.scopes.empty();
     cores_.push_back(core);
   }
 }
@@ -137,6 +164,9 @@ std::unique_ptr<const PolicySet> PolicySetBuilder::Build() && {
   set->rules_ = std::move(rules_);
   set->BuildCores();
   set->index_ = RuleIndex::Build(set->rules_);
+  if (std::any_of(set->rules_.begin(), set->rules_.end(), IsActionBoundDeny)) {
+    set->listing_denies_ = RuleIndex::Build(set->rules_, IsActionBoundDeny);
+  }
   set->revision_ = std::move(revision_);
   set->policy_count_ = policy_count_;
   return set;

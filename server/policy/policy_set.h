@@ -55,6 +55,12 @@ struct Rule {
   std::vector<std::string> policy_roles;
   std::vector<std::string> roles;
   std::vector<Glob> resources;  // globs on "kind:id"
+  // Allow rules only: the OAuth scopes subject.scopes must all hold for the
+  // rule to apply (step-up), in the policy's order, and them joined by
+  // single spaces, the scope= of a WWW-Authenticate challenge. Both empty
+  // when the rule needs none.
+  std::vector<std::string> scopes;
+  std::string scope_challenge;
 
   // True when (action, server, tool) is matched by actions, servers, tools.
   bool MatchesTarget(std::string_view action, std::string_view server,
@@ -62,6 +68,8 @@ struct Rule {
   // True when the subject and resource filters admit the request.
   bool MatchesPrincipal(const model::Principal& subject) const;
   bool MatchesResource(const model::Resource& resource) const;
+  // True when `subject` holds every one of `scopes`.
+  bool HasScopes(const model::Principal& subject) const;
 };
 
 // Indices of candidate rules, ascending, without duplicates.
@@ -80,6 +88,7 @@ struct RuleCore {
   Effect effect = Effect::kDeny;
   bool has_subject_globs = false;  // subjects or policy_subjects non-empty
   bool has_resources = false;
+  bool has_scopes = false;  // scopes non-empty
 };
 
 // A subject's roles as the set's role numbers, computed once per request;
@@ -105,6 +114,13 @@ class PolicySet {
   // while the candidates fit in the inline capacity.
   void Candidates(std::string_view action, std::string_view server,
                   std::string_view tool, CandidateList* out) const;
+  // For a listed item: replaces `*out` with the deny rules whose target
+  // matches (listing, server, tool) and that Candidates of the listed call
+  // may not return, those that name actions none of which is `*` (every
+  // other deny matches any call); some of them may be among the call's
+  // candidates too. A second, small index: most sets have no such rule.
+  void ListingDenies(std::string_view listing, std::string_view server,
+                     std::string_view tool, CandidateList* out) const;
 
   // The hot part of rules()[index].
   const RuleCore& core(uint32_t index) const { return cores_[index]; }
@@ -127,6 +143,7 @@ class PolicySet {
   std::string revision_;
   int policy_count_ = 0;
   std::unique_ptr<const RuleIndex> index_;
+  std::unique_ptr<const RuleIndex> listing_denies_;  // null: none
 
   void BuildCores();
 };

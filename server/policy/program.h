@@ -6,6 +6,12 @@
 // compiled RE2s and variadic operand lists. Variables were resolved at
 // compile time into Field loads, so evaluation never looks a name up.
 //
+// The request fields a listing may not know (tool.arguments, resource.*) load
+// as unknowns naming their attribute path. A field selection, constant-key
+// index or has() on such a path carries the longer path it reads
+// ("tool.arguments.path"), dotted at compile time, so that evaluation never
+// formats text to report what an unknown result depends on.
+//
 // Promises: immutable once built by CompileCondition; the tree is no taller
 // than the parsed expression, at most kMaxConditionDepth, so the recursive
 // interpreter has a bounded stack; every view a Value or Node
@@ -49,10 +55,12 @@ enum class Field : uint8_t {
   kDelegationChain,
   kToolServer,
   kToolName,
-  kToolArguments,
+  kToolArguments,  // unknown when Request::arguments_unknown
   kToolAnnotations,
   kAction,
-  kResourceKind,  // resource fields are errors unless resource.present
+  // Resource fields are errors unless resource.present, unknown when the
+  // request has no resource and resource_unknown.
+  kResourceKind,
   kResourceId,
   kResourceAttributes,
   kContext,
@@ -68,9 +76,9 @@ enum class Op : uint8_t {
   kConst,         // constant(a)
   kLoad,          // request field Field(a)
   kLocal,         // comprehension variable in slot a
-  kSelect,        // map a, key string(b); missing key is an error
-  kIndex,         // list a at int b, or map a at key b
-  kHas,           // map a has key string(b); false if a is an error
+  kSelect,        // map a, key string(b); missing key is an error; path c
+  kIndex,         // list a at int b, or map a at key b; path c
+  kHas,           // map a has key string(b); false if a is an error; path c
   kHasField,      // request field Field(a) is present and not empty
   kNot,           // !a
   kNeg,           // -a
@@ -107,6 +115,11 @@ enum class Op : uint8_t {
   kGetDayOfWeek,  // a.getDayOfWeek(), UTC, Sunday = 0
 };
 
+// Operands a, b, c as the Op says. For kSelect, kIndex and kHas, c is the
+// attribute path the node reads, as 1 + its index in the string pool, when
+// its map is one a request may leave unknown (tool.arguments,
+// tool.arguments.a, resource.attributes) and its key a constant string;
+// otherwise 0 and an unknown map gives its own path (a dynamic key).
 struct Node {
   Op op = Op::kConst;
   uint32_t a = 0;
@@ -135,6 +148,10 @@ class Program {
   uint32_t operand(uint32_t i) const { return operands_[i]; }
   const model::Value& constant(uint32_t i) const { return constants_[i]; }
   std::string_view string(uint32_t i) const { return *strings_[i]; }
+  // The path of a kSelect, kIndex or kHas node; empty when it has none.
+  std::string_view path(const Node& n) const {
+    return n.c == 0 ? std::string_view() : *strings_[n.c - 1];
+  }
   const RE2& regex(uint32_t i) const { return *regexes_[i]; }
   const absl::flat_hash_set<std::string>& string_set(uint32_t i) const {
     return *sets_[i];

@@ -193,23 +193,27 @@ class RuleIndex::Builder {
 };
 
 std::unique_ptr<const RuleIndex> RuleIndex::Build(
-    const std::vector<Rule>& rules) {
+    const std::vector<Rule>& rules, bool (*include)(const Rule&)) {
   auto index = std::unique_ptr<RuleIndex>(new RuleIndex());
   Builder builder(index.get());
-  for (const Rule& rule : rules) builder.Add(rule);
+  for (const Rule& rule : rules) {
+    if (include == nullptr || include(rule)) builder.Add(rule);
+  }
   builder.Finish();
-  index->PrecomputeLiteralCombinations(rules);
+  index->PrecomputeLiteralCombinations(rules, include);
   index->combo_rules_.shrink_to_fit();
   return index;
 }
 
-void RuleIndex::PrecomputeLiteralCombinations(const std::vector<Rule>& rules) {
+void RuleIndex::PrecomputeLiteralCombinations(const std::vector<Rule>& rules,
+                                              bool (*include)(const Rule&)) {
   // Answers are stored whole, so a set whose literal combinations each match
   // many rules could store rules x combinations entries; past this budget
   // the remaining combinations are left to the walk.
   const size_t budget = 8 * leaf_rules_.size() + (1 << 16);
   CandidateList found;
   for (const Rule& rule : rules) {
+    if (include != nullptr && !include(rule)) continue;
     for (const Glob& action : rule.actions) {
       if (!action.is_literal()) continue;
       for (const Glob& server : rule.servers) {

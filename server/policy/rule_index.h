@@ -35,9 +35,10 @@ namespace verdict::policy {
 
 class RuleIndex {
  public:
-  // Indexes `rules` by their actions, servers and tools; rule i must have
-  // index i.
-  static std::unique_ptr<const RuleIndex> Build(const std::vector<Rule>& rules);
+  // Indexes `rules` by their actions, servers and tools, or only those
+  // `include` accepts when it is given; rule i must have index i.
+  static std::unique_ptr<const RuleIndex> Build(
+      const std::vector<Rule>& rules, bool (*include)(const Rule&) = nullptr);
 
   // Replaces `*out` with the indices of the rules whose target matches,
   // ascending and without duplicates.
@@ -105,7 +106,8 @@ class RuleIndex {
   // The tree walk; every lookup's answer, precomputed or not.
   void Walk(std::string_view action, std::string_view server,
             std::string_view tool, CandidateList* out) const;
-  void PrecomputeLiteralCombinations(const std::vector<Rule>& rules);
+  void PrecomputeLiteralCombinations(const std::vector<Rule>& rules,
+                                     bool (*include)(const Rule&));
 
   absl::flat_hash_map<Names, Span, NamesHash> combos_;
   std::vector<uint32_t> combo_rules_;

@@ -24,12 +24,16 @@ AuthorizerService::AuthorizerService(const decision::Decider* decider,
       check_{&service_, &Async::RequestCheck,
              [this](CheckCall* call) { Check(call); }},
       check_batch_{&service_, &Async::RequestCheckBatch,
-                   [this](BatchCall* call) { CheckBatch(call); }} {}
+                   [this](BatchCall* call) { CheckBatch(call); }},
+      authenticate_{&service_, &Async::RequestAuthenticate,
+                    [this](AuthenticateCall* call) { Authenticate(call); }} {}
 
 void AuthorizerService::Start(const CompletionQueues& queues) {
   for (const auto& queue : queues.queues()) {
     CheckCall::Post(&check_, queue.get(), kPostedRequestsPerMethod);
     BatchCall::Post(&check_batch_, queue.get(), kPostedRequestsPerMethod);
+    AuthenticateCall::Post(&authenticate_, queue.get(),
+                           kPostedRequestsPerMethod);
   }
 }
 
@@ -61,15 +65,11 @@ void AuthorizerService::CheckBatch(BatchCall* call) const {
       [response](const decision::Outcome& outcome) {
         decision::TranslateOutcome(outcome, /*with_identity=*/false,
                                    response->add_results());
-        // Every item was decided for the same credentials on the same
-        // snapshot: the batch names them once.
-        if (!response->has_identity() && outcome.identity() != nullptr) {
-          decision::TranslateIdentity(*outcome.identity(),
-                                      response->mutable_identity());
-        }
-        if (response->policy_revision().empty()) {
-          response->set_policy_revision(std::string(outcome.policy_revision()));
-        }
+      },
+      // Every item was decided for the same credentials on the same
+      // snapshot: the batch names them once.
+      [response](const decision::Admission& admission) {
+        decision::TranslateAdmission(admission, response);
       });
   if (!status.ok()) {
     call->Finish(grpc::Status(static_cast<grpc::StatusCode>(status.code()),
@@ -84,6 +84,18 @@ void AuthorizerService::CheckBatch(BatchCall* call) const {
                      kMaxBatchResponseBytes, " bytes: send fewer items")));
     return;
   }
+  call->Finish(grpc::Status::OK);
+}
+
+void AuthorizerService::Authenticate(AuthenticateCall* call) const {
+  const v1::AuthenticateRequest& request = call->request();
+  v1::AuthenticateResponse* response = call->response();
+  decider_->Authenticate(
+      request.has_credentials() ? &request.credentials() : nullptr,
+      request.server(), CallerOf(call->context()), call->received(),
+      [response](const decision::Admission& admission) {
+        decision::TranslateAdmission(admission, response);
+      });
   call->Finish(grpc::Status::OK);
 }
 

@@ -4,7 +4,7 @@
 // a call hands it to the Decider inline, with the time the call arrived,
 // and translates each Outcome into the answer once (translation.h). What
 // the caller may ask comes from CallerTrust (its client certificate with
-// TLS, else its peer address). Both methods are registered raw and parse
+// TLS, else its peer address). Its methods are registered raw and parse
 // their own requests, so that bytes that are not a request are the client's
 // error (INVALID_ARGUMENT), not the server's. A CheckBatch answer larger
 // than kMaxBatchResponseBytes is refused (RESOURCE_EXHAUSTED); its decisions
@@ -41,14 +41,18 @@ class AuthorizerService {
  private:
   // Raw, so that bytes that are not a request answer INVALID_ARGUMENT.
   using Async = v1::Authorizer::WithRawMethod_Check<
-      v1::Authorizer::WithRawMethod_CheckBatch<v1::Authorizer::Service>>;
+      v1::Authorizer::WithRawMethod_CheckBatch<
+          v1::Authorizer::WithRawMethod_Authenticate<v1::Authorizer::Service>>>;
   using CheckCall =
       AsyncUnaryCall<Async, v1::CheckRequest, v1::CheckResponse, Wire::kRaw>;
   using BatchCall = AsyncUnaryCall<Async, v1::CheckBatchRequest,
                                    v1::CheckBatchResponse, Wire::kRaw>;
+  using AuthenticateCall = AsyncUnaryCall<Async, v1::AuthenticateRequest,
+                                          v1::AuthenticateResponse, Wire::kRaw>;
 
   void Check(CheckCall* call) const;
   void CheckBatch(BatchCall* call) const;
+  void Authenticate(AuthenticateCall* call) const;
   decision::CallerInfo CallerOf(const grpc::ServerContextBase& context) const;
 
   const decision::Decider* const decider_;
@@ -56,6 +60,7 @@ class AuthorizerService {
   Async service_;
   const CheckCall::Method check_;
   const BatchCall::Method check_batch_;
+  const AuthenticateCall::Method authenticate_;
 };
 
 }  // namespace verdict::service

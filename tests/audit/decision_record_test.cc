@@ -6,6 +6,7 @@
 #include "server/audit/decision_record.h"
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -110,6 +111,26 @@ TEST(DecisionRecordTest, BatchItemsSayWhichBatchAndWhere) {
   input.batch.source = "Grants.Issue";
   record = Format(input);
   EXPECT_EQ(record["batch"]["source"], "Grants.Issue");
+}
+
+TEST(DecisionRecordTest, ConditionalListingNamesItsPaths) {
+  const std::vector<engine::Reason> reasons = {
+      {.code = model::ReasonCode::kConditional, .rule = &ReadContacts()}};
+  const std::vector<std::string_view> paths = {"tool.arguments.path",
+                                               "resource"};
+  DecisionRecordInput input = Input(reasons);
+  input.action = "tools/list";
+  input.decision = model::Decision::kConditional;
+  input.depends_on = paths;
+  const nlohmann::json record = Format(input);
+  EXPECT_EQ(record["decision"], "conditional");
+  EXPECT_EQ(record["depends_on"],
+            nlohmann::json::array({"tool.arguments.path", "resource"}));
+  EXPECT_EQ(record["reasons"][0]["code"], "conditional");
+
+  input.decision = model::Decision::kAllow;
+  input.depends_on = {};
+  EXPECT_FALSE(Format(input).contains("depends_on"));
 }
 
 TEST(DecisionRecordTest, AuthenticationFailureCarriesMethodAndMessage) {

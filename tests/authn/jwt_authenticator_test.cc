@@ -473,6 +473,30 @@ TEST_F(JwtAuthenticatorTest, TimeClaimsAreEnforced) {
                 ReasonCode::kUnauthenticated);
 }
 
+// The identity keeps the token's accepted audiences, in token order and
+// once each, so that decision/mcp_servers.h can bind it to an MCP server;
+// values the issuer does not accept are left out.
+TEST_F(JwtAuthenticatorTest, AcceptedAudiencesAreKeptInTheIdentity) {
+  nlohmann::json claims = Claims();
+  AuthOutcome outcome = Check(Token(JwsAlgorithm::kES256, claims));
+  ASSERT_TRUE(outcome.ok()) << outcome.message;
+  EXPECT_EQ(outcome.identity->audiences, std::vector<std::string>{kAudience});
+
+  claims["aud"] = {"https://elsewhere.test", "https://mcp.test/other",
+                   kAudience, "https://mcp.test/other", 7};
+  const std::string token = Token(JwsAlgorithm::kES256, claims);
+  outcome = Check(token);
+  ASSERT_TRUE(outcome.ok()) << outcome.message;
+  EXPECT_EQ(outcome.identity->audiences,
+            (std::vector<std::string>{"https://mcp.test/other", kAudience}));
+
+  // A cache hit hands out the same audiences.
+  const AuthOutcome cached = Check(token);
+  ASSERT_TRUE(cached.ok());
+  EXPECT_EQ(cached.identity.get(), outcome.identity.get());
+  EXPECT_EQ(cached.identity->audiences, outcome.identity->audiences);
+}
+
 TEST_F(JwtAuthenticatorTest, IssuerAndAudienceAreEnforced) {
   nlohmann::json claims = Claims();
   claims["iss"] = "https://evil.test";

@@ -1,7 +1,8 @@
 // verdict lint's findings: one fixture directory per finding kind under
-// tests/testdata/lint (each yields exactly its kind, at the rules it names),
-// edge cases compiled from memory, and the policy library, which must be
-// clean.
+// tests/testdata/lint (each yields its kind, at the rules it names; the
+// list-only rules of two also yield listing_only_allow, since listings now
+// follow calls), the listing findings and edge cases compiled from memory,
+// and the policy library, which must be clean.
 
 #include "client/lint/lint.h"
 
@@ -56,14 +57,16 @@ TEST(LintFixtureTest, AllowAllTools) {
 
 TEST(LintFixtureTest, AllowAllServers) {
   EXPECT_THAT(FixtureSummary("allow_all_servers"),
-              ElementsAre("3 allow_all_servers", "8 allow_all_servers"));
+              ElementsAre("3 allow_all_servers", "8 allow_all_servers",
+                          "8 listing_only_allow"));
 }
 
 TEST(LintFixtureTest, AllowWithoutEnvironment) {
   // list-only (tools/list) and indexed (context["environment"]) are fine.
-  EXPECT_THAT(FixtureSummary("allow_without_environment"),
-              ElementsAre("3 allow_without_environment",
-                          "8 allow_without_environment"));
+  EXPECT_THAT(
+      FixtureSummary("allow_without_environment"),
+      ElementsAre("3 allow_without_environment", "8 allow_without_environment",
+                  "14 listing_only_allow"));
 }
 
 TEST(LintFixtureTest, Shadowed) {
@@ -179,7 +182,8 @@ rules:
 )yaml");
   ASSERT_NE(set, nullptr);
   EXPECT_THAT(Summary(*set),
-              ElementsAre("5 deny_never_reached", "9 never_matches"));
+              ElementsAre("5 deny_never_reached", "9 listing_only_allow",
+                          "9 never_matches"));
 }
 
 TEST(LintTest, ActionsMentionedByAnotherRuleAreNotTypos) {
@@ -198,6 +202,170 @@ rules:
 )yaml");
   ASSERT_NE(set, nullptr);
   EXPECT_THAT(Summary(*set), IsEmpty());
+}
+
+// "line kind: message" per finding.
+std::vector<std::string> Messages(const policy::PolicySet& set) {
+  std::vector<std::string> out;
+  for (const Finding& f : Lint(set)) {
+    out.push_back(absl::StrCat(f.line, " ", f.kind, ": ", f.message));
+  }
+  return out;
+}
+
+TEST(LintListingTest, DenyOnAListingHidesWhatTheCallMayUse) {
+  auto set = CompileText(R"yaml(
+policy: kb
+rules:
+  - id: export
+    effect: allow
+    servers: [kb]
+    tools: [export_articles]
+    actions: [tools/call]
+    when: context.environment == "prod"
+  - id: hide-exports
+    effect: deny
+    servers: [kb]
+    tools: ["export_*"]
+    actions: [tools/list]
+)yaml");
+  ASSERT_NE(set, nullptr);
+  // Not deny_never_reached either: the allow for tools/call is what a
+  // tools/list item is decided by.
+  EXPECT_THAT(
+      Messages(*set),
+      ElementsAre("10 callable_but_hidden: deny rule kb/hide-exports hides "
+                  "from tools/list what allow rule kb/export (p.yaml:4) lets "
+                  "tools/call use: a call may use it but no listing shows it; "
+                  "deny tools/call too, or remove the deny"));
+}
+
+TEST(LintListingTest, HiddenIsReportedOnlyWhenCertain) {
+  auto set = CompileText(R"yaml(
+policy: kb
+subjects: ["agent/*"]
+rules:
+  - id: export
+    effect: allow
+    servers: [kb]
+    tools: ["export_*"]
+    actions: [tools/call]
+    when: context.environment == "prod"
+  - id: prod-only
+    effect: deny
+    servers: [kb]
+    tools: [export_articles]
+    actions: [tools/list]
+    when: context.environment == "prod"
+  - id: call-too
+    effect: deny
+    servers: [kb]
+    tools: [export_articles]
+    actions: [tools/list, tools/call]
+  - id: with-resource
+    effect: deny
+    servers: [kb]
+    tools: [export_articles]
+    actions: [tools/list]
+    resources: ["dataset:*"]
+  - id: maybe-overlapping-tools
+    effect: deny
+    servers: [kb]
+    tools: ["*_draft"]
+    actions: [tools/list]
+  - id: other-subject
+    effect: deny
+    subjects: [robot/r1]
+    servers: [kb]
+    tools: [export_articles]
+    actions: [tools/list]
+  - id: prompts
+    effect: deny
+    servers: [kb]
+    tools: [export_articles]
+    actions: [prompts/list]
+)yaml");
+  ASSERT_NE(set, nullptr);
+  // A condition, a denied call, a resource filter, tools that may not
+  // overlap, a subject no allow admits and a listing of another call: none is
+  // certain. The subject and the prompts deny change no decision.
+  EXPECT_THAT(Summary(*set),
+              ElementsAre("33 deny_never_reached", "33 never_matches",
+                          "39 deny_never_reached"));
+}
+
+TEST(LintListingTest, AShadowedCallIsNotCallable) {
+  auto set = CompileText(R"yaml(
+policy: kb
+rules:
+  - id: export
+    effect: allow
+    servers: [kb]
+    tools: [export_articles]
+    actions: [tools/call]
+    when: context.environment == "prod"
+  - id: no-calls
+    effect: deny
+    servers: [kb]
+    actions: [tools/call]
+  - id: hide-exports
+    effect: deny
+    servers: [kb]
+    tools: [export_articles]
+    actions: [tools/list]
+)yaml");
+  ASSERT_NE(set, nullptr);
+  EXPECT_THAT(Summary(*set), ElementsAre("4 shadowed"));
+}
+
+TEST(LintListingTest, ListingOnlyAllowShowsNothing) {
+  auto set = CompileText(R"yaml(
+policy: kb
+rules:
+  - id: search
+    effect: allow
+    servers: [kb]
+    tools: [search]
+    actions: [tools/call]
+    when: context.environment == "prod"
+  - id: list-search
+    effect: allow
+    servers: [kb]
+    tools: [search]
+    actions: [tools/list]
+  - id: list-tickets
+    effect: allow
+    servers: [tickets]
+    actions: [tools/list, prompts/list, prompts/get]
+  - id: list-and-call
+    effect: allow
+    servers: [kb]
+    tools: [get]
+    actions: ["tools/*"]
+    when: context.environment == "prod"
+  - id: resources
+    effect: allow
+    servers: [files]
+    actions: [resources/list, resources/templates/list]
+)yaml");
+  ASSERT_NE(set, nullptr);
+  EXPECT_THAT(
+      Messages(*set),
+      ElementsAre(
+          "10 listing_only_allow: allow rule kb/list-search matches "
+          "tools/list but not tools/call, so it shows nothing by itself: a "
+          "listing shows what its call may use; allow the call instead",
+          "15 listing_only_allow: allow rule kb/list-tickets matches "
+          "tools/list but not tools/call, so it shows nothing by itself: a "
+          "listing shows what its call may use; allow the call instead; no "
+          "allow rule lets tools/call reach its tools, so they are shown by "
+          "no listing and callable by no call",
+          "25 listing_only_allow: allow rule kb/resources matches "
+          "resources/list, resources/templates/list but not resources/read, "
+          "so it shows nothing by itself: a listing shows what its call may "
+          "use; allow the call instead; no allow rule lets resources/read "
+          "reach its tools, so they are shown by no listing and callable by "
+          "no call"));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
-// Policy test suites: the loader's schema and positions, judging responses,
-// running in process (fixtures, argument merging, `now` as evaluate_at,
-// --filter), coverage, and the text and JUnit reports.
+// Policy test suites: the loader's schema and positions, judging responses
+// (conditional answers and their depends_on paths included), running in
+// process (fixtures, argument merging, `now` as evaluate_at, --filter),
+// coverage, and the text and JUnit reports.
 
 #include "client/suite/suite.h"
 
@@ -122,7 +123,7 @@ tests:
   EXPECT_EQ(args.at("query").string_value(), "vat");
   EXPECT_EQ(args.at("limit").number_value(), 500);
   EXPECT_EQ(args.at("page").number_value(), 2);
-  EXPECT_FALSE(first.expect_allow);
+  EXPECT_EQ(first.expect, Expect::kDeny);
   EXPECT_EQ(first.reason, "no-secrets");
   ASSERT_TRUE(first.obligations.has_value());
   EXPECT_EQ(first.obligations->fields().at("max_results").number_value(), 50);
@@ -134,7 +135,7 @@ tests:
   EXPECT_EQ(second.request.action(), "tools/list");
   EXPECT_FALSE(second.request.has_resource());
   EXPECT_FALSE(second.request.has_context());
-  EXPECT_TRUE(second.expect_allow);
+  EXPECT_EQ(second.expect, Expect::kAllow);
   EXPECT_FALSE(second.request.has_evaluate_at());
   EXPECT_FALSE(second.obligations.has_value());
 }
@@ -193,12 +194,87 @@ tests:
   }
   EXPECT_THAT(messages,
               ElementsAre("6: unknown subject fixture \"nobody\"",
-                          "8: \"expect\" must be allow or deny, got \"maybe\"",
+                          "8: \"expect\" must be one of allow, deny, "
+                          "conditional, got \"maybe\"",
                           "9: duplicate test name \"t\"",
                           HasSubstr("13: \"now\" must be an RFC 3339 time"),
                           "14: missing required key \"name\" in test",
                           "17: duplicate key \"expect\" in test (first at "
                           "line 16)"));
+}
+
+TEST(LoadSuiteTest, ConditionalTakesDependsOnPaths) {
+  const Suite suite = LoadOrDie(R"yaml(
+tests:
+  - name: listed per path
+    subject: {id: a}
+    tool: {server: fs, name: read_file}
+    action: tools/list
+    depends_on: [tool.arguments.path, resource]
+    expect: conditional
+  - name: any path
+    subject: {id: a}
+    tool: {server: fs, name: read_file}
+    action: resources/templates/list
+    expect: conditional
+)yaml");
+  ASSERT_THAT(suite.tests, SizeIs(2));
+  EXPECT_EQ(suite.tests[0].expect, Expect::kConditional);
+  EXPECT_THAT(suite.tests[0].depends_on,
+              ElementsAre("tool.arguments.path", "resource"));
+  EXPECT_EQ(suite.tests[1].expect, Expect::kConditional);
+  EXPECT_THAT(suite.tests[1].depends_on, IsEmpty());
+}
+
+TEST(LoadSuiteTest, ConditionalMistakesAreErrors) {
+  const std::vector<SuiteError> errors = LoadErrors(R"yaml(suite: s
+tests:
+  - name: a call is never conditional
+    subject: {id: a}
+    tool: {name: x}
+    expect: conditional
+  - name: paths without conditional
+    subject: {id: a}
+    tool: {name: x}
+    depends_on: [tool.arguments.path]
+    action: tools/list
+    expect: allow
+  - name: no paths
+    subject: {id: a}
+    tool: {name: x}
+    action: tools/list
+    expect: conditional
+    depends_on: []
+  - name: an empty path
+    subject: {id: a}
+    tool: {name: x}
+    action: tools/list
+    expect: conditional
+    depends_on: [resource, ""]
+  - name: not a list
+    subject: {id: a}
+    tool: {name: x}
+    action: tools/list
+    expect: conditional
+    depends_on: resource
+)yaml");
+  std::vector<std::string> messages;
+  for (const SuiteError& e : errors) {
+    messages.push_back(
+        absl::StrCat(e.line, ":", e.column, " ", e.code, ": ", e.message));
+  }
+  EXPECT_THAT(
+      messages,
+      ElementsAre(
+          "6:13 invalid_value: expect: conditional is a listing's answer "
+          "(tools/list, prompts/list, resources/list, "
+          "resources/templates/list); action \"tools/call\" is decided allow "
+          "or deny",
+          "10:17 invalid_value: \"depends_on\" is checked only with expect: "
+          "conditional, not allow",
+          HasSubstr("18:17 empty_list: \"depends_on\" is an empty list"),
+          HasSubstr("24:28 invalid_value: \"depends_on\" holds an empty path"),
+          HasSubstr("30:17 bad_type:")));
 }
 
 TEST(LoadSuiteTest, SyntaxErrorsAndEmptyFilesAreErrors) {
@@ -237,7 +313,7 @@ v1::CheckResponse Response(bool allow) {
 
 TEST(JudgeTest, ReasonMatchesCodeRuleOrPolicySlashRule) {
   TestCase test;
-  test.expect_allow = true;
+  test.expect = Expect::kAllow;
   for (const char* reason : {"", "allowed_by_rule", "search", "kb/search"}) {
     test.reason = reason;
     EXPECT_THAT(Judge(test, Response(true)), IsEmpty()) << reason;
@@ -253,17 +329,93 @@ TEST(JudgeTest, ReasonMatchesCodeRuleOrPolicySlashRule) {
 
 TEST(JudgeTest, DecisionMismatchNamesBoth) {
   TestCase test;
-  test.expect_allow = false;
+  test.expect = Expect::kDeny;
   EXPECT_THAT(Judge(test, Response(true)),
               ElementsAre("expected deny, got allow"));
-  test.expect_allow = true;
+  test.expect = Expect::kAllow;
   EXPECT_THAT(Judge(test, Response(false)),
               ElementsAre("expected allow, got deny"));
 }
 
+// A conditional answer as verdictd sends it: DENY, so that clients that do
+// not know the field hide the item, with `conditional` and its paths.
+v1::CheckResponse Conditional(const std::vector<std::string>& paths) {
+  v1::CheckResponse response;
+  response.set_decision(v1::DENY);
+  response.set_conditional(true);
+  for (const std::string& path : paths) response.add_depends_on(path);
+  v1::Reason* reason = response.add_reasons();
+  reason->set_code("conditional");
+  reason->set_policy("fs");
+  reason->set_rule("workspace");
+  return response;
+}
+
+TEST(JudgeTest, ConditionalIsItsOwnAnswer) {
+  EXPECT_EQ(AnswerOf(Conditional({"tool.arguments.path"})),
+            Expect::kConditional);
+  EXPECT_EQ(AnswerOf(Response(false)), Expect::kDeny);
+  EXPECT_EQ(AnswerOf(Response(true)), Expect::kAllow);
+
+  TestCase test;
+  test.expect = Expect::kConditional;
+  EXPECT_THAT(Judge(test, Conditional({"tool.arguments.path"})), IsEmpty());
+  EXPECT_THAT(Judge(test, Response(false)),
+              ElementsAre("expected conditional, got deny"));
+  EXPECT_THAT(Judge(test, Response(true)),
+              ElementsAre("expected conditional, got allow"));
+  test.expect = Expect::kDeny;
+  EXPECT_THAT(Judge(test, Conditional({"tool.arguments.path", "resource"})),
+              ElementsAre("expected deny, got conditional on resource, "
+                          "tool.arguments.path"));
+  test.expect = Expect::kAllow;
+  EXPECT_THAT(Judge(test, Conditional({"resource"})),
+              ElementsAre("expected allow, got conditional on resource"));
+}
+
+TEST(JudgeTest, DependsOnIsComparedAsASet) {
+  TestCase test;
+  test.expect = Expect::kConditional;
+  test.depends_on = {"tool.arguments.sql", "tool.arguments.tables"};
+  EXPECT_THAT(
+      Judge(test, Conditional({"tool.arguments.tables", "tool.arguments.sql",
+                               "tool.arguments.sql"})),
+      IsEmpty());
+  EXPECT_THAT(Judge(test, Conditional({"tool.arguments.sql"})),
+              ElementsAre("expected conditional on tool.arguments.sql, "
+                          "tool.arguments.tables, got conditional on "
+                          "tool.arguments.sql"));
+  EXPECT_THAT(Judge(test, Conditional({"tool.arguments.sql",
+                                       "tool.arguments.tables", "resource"})),
+              ElementsAre("expected conditional on tool.arguments.sql, "
+                          "tool.arguments.tables, got conditional on "
+                          "resource, tool.arguments.sql, "
+                          "tool.arguments.tables"));
+  EXPECT_THAT(Judge(test, Response(false)),
+              ElementsAre("expected conditional on tool.arguments.sql, "
+                          "tool.arguments.tables, got deny"));
+  // The reasons of a conditional answer name the rules it waits for.
+  test.reason = "fs/workspace";
+  EXPECT_THAT(
+      Judge(test, Conditional({"tool.arguments.sql", "tool.arguments.tables"})),
+      IsEmpty());
+  test.reason = "conditional";
+  EXPECT_THAT(
+      Judge(test, Conditional({"tool.arguments.sql", "tool.arguments.tables"})),
+      IsEmpty());
+}
+
+// A DENY with paths but without `conditional` is a deny: the paths mean
+// nothing without the flag.
+TEST(JudgeTest, PathsWithoutTheFlagAreADeny) {
+  v1::CheckResponse response = Conditional({"resource"});
+  response.set_conditional(false);
+  EXPECT_EQ(AnswerOf(response), Expect::kDeny);
+}
+
 TEST(JudgeTest, ObligationsAreASubset) {
   TestCase test;
-  test.expect_allow = true;
+  test.expect = Expect::kAllow;
   test.obligations.emplace();
   EXPECT_THAT(Judge(test, Response(true)), IsEmpty());
   (*test.obligations->mutable_fields())["max_results"].set_number_value(50);
@@ -319,10 +471,10 @@ tests:
     tool: search
     context: {environment: dev}
     expect: allow
-  - name: no subject is an invalid request
+  - name: no subject is unauthenticated
     tool: search
     expect: deny
-    reason: invalid_request
+    reason: unauthenticated
 )yaml";
 
 TEST(RunSuiteTest, RunsInProcessThroughTheDecider) {
@@ -354,8 +506,9 @@ TEST(RunSuiteTest, RunsInProcessThroughTheDecider) {
   EXPECT_EQ(first.response.policy_revision(), set->revision());
   const TestResult& no_subject = report.suites[0].tests[6];
   ASSERT_EQ(no_subject.response.reasons_size(), 1);
+  EXPECT_EQ(no_subject.response.reasons(0).code(), "unauthenticated");
   EXPECT_EQ(no_subject.response.reasons(0).message(),
-            "subject.id is required without a credential");
+            "a credential is required");
 }
 
 TEST(RunSuiteTest, FilterSelectsBySuiteSlashTestName) {
@@ -375,6 +528,81 @@ TEST(RunSuiteTest, FilterSelectsBySuiteSlashTestName) {
   RunReport none;
   RunSuite(LoadOrDie(kRunSuite), "s_test.yaml", backend.get(), options, &none);
   EXPECT_THAT(none.suites, IsEmpty());
+}
+
+constexpr char kFsPolicy[] = R"yaml(
+policy: fs
+rules:
+  - id: workspace
+    effect: allow
+    servers: [fs]
+    tools: [read_file]
+    actions: [tools/call]
+    when: tool.arguments.path.startsWith("/workspace/")
+)yaml";
+
+constexpr char kListingSuite[] = R"yaml(
+suite: fs
+subjects:
+  coder: {id: agent-1}
+tools:
+  read: {server: fs, name: read_file}
+tests:
+  - name: listed, decided per path
+    subject: coder
+    tool: read
+    action: tools/list
+    expect: conditional
+    depends_on: [tool.arguments.path]
+    reason: fs/workspace
+  - name: wrong paths on purpose
+    subject: coder
+    tool: read
+    action: tools/list
+    expect: conditional
+    depends_on: [resource]
+  - name: a workspace file is read
+    subject: coder
+    tool: read
+    arguments: {path: /workspace/a}
+    expect: allow
+  - name: another file is not
+    subject: coder
+    tool: read
+    arguments: {path: /etc/passwd}
+    expect: deny
+  - name: other tools are not listed
+    subject: coder
+    tool: {server: fs, name: write_file}
+    action: tools/list
+    expect: deny
+)yaml";
+
+// A listing is decided as the call it lists with the arguments unknown: the
+// one rule waits for tool.arguments.path, so the item is conditional.
+TEST(RunSuiteTest, ListingsDependingOnArgumentsAreConditional) {
+  std::vector<policy::Diagnostic> diagnostics;
+  auto set = policy::CompileSources({{"fs.yaml", kFsPolicy}}, &diagnostics);
+  ASSERT_TRUE(set.ok()) << set.status();
+  auto backend = NewInProcessBackend(**set);
+  RunReport report;
+  RunSuite(LoadOrDie(kListingSuite), "fs_test.yaml", backend.get(),
+           RunOptions(), &report);
+  ASSERT_THAT(report.suites, SizeIs(1));
+  const std::vector<TestResult>& tests = report.suites[0].tests;
+  ASSERT_THAT(tests, SizeIs(5));
+  EXPECT_EQ(tests[0].status, TestStatus::kPass)
+      << ::testing::PrintToString(tests[0].problems);
+  EXPECT_TRUE(tests[0].response.conditional());
+  EXPECT_EQ(tests[0].response.decision(), v1::DENY);
+  EXPECT_EQ(tests[1].status, TestStatus::kFail);
+  EXPECT_THAT(tests[1].problems,
+              ElementsAre("expected conditional on resource, got conditional "
+                          "on tool.arguments.path"));
+  for (size_t i = 2; i < tests.size(); ++i) {
+    EXPECT_EQ(tests[i].status, TestStatus::kPass)
+        << i << ::testing::PrintToString(tests[i].problems);
+  }
 }
 
 // Stands in for a server: answers allow to everything, keeping what it was
@@ -490,6 +718,55 @@ TEST(ReportTest, TextTreeShowsFailuresWithDetails) {
   EXPECT_THAT(verbose.str(),
               HasSubstr("        obligation: max_results = 50\n"
                         "        obligation: redact = [\"email\"]\n"));
+}
+
+// One passing and one failing conditional answer, as either backend returns
+// them.
+RunReport ConditionalReport() {
+  Suite suite = LoadOrDie(kListingSuite);
+  RunReport report;
+  SuiteResult result;
+  result.file = "fs_test.yaml";
+  TestResult pass;
+  pass.test = 0;
+  pass.status = TestStatus::kPass;
+  pass.response = Conditional({"tool.arguments.path"});
+  TestResult fail;
+  fail.test = 1;
+  fail.status = TestStatus::kFail;
+  fail.response = Conditional({"tool.arguments.path"});
+  fail.problems = Judge(suite.tests[1], fail.response);
+  result.tests = {pass, fail};
+  result.suite = std::move(suite);
+  report.suites.push_back(std::move(result));
+  return report;
+}
+
+TEST(ReportTest, ConditionalAnswersShowTheirPaths) {
+  std::ostringstream text;
+  WriteText(ConditionalReport(), /*verbose=*/true, text);
+  EXPECT_THAT(text.str(), HasSubstr("  PASS  listed, decided per path ("));
+  EXPECT_THAT(text.str(),
+              HasSubstr("        decision: conditional\n"
+                        "        depends_on: tool.arguments.path\n"
+                        "        reason: conditional fs/workspace\n"));
+  EXPECT_THAT(text.str(), HasSubstr("  FAIL  wrong paths on purpose ("))
+      << text.str();
+  EXPECT_THAT(text.str(),
+              HasSubstr("        expected conditional on resource, got "
+                        "conditional on tool.arguments.path\n"
+                        "        reason: conditional fs/workspace\n"
+                        "        depends_on: tool.arguments.path\n"));
+
+  std::ostringstream xml;
+  WriteJunit(ConditionalReport(), xml);
+  EXPECT_THAT(xml.str(),
+              HasSubstr("<failure message=\"expected conditional on "
+                        "resource, got conditional on tool.arguments.path\" "
+                        "type=\"assertion\">expected conditional on resource, "
+                        "got conditional on tool.arguments.path\n"
+                        "reason: conditional fs/workspace\n"
+                        "depends_on: tool.arguments.path\n</failure>"));
 }
 
 TEST(ReportTest, JunitCountsAndEscapes) {

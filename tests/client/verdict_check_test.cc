@@ -1,6 +1,9 @@
 // `verdict check` end to end: the built CLI against a live verdictd, checking
-// the exit codes, text and JSON output and K=V parsing of spec section 9.
+// the exit codes, text and JSON output (conditional listings included) and
+// K=V parsing of spec section 9.
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +20,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::verdict::testing::ProcessResult;
 using ::verdict::testing::RunProcess;
 using ::verdict::testing::VerdictdProcess;
@@ -149,6 +153,66 @@ TEST_F(VerdictCheckTest, BadFlagsExitTwo) {
     EXPECT_THAT(result.err, HasSubstr("verdict check: ")) << args.back();
     EXPECT_THAT(result.out, IsEmpty());
   }
+}
+
+// A tool whose call depends on its path argument.
+constexpr char kFsPolicy[] = R"(policy: fs
+rules:
+  - id: workspace
+    effect: allow
+    servers: [fs]
+    tools: [read_file]
+    actions: [tools/call]
+    when: tool.arguments.path.startsWith("/workspace/")
+)";
+
+// Listing that tool is conditional on the path: printed as CONDITIONAL with
+// the paths, and exit 1 like a deny, since it is not an allow.
+TEST(VerdictCheckConditionalTest, ConditionalListingPrintsItsPaths) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(::testing::TempDir()) / "check_conditional";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / "fs.yaml") << kFsPolicy;
+  absl::StatusOr<std::unique_ptr<VerdictdProcess>> server =
+      VerdictdProcess::Start({"--policies", dir.string()});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::vector<std::string> listing = {
+      "check", "--server", (*server)->address(), "--subject",
+      "agent", "--tool",   "read_file",          "--tool-server",
+      "fs",    "--action", "tools/list"};
+
+  absl::StatusOr<ProcessResult> text = RunProcess(VerdictPath(), listing);
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(text->exit_code, 1) << text->out << text->err;
+  EXPECT_THAT(text->out, ::testing::StartsWith("CONDITIONAL\n"));
+  EXPECT_THAT(text->out, HasSubstr("  conditional  fs/workspace"));
+  EXPECT_THAT(text->out, HasSubstr("\ndepends_on: tool.arguments.path\n"));
+
+  std::vector<std::string> as_json = listing;
+  as_json.push_back("--json");
+  absl::StatusOr<ProcessResult> json = RunProcess(VerdictPath(), as_json);
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_EQ(json->exit_code, 1) << json->out << json->err;
+  v1::CheckResponse response;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(json->out, &response).ok())
+      << json->out;
+  EXPECT_EQ(response.decision(), v1::DENY);
+  EXPECT_TRUE(response.conditional());
+  EXPECT_THAT(response.depends_on(),
+              ::testing::ElementsAre("tool.arguments.path"));
+
+  // The call itself is decided: allowed in the workspace.
+  std::vector<std::string> call = listing;
+  call.resize(call.size() - 2);
+  call.insert(call.end(), {"--arg", "path=/workspace/a"});
+  absl::StatusOr<ProcessResult> allowed = RunProcess(VerdictPath(), call);
+  ASSERT_TRUE(allowed.ok()) << allowed.status();
+  EXPECT_EQ(allowed->exit_code, 0) << allowed->out << allowed->err;
+  EXPECT_THAT(allowed->out, ::testing::StartsWith("ALLOW\n"));
+  EXPECT_THAT(allowed->out, Not(HasSubstr("depends_on")));
+  fs::remove_all(dir);
 }
 
 TEST(VerdictCliTest, UnreachableServerExitsTwo) {

@@ -44,6 +44,7 @@ TEST(ConfigTest, EmptyFileGivesLoopbackDefaults) {
   EXPECT_EQ(config->limits.max_context_depth, 16);
   EXPECT_EQ(config->limits.max_concurrent_streams, 4096);
   EXPECT_EQ(config->decisions.cache_ttl, absl::ZeroDuration());
+  EXPECT_THAT(config->mcp_servers, SizeIs(0));
 }
 
 TEST(ConfigTest, FullShapeOfTheSpecParses) {
@@ -73,6 +74,12 @@ authentication:
   x509:
     - trust_domain: corp.example
       bundle_file: keys/corp-bundle.pem
+mcp_servers:
+  - name: crm
+    resource: https://mcp.corp.example/crm
+    resource_metadata: https://mcp.corp.example/.well-known/oauth-protected-resource/crm
+    callers: ["spiffe://corp.example/mcp/crm", "spiffe://corp.example/gw/*"]
+  - {name: warehouse, resource: "https://warehouse.corp.example:8443"}
 grants: {signing_key_file: keys/grants.pem, max_ttl: 15m, revocation_file: var/revocations.log}
 audit: {path: var/decisions.jsonl, max_bytes: 104857600, keep_files: 5, on_failure: deny,
         buffer_bytes: 16777216, sync_interval: 250ms}
@@ -102,6 +109,20 @@ decisions: {cache_ttl: 500ms}
   EXPECT_THAT(jwt.claims.attributes, ElementsAre("team", "level"));
   ASSERT_EQ(config->authentication.x509.size(), 1u);
   EXPECT_EQ(config->authentication.x509[0].trust_domain, "corp.example");
+  ASSERT_THAT(config->mcp_servers, SizeIs(2));
+  const McpServerConfig& crm = config->mcp_servers[0];
+  EXPECT_EQ(crm.name, "crm");
+  EXPECT_EQ(crm.resource, "https://mcp.corp.example/crm");
+  EXPECT_EQ(
+      crm.resource_metadata,
+      "https://mcp.corp.example/.well-known/oauth-protected-resource/crm");
+  EXPECT_THAT(crm.callers, ElementsAre("spiffe://corp.example/mcp/crm",
+                                       "spiffe://corp.example/gw/*"));
+  // Left out: derived from the resource later, and any caller.
+  const McpServerConfig& warehouse = config->mcp_servers[1];
+  EXPECT_EQ(warehouse.resource, "https://warehouse.corp.example:8443");
+  EXPECT_EQ(warehouse.resource_metadata, "");
+  EXPECT_THAT(warehouse.callers, SizeIs(0));
   EXPECT_TRUE(config->grants.enabled);
   EXPECT_EQ(config->grants.max_ttl, absl::Minutes(15));
   EXPECT_EQ(config->audit.on_failure, AuditFailureMode::kDeny);
@@ -135,6 +156,60 @@ TEST(ConfigTest, TransportLimitsHaveDefaultsAndParse) {
   EXPECT_EQ(config->limits.max_connection_idle, absl::Seconds(30));
   EXPECT_EQ(config->limits.max_connection_age, absl::Hours(1));
   EXPECT_EQ(config->limits.max_connection_age_grace, absl::Milliseconds(500));
+}
+
+// An issuer's own audiences may be left out (or empty) once mcp_servers
+// names a resource: it then accepts the servers' resources, wherever in the
+// file the section is.
+TEST(ConfigTest, McpServersLetJwtIssuersLeaveAudiencesOut) {
+  absl::StatusOr<Config> config = ParseConfig(R"(
+authentication:
+  jwt:
+    - {issuer: https://idp.corp.example, jwks_file: idp.json}
+    - {issuer: https://sts.corp.example, jwks_file: sts.json, audiences: []}
+mcp_servers:
+  - {name: crm, resource: https://mcp.corp.example/crm}
+)",
+                                              "verdict.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config->authentication.jwt, SizeIs(2));
+  EXPECT_THAT(config->authentication.jwt[0].audiences, SizeIs(0));
+  EXPECT_THAT(config->authentication.jwt[1].audiences, SizeIs(0));
+
+  // Without an MCP server, such an issuer would accept no token at all.
+  std::vector<yaml::Diagnostic> diagnostics;
+  EXPECT_FALSE(ParseConfig("mcp_servers: []\n"
+                           "authentication:\n"
+                           "  jwt:\n"
+                           "    - {issuer: i, jwks_file: j}\n"
+                           "    - {issuer: k, jwks_file: l, audiences: []}\n",
+                           "v.yaml", &diagnostics)
+                   .ok());
+  ASSERT_THAT(diagnostics, SizeIs(2));
+  EXPECT_EQ(diagnostics[0].ToString(),
+            "v.yaml:4:7: error[missing_key]: missing required key "
+            "\"audiences\" in JWT issuer (it may be left out only when "
+            "mcp_servers names a resource)");
+  EXPECT_EQ(diagnostics[1].ToString(),
+            "v.yaml:5:44: error[empty_list]: "
+            "\"authentication.jwt.audiences\" needs at least one audience "
+            "when mcp_servers names no resource");
+}
+
+TEST(ConfigTest, McpServerUrisMayUsePortsIpLiteralsAndLoopbackHttp) {
+  absl::StatusOr<Config> config = ParseConfig(R"(
+mcp_servers:
+  - {name: a, resource: "http://127.0.0.1:8080/mcp?tenant=1",
+     resource_metadata: "http://localhost:8080/meta"}
+  - {name: b, resource: "https://[::1]:8443", resource_metadata: "http://[::1]/m"}
+  - {name: c, resource: "http://mcp.corp.example/", resource_metadata: "http://127.0.0.1/m"}
+)",
+                                              "verdict.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config->mcp_servers, SizeIs(3));
+  EXPECT_EQ(config->mcp_servers[0].resource,
+            "http://127.0.0.1:8080/mcp?tenant=1");
+  EXPECT_EQ(config->mcp_servers[1].resource_metadata, "http://[::1]/m");
 }
 
 struct BadCase {
@@ -286,7 +361,94 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"listen: a\nlisten: b\n",
                 "v.yaml:2:1: error[duplicate_key]: duplicate key \"listen\" in "
                 "configuration (first at line 1)"},
-        BadCase{"listen: [unclosed\n", "v.yaml:2:1: error[yaml]"}));
+        BadCase{"listen: [unclosed\n", "v.yaml:2:1: error[yaml]"},
+        BadCase{"mcp_servers: {crm: x}\n",
+                "v.yaml:1:14: error[bad_type]: \"mcp_servers\" must be a list, "
+                "got a map"},
+        BadCase{"mcp_servers:\n  - {name: crm}\n",
+                "v.yaml:2:5: error[missing_key]: missing required key "
+                "\"resource\" in MCP server"},
+        BadCase{"mcp_servers:\n  - {resource: \"https://m.example\"}\n",
+                "v.yaml:2:5: error[missing_key]: missing required key \"name\" "
+                "in MCP server"},
+        BadCase{"mcp_servers:\n  - {name: a, resource: \"https://m.example\", "
+                "audience: x}\n",
+                "v.yaml:2:46: error[unknown_key]: unknown key \"audience\" in "
+                "MCP server; allowed: name, resource, resource_metadata, "
+                "callers"},
+        BadCase{
+            "mcp_servers:\n  - {name: \"\", resource: \"https://m.example\"}\n",
+            "v.yaml:2:12: error[invalid_value]: \"mcp_servers.name\" must "
+            "not be empty"},
+        BadCase{
+            "mcp_servers:\n  - {name: [a], resource: \"https://m.example\"}\n",
+            "v.yaml:2:12: error[bad_type]: \"mcp_servers.name\" must be a "
+            "string, got a list"},
+        BadCase{"mcp_servers:\n"
+                "  - {name: crm, resource: \"https://a.example\"}\n"
+                "  - {name: crm, resource: \"https://b.example\"}\n",
+                "v.yaml:3:12: error[duplicate_mcp_server]: MCP server \"crm\" "
+                "is named twice (first at line 2)"},
+        BadCase{
+            "mcp_servers:\n  - {name: a, resource: "
+            "\"https://m.example/a#top\"}\n",
+            "v.yaml:2:25: error[invalid_value]: \"mcp_servers.resource\" "
+            "must be an absolute http or https URI with a host and no "
+            "fragment (RFC 8707 section 2); \"https://m.example/a#top\" has "
+            "a fragment"},
+        BadCase{"mcp_servers:\n  - {name: a, resource: \"/crm\"}\n",
+                "\"/crm\" does not start with https:// or http://"},
+        BadCase{"mcp_servers:\n  - {name: a, resource: \"urn:example:crm\"}\n",
+                "\"urn:example:crm\" does not start with https:// or http://"},
+        BadCase{
+            "mcp_servers:\n  - {name: a, resource: \"HTTPS://m.example\"}\n",
+            "does not start with https:// or http://"},
+        BadCase{"mcp_servers:\n  - {name: a, resource: \"https:///crm\"}\n",
+                "\"https:///crm\" has no host"},
+        BadCase{"mcp_servers:\n  - {name: a, resource: \"https://:443/crm\"}\n",
+                "has no host"},
+        BadCase{"mcp_servers:\n  - {name: a, resource: "
+                "\"https://u:p@m.example\"}\n",
+                "has user info"},
+        BadCase{
+            "mcp_servers:\n  - {name: a, resource: \"https://m.example:x\"}\n",
+            "has a port that is not a number"},
+        BadCase{"mcp_servers:\n  - {name: a, resource: \"https://[::1\"}\n",
+                "has an unclosed [ in its host"},
+        BadCase{
+            "mcp_servers:\n  - {name: a, resource: \"https://M.example\"}\n",
+            "has upper-case letters in its host"},
+        BadCase{"mcp_servers:\n  - {name: a, resource: \"https://m.example/a "
+                "b\"}\n",
+                "has a space, a control character or a byte that is not ASCII"},
+        BadCase{"mcp_servers:\n  - {name: a, resource: \"https://m.example\", "
+                "resource_metadata: \"http://m.example/meta\"}\n",
+                "v.yaml:2:65: error[invalid_value]: "
+                "\"mcp_servers.resource_metadata\" must be an https URL (http "
+                "only on a loopback host) without a fragment; "
+                "\"http://m.example/meta\" is http on a host that is not "
+                "loopback"},
+        BadCase{"mcp_servers:\n  - {name: a, resource: \"https://m.example\", "
+                "resource_metadata: \"http://127.evil.example/m\"}\n",
+                "is http on a host that is not loopback"},
+        BadCase{"mcp_servers:\n  - {name: a, resource: \"https://m.example\", "
+                "resource_metadata: \"https://m.example/m#x\"}\n",
+                "\"https://m.example/m#x\" has a fragment"},
+        BadCase{"mcp_servers:\n  - {name: a, resource: \"https://m.example\", "
+                "callers: []}\n",
+                "v.yaml:2:55: error[empty_list]: \"mcp_servers.callers\" needs "
+                "at least one glob (leave it out to admit every caller)"},
+        BadCase{"mcp_servers:\n  - {name: a, resource: \"https://m.example\", "
+                "callers: [\"\"]}\n",
+                "v.yaml:2:56: error[invalid_value]: empty entry in "
+                "\"mcp_servers.callers\""},
+        BadCase{"mcp_servers:\n  - {name: a, resource: \"https://m.example\", "
+                "callers: spiffe://x}\n",
+                "error[bad_type]: \"mcp_servers.callers\" must be a list"},
+        BadCase{"authentication:\n  jwt:\n    - {issuer: i, jwks_file: j}\n",
+                "v.yaml:3:7: error[missing_key]: missing required key "
+                "\"audiences\" in JWT issuer (it may be left out only when "
+                "mcp_servers names a resource)"}));
 
 // End to end through LoadConfigFile: three mistakes in three sections are
 // three diagnostics, each with its line, column and code, and the status

@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "server/config/config.h"
 #include "server/daemon/daemon.h"
+#include "server/decision/mcp_servers.h"
 #include "server/service/server.h"
 
 namespace verdict::daemon {
@@ -26,11 +27,21 @@ config::CallerConfig Caller(std::string id,
   return caller;
 }
 
+config::McpServerConfig McpServer(std::string name, std::string resource,
+                                  std::vector<std::string> callers = {}) {
+  config::McpServerConfig server;
+  server.name = std::move(name);
+  server.resource = std::move(resource);
+  server.callers = std::move(callers);
+  return server;
+}
+
 // The two default sets are written twice (the file's keys and the service's
 // options); this is what keeps them from drifting apart.
 TEST(BuildServerOptionsTest, DefaultConfigGivesTheServiceDefaults) {
+  decision::McpServers mcp_servers;
   absl::StatusOr<service::ServerOptions> options =
-      BuildServerOptions(config::Config());
+      BuildServerOptions(config::Config(), &mcp_servers);
   ASSERT_TRUE(options.ok()) << options.status();
   const service::ServerOptions defaults;
   EXPECT_EQ(options->listen, defaults.listen);
@@ -54,9 +65,12 @@ TEST(BuildServerOptionsTest, DefaultConfigGivesTheServiceDefaults) {
   EXPECT_EQ(options->grants.max_ttl, defaults.grants.max_ttl);
   EXPECT_FALSE(options->tls.has_value());
   EXPECT_THAT(options->callers, SizeIs(0));
+  EXPECT_EQ(options->decider.mcp_servers, &mcp_servers);
+  EXPECT_TRUE(mcp_servers.empty());
 }
 
 TEST(BuildServerOptionsTest, ListenLimitsAndDecisionSettingsAreCopied) {
+  decision::McpServers mcp_servers;
   config::Config config;
   config.listen = "127.0.0.1:7001";
   config.limits = config::LimitsConfig{
@@ -72,7 +86,8 @@ TEST(BuildServerOptionsTest, ListenLimitsAndDecisionSettingsAreCopied) {
   };
   config.decisions.cache_ttl = absl::Seconds(30);
   config.grants.max_ttl = absl::Minutes(2);
-  absl::StatusOr<service::ServerOptions> options = BuildServerOptions(config);
+  absl::StatusOr<service::ServerOptions> options =
+      BuildServerOptions(config, &mcp_servers);
   ASSERT_TRUE(options.ok()) << options.status();
   EXPECT_EQ(options->listen, "127.0.0.1:7001");
   EXPECT_EQ(options->max_message_bytes, 4096);
@@ -94,24 +109,27 @@ TEST(BuildServerOptionsTest, ListenLimitsAndDecisionSettingsAreCopied) {
 }
 
 TEST(BuildServerOptionsTest, OnlyALogThatMustRecordDeniesUnrecorded) {
+  decision::McpServers mcp_servers;
   config::Config config;
   config.audit.on_failure = config::AuditFailureMode::kDeny;
-  absl::StatusOr<service::ServerOptions> options = BuildServerOptions(config);
+  absl::StatusOr<service::ServerOptions> options =
+      BuildServerOptions(config, &mcp_servers);
   ASSERT_TRUE(options.ok()) << options.status();
   EXPECT_FALSE(options->decider.deny_unrecorded) << "no log, nothing to fail";
 
   config.audit.path = "/var/log/verdict/decisions.log";
-  options = BuildServerOptions(config);
+  options = BuildServerOptions(config, &mcp_servers);
   ASSERT_TRUE(options.ok()) << options.status();
   EXPECT_TRUE(options->decider.deny_unrecorded);
 
   config.audit.on_failure = config::AuditFailureMode::kAllow;
-  options = BuildServerOptions(config);
+  options = BuildServerOptions(config, &mcp_servers);
   ASSERT_TRUE(options.ok()) << options.status();
   EXPECT_FALSE(options->decider.deny_unrecorded);
 }
 
 TEST(BuildServerOptionsTest, TlsAndIdCallers) {
+  decision::McpServers mcp_servers;
   config::Config config;
   config.listen = "0.0.0.0:50051";
   config.tls = config::TlsConfig{
@@ -127,7 +145,8 @@ TEST(BuildServerOptionsTest, TlsAndIdCallers) {
       Caller("spiffe://corp.example/ops/*",
              {config::Permission::kGrants, config::Permission::kAdmin}),
   };
-  absl::StatusOr<service::ServerOptions> options = BuildServerOptions(config);
+  absl::StatusOr<service::ServerOptions> options =
+      BuildServerOptions(config, &mcp_servers);
   ASSERT_TRUE(options.ok()) << options.status();
   ASSERT_TRUE(options->tls.has_value());
   EXPECT_EQ(options->tls->cert_file, "tls/server.pem");
@@ -153,6 +172,7 @@ TEST(BuildServerOptionsTest, TlsAndIdCallers) {
 }
 
 TEST(BuildServerOptionsTest, UnixSocketCallersByUidAndUser) {
+  decision::McpServers mcp_servers;
   config::Config config;
   config.listen = "unix:/run/verdict/verdictd.sock";
   config::CallerConfig by_uid;
@@ -162,7 +182,8 @@ TEST(BuildServerOptionsTest, UnixSocketCallersByUidAndUser) {
   by_user.user = "root";
   by_user.may = {config::Permission::kAdmin};
   config.callers = {by_uid, by_user};
-  absl::StatusOr<service::ServerOptions> options = BuildServerOptions(config);
+  absl::StatusOr<service::ServerOptions> options =
+      BuildServerOptions(config, &mcp_servers);
   ASSERT_TRUE(options.ok()) << options.status();
   EXPECT_FALSE(options->tls.has_value());
   ASSERT_THAT(options->callers, SizeIs(2));
@@ -177,12 +198,14 @@ TEST(BuildServerOptionsTest, UnixSocketCallersByUidAndUser) {
 }
 
 TEST(BuildServerOptionsTest, LoopbackCallers) {
+  decision::McpServers mcp_servers;
   config::Config config;
   config::CallerConfig loopback;
   loopback.loopback = true;
   loopback.may = {config::Permission::kCheck};
   config.callers = {loopback};
-  absl::StatusOr<service::ServerOptions> options = BuildServerOptions(config);
+  absl::StatusOr<service::ServerOptions> options =
+      BuildServerOptions(config, &mcp_servers);
   ASSERT_TRUE(options.ok()) << options.status();
   ASSERT_THAT(options->callers, SizeIs(1));
   EXPECT_TRUE(options->callers[0].loopback);
@@ -191,13 +214,15 @@ TEST(BuildServerOptionsTest, LoopbackCallers) {
 }
 
 TEST(BuildServerOptionsTest, AnUnknownUserIsAnErrorNamingIt) {
+  decision::McpServers mcp_servers;
   config::Config config;
   config.listen = "unix:/run/verdict/verdictd.sock";
   config::CallerConfig caller;
   caller.user = "no-such-verdict-user";
   caller.may = {config::Permission::kCheck};
   config.callers = {caller};
-  absl::StatusOr<service::ServerOptions> options = BuildServerOptions(config);
+  absl::StatusOr<service::ServerOptions> options =
+      BuildServerOptions(config, &mcp_servers);
   ASSERT_FALSE(options.ok());
   EXPECT_EQ(options.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(options.status().message(),
@@ -207,10 +232,12 @@ TEST(BuildServerOptionsTest, AnUnknownUserIsAnErrorNamingIt) {
 // A rule the listener can never match would silently refuse the caller it
 // was written for.
 TEST(BuildServerOptionsTest, ACallerTheListenerCannotNameIsAnError) {
+  decision::McpServers mcp_servers;
   config::Config config;
   config.callers = {
       Caller("spiffe://corp.example/mcp/*", {config::Permission::kCheck})};
-  absl::StatusOr<service::ServerOptions> options = BuildServerOptions(config);
+  absl::StatusOr<service::ServerOptions> options =
+      BuildServerOptions(config, &mcp_servers);
   ASSERT_FALSE(options.ok());
   EXPECT_EQ(options.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(options.status().message(), HasSubstr("can never match"));
@@ -219,9 +246,58 @@ TEST(BuildServerOptionsTest, ACallerTheListenerCannotNameIsAnError) {
   by_uid.uid = 1001;
   by_uid.may = {config::Permission::kCheck};
   config.callers = {by_uid};
-  options = BuildServerOptions(config);
+  options = BuildServerOptions(config, &mcp_servers);
   ASSERT_FALSE(options.ok());
   EXPECT_THAT(options.status().message(), HasSubstr("can never match"));
+}
+
+// Each mcp_servers entry becomes an McpServer the Decider reads, with its
+// metadata URL derived when the file leaves it out.
+TEST(BuildServerOptionsTest, McpServersAreBuiltForTheDecider) {
+  config::Config config;
+  config.mcp_servers = {
+      McpServer("crm", "https://mcp.corp.example/crm",
+                {"spiffe://corp.example/mcp/crm"}),
+      McpServer("warehouse", "https://warehouse.corp.example"),
+  };
+  config.mcp_servers[1].resource_metadata =
+      "https://meta.corp.example/warehouse.json";
+  decision::McpServers mcp_servers;
+  absl::StatusOr<service::ServerOptions> options =
+      BuildServerOptions(config, &mcp_servers);
+  ASSERT_TRUE(options.ok()) << options.status();
+  ASSERT_EQ(options->decider.mcp_servers, &mcp_servers);
+  const decision::McpServer* crm = mcp_servers.Find("crm");
+  ASSERT_NE(crm, nullptr);
+  EXPECT_EQ(crm->resource, "https://mcp.corp.example/crm");
+  EXPECT_EQ(
+      crm->resource_metadata,
+      "https://mcp.corp.example/.well-known/oauth-protected-resource/crm");
+  ASSERT_THAT(crm->callers, SizeIs(1));
+  EXPECT_EQ(crm->callers[0].pattern(), "spiffe://corp.example/mcp/crm");
+  const decision::McpServer* warehouse = mcp_servers.Find("warehouse");
+  ASSERT_NE(warehouse, nullptr);
+  EXPECT_EQ(warehouse->resource_metadata,
+            "https://meta.corp.example/warehouse.json");
+  EXPECT_THAT(warehouse->callers, SizeIs(0));
+  EXPECT_TRUE(mcp_servers.MaySpeakFor("spiffe://corp.example/mcp/crm", "crm"));
+  EXPECT_FALSE(mcp_servers.MaySpeakFor("spiffe://corp.example/mcp/hr", "crm"));
+}
+
+// verdictd exits 2 on it, as on any other configuration error.
+TEST(BuildServerOptionsTest, AnInvalidMcpServerIsAnErrorNamingIt) {
+  config::Config config;
+  config.mcp_servers = {
+      McpServer("crm", "https://mcp.corp.example/crm"),
+      McpServer("crm", "https://mcp.corp.example/crm2"),
+  };
+  decision::McpServers mcp_servers;
+  absl::StatusOr<service::ServerOptions> options =
+      BuildServerOptions(config, &mcp_servers);
+  ASSERT_FALSE(options.ok());
+  EXPECT_EQ(options.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(options.status().message(),
+            "mcp_servers[1] \"crm\": name is taken by mcp_servers[0]");
 }
 
 }  // namespace

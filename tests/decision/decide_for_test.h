@@ -41,19 +41,27 @@ inline v1::CheckResponse Check(const Decider& decider,
   return response;
 }
 
-// CheckBatch's item answers, in order; identity is left to `*identity`.
+// CheckBatch's item answers, in order; the batch's identity is left to
+// `*identity`, and its whole answer without the items to `*batch`.
 inline absl::Status CheckBatch(const Decider& decider,
                                const v1::CheckBatchRequest& request,
                                const CallerInfo& caller,
                                std::vector<v1::CheckResponse>* results,
-                               v1::Identity* identity = nullptr) {
+                               v1::Identity* identity = nullptr,
+                               v1::CheckBatchResponse* batch = nullptr) {
   return decider.CheckBatch(
-      request, caller, decider.clock().Now(), [&](const Outcome& outcome) {
+      request, caller, decider.clock().Now(),
+      [&](const Outcome& outcome) {
         TranslateOutcome(outcome, /*with_identity=*/false,
                          &results->emplace_back());
-        if (identity != nullptr && outcome.identity() != nullptr) {
-          TranslateIdentity(*outcome.identity(), identity);
+      },
+      [&](const Admission& admission) {
+        v1::CheckBatchResponse whole;
+        TranslateAdmission(admission, &whole);
+        if (identity != nullptr && whole.has_identity()) {
+          *identity = whole.identity();
         }
+        if (batch != nullptr) *batch = std::move(whole);
       });
 }
 

@@ -54,6 +54,7 @@ class ScriptedAuthenticator final : public authn::Authenticator {
     if (reader) identity->roles.Add("crm-reader");
     identity->method = method_;
     identity->issuer = "https://idp.test";
+    identity->audiences = {"https://mcp.test/crm"};
     identity->expires_at = now + absl::Minutes(10);
     return authn::AuthOutcome::Success(std::move(identity));
   }
@@ -375,6 +376,106 @@ TEST_F(DeciderAuthnTest, TooManyActorsIsAnInvalidRequest) {
   EXPECT_EQ(response.decision(), v1::DENY);
   EXPECT_EQ(response.reasons(0).code(), "invalid_request");
   EXPECT_EQ(jwt_.calls(), 1);  // the actors were never verified
+}
+
+// Audiences are bound per MCP server (mcp_servers.h): a token for crm is
+// refused at warehouse, checked and counted once for the whole batch, and
+// the batch is refused once with warehouse's challenge.
+TEST_F(DeciderAuthnTest, AudienceIsBoundToTheServerTheBatchNames) {
+  absl::StatusOr<McpServers> servers = McpServers::Build(
+      {{.name = "crm", .resource = "https://mcp.test/crm"},
+       {.name = "warehouse", .resource = "https://mcp.test/warehouse"}});
+  ASSERT_TRUE(servers.ok()) << servers.status();
+  DeciderOptions options;
+  options.jwt = &jwt_;
+  options.metrics = &metrics_;
+  options.mcp_servers = &*servers;
+  const Decider decider(&store_, options);
+
+  v1::CheckBatchRequest batch;
+  batch.mutable_credentials()->set_bearer_token("reader:agent-1");
+  (*batch.mutable_context()->mutable_fields())["environment"]
+      .set_string_value("dev");
+  for (int i = 0; i < 3; ++i) {
+    v1::CheckBatchItem* item = batch.add_items();
+    item->mutable_tool()->set_server("warehouse");
+    item->mutable_tool()->set_name("get_contact");
+    item->set_action("tools/call");
+  }
+  std::vector<v1::CheckResponse> results;
+  v1::CheckBatchResponse whole;
+  ASSERT_TRUE(testing::CheckBatch(decider, batch, kMayNotAssert, &results,
+                                  nullptr, &whole)
+                  .ok());
+  ASSERT_EQ(results.size(), 3u);
+  for (const v1::CheckResponse& result : results) {
+    EXPECT_EQ(result.reasons(0).code(), "audience_mismatch");
+    EXPECT_THAT(result.reasons(0).message(),
+                HasSubstr("https://mcp.test/warehouse"));
+  }
+  EXPECT_EQ(AuthnFailures(metrics_, "jwt", "audience_mismatch"), 1);
+  EXPECT_EQ(whole.refusal().code(), "audience_mismatch");
+  EXPECT_EQ(whole.challenge().http_status(), 401);
+  EXPECT_EQ(
+      whole.challenge().resource_metadata(),
+      "https://mcp.test/.well-known/oauth-protected-resource/warehouse");
+  EXPECT_FALSE(whole.has_identity());
+
+  for (v1::CheckBatchItem& item : *batch.mutable_items()) {
+    item.mutable_tool()->set_server("crm");
+  }
+  results.clear();
+  ASSERT_TRUE(testing::CheckBatch(decider, batch, kMayNotAssert, &results,
+                                  nullptr, &whole)
+                  .ok());
+  for (const v1::CheckResponse& result : results) {
+    EXPECT_EQ(result.decision(), v1::ALLOW) << result.DebugString();
+  }
+  EXPECT_EQ(whole.identity().subject(), "agent-1");
+}
+
+// A caller may speak only for the MCP servers that name it.
+TEST_F(DeciderAuthnTest, CallerIsTiedToTheServersItSpeaksFor) {
+  absl::StatusOr<McpServers> servers = McpServers::Build(
+      {{.name = "crm",
+        .resource = "https://mcp.test/crm",
+        .callers = {"spiffe://corp.example/mcp/crm"}}});
+  ASSERT_TRUE(servers.ok()) << servers.status();
+  DeciderOptions options;
+  options.jwt = &jwt_;
+  options.mcp_servers = &*servers;
+  const Decider decider(&store_, options);
+  v1::CheckRequest request = GetContact();
+  request.mutable_credentials()->set_bearer_token("reader:agent-1");
+  const CallerInfo crm{.trusted = true, .id = "spiffe://corp.example/mcp/crm"};
+  const CallerInfo other{.trusted = true,
+                         .id = "spiffe://corp.example/mcp/billing"};
+  EXPECT_EQ(testing::Check(decider, request, crm).decision(), v1::ALLOW);
+  const v1::CheckResponse refused = testing::Check(decider, request, other);
+  EXPECT_EQ(refused.reasons(0).code(), "caller_not_trusted");
+  EXPECT_EQ(refused.category(), v1::REASON_CATEGORY_UNAVAILABLE);
+  EXPECT_EQ(jwt_.calls(), 2);
+}
+
+// A listed item is conditional for the chain when every identity may use
+// it depending on the unknowns, and hidden when one actor may not at all.
+TEST_F(DeciderAuthnTest, ListingNarrowsThroughTheDelegationChain) {
+  const Decider decider = MakeDecider();
+  v1::CheckRequest request = GetContact();
+  request.mutable_tool()->set_name("export_contacts");
+  request.set_action("tools/list");
+  request.mutable_credentials()->set_bearer_token("reader:agent-1");
+  request.mutable_credentials()->add_actor_tokens("reader:bot-1");
+  const v1::CheckResponse shown = testing::Check(decider, request, kMayAssert);
+  EXPECT_EQ(shown.decision(), v1::DENY);
+  EXPECT_TRUE(shown.conditional()) << shown.DebugString();
+  EXPECT_THAT(shown.depends_on(), ::testing::Contains("resource"));
+  EXPECT_EQ(shown.cache_ttl().seconds(), 0);
+
+  request.mutable_credentials()->set_actor_tokens(0, "nobody:bot-2");
+  const v1::CheckResponse hidden = testing::Check(decider, request, kMayAssert);
+  EXPECT_FALSE(hidden.conditional());
+  EXPECT_EQ(hidden.reasons(0).code(), "delegation_denied");
 }
 
 }  // namespace

@@ -131,14 +131,16 @@ TEST_F(DeciderTest, UntrustedCallerIsDeniedBeforeAnythingElse) {
   EXPECT_EQ(results[0].reasons(0).code(), "caller_not_trusted");
 }
 
-TEST_F(DeciderTest, NoPolicySetDeniesWithEvaluationError) {
+TEST_F(DeciderTest, NoPolicySetDeniesWithPolicyUnavailable) {
   const PolicyStore empty(kFixtureDir);  // never loaded
   const Decider decider(&empty, DeciderOptions{.clock = &clock_});
   const v1::CheckResponse response =
       testing::Check(decider, Request(), kMayAssert);
   EXPECT_EQ(response.decision(), v1::DENY);
   ASSERT_EQ(response.reasons_size(), 1);
-  EXPECT_EQ(response.reasons(0).code(), "evaluation_error");
+  EXPECT_EQ(response.reasons(0).code(), "policy_unavailable");
+  EXPECT_EQ(response.category(), v1::REASON_CATEGORY_UNAVAILABLE);
+  EXPECT_EQ(response.challenge().http_status(), 503);
   EXPECT_EQ(response.policy_revision(), "");
 }
 
@@ -399,8 +401,10 @@ TEST_F(DeciderTest, AWarmDecisionAllocatesNothing) {
   };
   const auto decide = [&] {
     decider.Check(request, kMayAssert, clock_.Now(), count);
-    EXPECT_TRUE(
-        decider.CheckBatch(batch, kMayAssert, clock_.Now(), count).ok());
+    EXPECT_TRUE(decider
+                    .CheckBatch(batch, kMayAssert, clock_.Now(), count,
+                                [](const Admission&) {})
+                    .ok());
   };
   decide();
   const long before = verdict::testing::Allocations();

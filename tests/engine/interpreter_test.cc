@@ -1,17 +1,22 @@
 // Tests of EvaluateCondition: every construct of the condition language
 // evaluated against a Request built here, including CEL's error absorption,
-// missing keys and absent parts (kError naming the key), and the promise that
-// plain evaluation does not allocate.
+// missing keys and absent parts (kError naming the key), unknown arguments
+// and resources (Kleene logic, the paths reported), and the promise that
+// evaluation does not allocate.
 
 #include "server/engine/interpreter.h"
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <random>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
+#include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "server/policy/condition.h"
@@ -90,6 +95,16 @@ class InterpreterTest : public ::testing::Test {
     return EvaluateCondition(Compile(text), request_, &scratch_);
   }
   Truth T(std::string_view text) { return Eval(text).truth; }
+  // The paths an evaluation of `text` recorded, copied out of the scratch.
+  std::vector<std::string> Paths(std::string_view text) {
+    Eval(text);
+    return {scratch_.unknown_paths().begin(), scratch_.unknown_paths().end()};
+  }
+  // A listed item: arguments unknown, and the resource too when it has none.
+  void MakeListing() {
+    request_.arguments_unknown = true;
+    request_.resource_unknown = true;
+  }
 
   StringList roles_, scopes_, chain_, actor_roles_;
   google::protobuf::Struct subject_attributes_, context_, arguments_,
@@ -103,6 +118,10 @@ class InterpreterTest : public ::testing::Test {
 constexpr Truth kT = Truth::kTrue;
 constexpr Truth kF = Truth::kFalse;
 constexpr Truth kE = Truth::kError;
+constexpr Truth kU = Truth::kUnknown;
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
 
 TEST_F(InterpreterTest, Literals) {
   EXPECT_EQ(T("true"), kT);
@@ -443,7 +462,10 @@ TEST_F(InterpreterTest, ViewsSurviveMovingTheProgram) {
 }
 
 // Random well-formed expressions over the request: whatever they compute,
-// evaluation returns one of the three truths without crashing.
+// evaluation returns one of the three truths without crashing. With the
+// arguments and resource unknown it may also answer unknown, and an answer
+// it does give holds for the request's actual arguments (partial evaluation
+// is sound).
 TEST_F(InterpreterTest, RandomExpressionsEvaluateWithoutCrashing) {
   AddActor();
   std::mt19937 rng(7);
@@ -459,6 +481,8 @@ TEST_F(InterpreterTest, RandomExpressionsEvaluateWithoutCrashing) {
                                             "subject.roles",
                                             "subject.attributes.clearance",
                                             "tool.arguments",
+                                            "tool.arguments.limit",
+                                            "tool.arguments.query",
                                             "actor.id",
                                             "grant.task",
                                             "resource.id",
@@ -499,7 +523,7 @@ TEST_F(InterpreterTest, RandomExpressionsEvaluateWithoutCrashing) {
                " (" + gen(depth - 1) + ")";
     }
   };
-  int evaluated = 0;
+  int evaluated = 0, unknown = 0, known_partially = 0;
   for (int i = 0; i < 3000; ++i) {
     std::string text = gen(1 + static_cast<int>(rng() % 4));
     if (i % 2 == 1) text = "(" + text + ") == (" + gen(2) + ")";
@@ -515,8 +539,222 @@ TEST_F(InterpreterTest, RandomExpressionsEvaluateWithoutCrashing) {
     if (o.truth == kE) {
       EXPECT_FALSE(o.error.empty()) << text;
     }
+    Request listing = request_;
+    listing.arguments_unknown = true;
+    listing.resource_unknown = true;
+    const ConditionOutcome partial = EvaluateCondition(*p, listing, &scratch_);
+    if (partial.truth == kU) {
+      ++unknown;
+      EXPECT_FALSE(scratch_.unknown_paths().empty()) << text;
+    } else if (partial.truth != kE) {
+      ++known_partially;
+      EXPECT_EQ(partial.truth, o.truth) << text;
+    }
   }
   EXPECT_GT(evaluated, 100);
+  EXPECT_GT(unknown, 20);
+  EXPECT_GT(known_partially, 20);
+}
+
+// Kleene's three-valued && and || over CEL's errors: a deciding operand wins
+// over unknowns and errors, an unknown over an error, in either order.
+TEST_F(InterpreterTest, KleeneTruthTableWithErrorsAndUnknowns) {
+  MakeListing();
+  // Operands the compiler cannot fold: true, false, unknown, error.
+  const std::map<char, std::string> operand = {{'T', "context.flag"},
+                                               {'F', "!context.flag"},
+                                               {'U', "tool.arguments.x == 1"},
+                                               {'E', "context.missing == 1"}};
+  struct Row {
+    char a, b;
+    Truth a_and_b, a_or_b;
+  };
+  const Row kTable[] = {
+      {'T', 'T', kT, kT}, {'T', 'F', kF, kT}, {'T', 'U', kU, kT},
+      {'T', 'E', kE, kT}, {'F', 'F', kF, kF}, {'F', 'U', kF, kU},
+      {'F', 'E', kF, kE}, {'U', 'U', kU, kU}, {'U', 'E', kU, kU},
+      {'E', 'E', kE, kE},
+  };
+  for (const Row& row : kTable) {
+    const std::string& a = operand.at(row.a);
+    const std::string& b = operand.at(row.b);
+    for (const auto& [x, y] : {std::pair(a, b), std::pair(b, a)}) {
+      EXPECT_EQ(T("(" + x + ") && (" + y + ")"), row.a_and_b)
+          << row.a << " && " << row.b;
+      EXPECT_EQ(T("(" + x + ") || (" + y + ")"), row.a_or_b)
+          << row.a << " || " << row.b;
+    }
+  }
+  EXPECT_EQ(T("!(tool.arguments.x == 1)"), kU);
+  // Three operands: one deciding operand anywhere decides.
+  EXPECT_EQ(T("tool.arguments.x == 1 && context.missing == 1 && "
+              "!context.flag"),
+            kF);
+  EXPECT_EQ(T("tool.arguments.x == 1 || context.missing == 1 || "
+              "context.flag"),
+            kT);
+  EXPECT_EQ(T("context.missing == 1 || tool.arguments.x == 1 || "
+              "!context.flag"),
+            kU);
+}
+
+TEST_F(InterpreterTest, StrictOperatorsPassUnknownsOn) {
+  MakeListing();
+  for (const char* text : {
+           "tool.arguments.x == 1",
+           "1 != tool.arguments.x",
+           "tool.arguments.n < 3",
+           "tool.arguments.n + 1 > 3",
+           "-tool.arguments.n == 1",
+           "tool.arguments.s in ['a', 'b']",
+           "'a' in tool.arguments.list",
+           "'path' in tool.arguments",
+           "size(tool.arguments) > 0",
+           "size(tool.arguments.s) > 0",
+           "tool.arguments.s.startsWith('/tmp')",
+           "tool.arguments.s.endsWith(tool.name)",
+           "tool.name.contains(tool.arguments.s)",
+           "tool.arguments.s.matches('^a')",
+           "int(tool.arguments.n) == 1",
+           "double(tool.arguments.n) == 1.0",
+           "string(tool.arguments.n) == '1'",
+           "tool.arguments.t.getHours() == 1",
+           "tool.arguments.x",
+           "tool.arguments[0] == 1",
+           "tool.arguments.list[0] == 1",
+           "[tool.arguments.x, 1] == [1, 1]",
+           "tool.arguments.c ? true : false",
+           "(context.flag ? tool.arguments.x : 1) == 1",
+           "tool.arguments.list.exists(v, v == 1)",
+           "tool.arguments.list.all(v, v == 1)",
+           "tool.arguments.list.exists_one(v, v == 1)",
+           "has(tool.arguments.x)",
+           "has(tool.arguments)",
+           "tool.arguments == {}",
+       }) {
+    EXPECT_EQ(T(text), kU) << text;
+  }
+  // The first special operand, left to right, is the result.
+  EXPECT_EQ(T("context.missing == tool.arguments.x"), kE);
+  EXPECT_EQ(T("tool.arguments.x == context.missing"), kU);
+  EXPECT_EQ(T("context.missing + tool.arguments.n > 1"), kE);
+  // A branch not taken is not evaluated.
+  EXPECT_EQ(T("context.flag ? true : tool.arguments.x == 1"), kT);
+}
+
+TEST_F(InterpreterTest, ComprehensionsOverUnknowns) {
+  MakeListing();
+  // exists: a true predicate wins over unknowns and errors.
+  EXPECT_EQ(T("context.tags.exists(t, t == 'b' || tool.arguments[t] == 1)"),
+            kT);
+  EXPECT_EQ(T("context.tags.exists(t, tool.arguments[t] == 1)"), kU);
+  // all: a false one does.
+  EXPECT_EQ(T("context.tags.all(t, t != 'b' && tool.arguments[t] == 1)"), kF);
+  EXPECT_EQ(T("context.tags.all(t, tool.arguments[t] == 1)"), kU);
+  // Otherwise an unknown beats an error, whichever comes first: mixed is
+  // [1, "x", true] and `v > 5` errs on "x".
+  EXPECT_EQ(T("context.mixed.exists(v, v == 1 ? tool.arguments.x == 1 : "
+              "v > 5)"),
+            kU);
+  EXPECT_EQ(T("context.mixed.exists(v, v == true ? tool.arguments.x == 1 : "
+              "v > 5)"),
+            kU);
+  EXPECT_EQ(T("context.mixed.all(v, v == true ? tool.arguments.x == 1 : "
+              "v > 0)"),
+            kU);
+  // exists_one: the first special predicate is the result.
+  EXPECT_EQ(T("context.mixed.exists_one(v, v == 'x' ? tool.arguments.x == 1 "
+              ": v > 5)"),
+            kU);
+  EXPECT_EQ(T("context.mixed.exists_one(v, v == 1 ? v > 'a' : "
+              "tool.arguments.x == 1)"),
+            kE);
+}
+
+TEST_F(InterpreterTest, WhatLoadsAsUnknown) {
+  AddResource();
+  MakeListing();
+  // Arguments are unknown; other fields are not, and a present resource is
+  // known even when the listing says it may be unknown.
+  EXPECT_EQ(T("tool.name == 'export_contacts' && subject.id == 'alice'"), kT);
+  EXPECT_EQ(T("resource.kind == 'dataset'"), kT);
+  EXPECT_EQ(T("context.region == 'eu'"), kE);
+  request_.resource = {};
+  const ConditionOutcome kind = Eval("resource.kind == 'dataset'");
+  EXPECT_EQ(kind.truth, kU);
+  EXPECT_EQ(kind.detail, "resource.kind");
+  EXPECT_THAT(Paths("resource.id == 'x'"), ElementsAre("resource.id"));
+  EXPECT_THAT(Paths("has(resource.kind)"), ElementsAre("resource.kind"));
+  EXPECT_THAT(Paths("resource.attributes.sensitivity > 2"),
+              ElementsAre("resource.attributes.sensitivity"));
+  EXPECT_THAT(Paths("has(resource.attributes.owner)"),
+              ElementsAre("resource.attributes.owner"));
+  // Without the flags, the same conditions read the request as before.
+  request_.arguments_unknown = false;
+  request_.resource_unknown = false;
+  EXPECT_EQ(T("tool.arguments.limit <= 100"), kT);
+  EXPECT_EQ(Eval("resource.kind == 'dataset'").detail, "resource");
+  EXPECT_EQ(T("has(resource.kind)"), kF);
+  EXPECT_THAT(Paths("resource.kind == 'x'"), IsEmpty());
+}
+
+TEST_F(InterpreterTest, UnknownPathsNameWhatTheResultDependsOn) {
+  MakeListing();
+  // Selections and constant string keys extend the path and replace the
+  // map's own.
+  EXPECT_THAT(Paths("tool.arguments.path.startsWith('/tmp/')"),
+              ElementsAre("tool.arguments.path"));
+  EXPECT_EQ(Eval("tool.arguments.path == 'x'").detail, "tool.arguments.path");
+  EXPECT_THAT(Paths("tool.arguments.a.b == 1"),
+              ElementsAre("tool.arguments.a.b"));
+  EXPECT_THAT(Paths("tool.arguments['path'] == 'x'"),
+              ElementsAre("tool.arguments.path"));
+  EXPECT_THAT(Paths("tool.arguments.a['b'].c == 1"),
+              ElementsAre("tool.arguments.a.b.c"));
+  EXPECT_THAT(Paths("tool.arguments['a.b'] == 1"),
+              ElementsAre("tool.arguments[\"a.b\"]"));
+  EXPECT_THAT(Paths("has(tool.arguments.a.b)"),
+              ElementsAre("tool.arguments.a.b"));
+  // Keys that are not identifiers are quoted; the path stays valid UTF-8.
+  EXPECT_THAT(Paths(R"(tool.arguments['a"b\\c\x01'] == 1)"),
+              ElementsAre(R"(tool.arguments["a\"b\\c\x01"])"));
+  EXPECT_THAT(Paths("tool.arguments['caf\u00e9'].x == 1"),
+              ElementsAre("tool.arguments[\"caf\u00e9\"].x"));
+  EXPECT_THAT(Paths(R"(tool.arguments['\xff'] == 1)"),
+              ElementsAre(R"(tool.arguments["\xFF"])"));
+  // A dynamic key, or a list index, keeps the base path.
+  EXPECT_THAT(Paths("tool.arguments[context.key] == 1"),
+              ElementsAre("tool.arguments"));
+  EXPECT_THAT(Paths("tool.arguments.list[0].name == 1"),
+              ElementsAre("tool.arguments.list"));
+  EXPECT_THAT(Paths("size(tool.arguments) > 0"), ElementsAre("tool.arguments"));
+  // Every path, once, in first-appearance order.
+  EXPECT_THAT(Paths("tool.arguments.b == 1 || tool.arguments.a == 1 || "
+                    "tool.arguments.b == 2"),
+              ElementsAre("tool.arguments.b", "tool.arguments.a"));
+  EXPECT_THAT(Paths("context.tags.all(t, tool.arguments[t] == 1)"),
+              ElementsAre("tool.arguments"));
+  // The whole map is a dependency when something reads it whole.
+  EXPECT_THAT(Paths("size(tool.arguments) < 3 && tool.arguments.path == 'x'"),
+              ElementsAre("tool.arguments", "tool.arguments.path"));
+  EXPECT_THAT(Paths("tool.arguments.path == 'x' && size(tool.arguments) < 3"),
+              ElementsAre("tool.arguments.path", "tool.arguments"));
+  // What a deciding operand absorbed is not a dependency.
+  EXPECT_THAT(Paths("(tool.arguments.a == 1 && !context.flag) || "
+                    "tool.arguments.b == 1"),
+              ElementsAre("tool.arguments.b"));
+  EXPECT_THAT(Paths("context.tags.exists(t, t == 'c' || tool.arguments.x == "
+                    "t) && tool.arguments.y == 1"),
+              ElementsAre("tool.arguments.y"));
+}
+
+TEST_F(InterpreterTest, UnknownPathsOutliveTheScratch) {
+  MakeListing();
+  const policy::Program& p = Compile("tool.arguments.path == '/etc'");
+  ASSERT_EQ(EvaluateCondition(p, request_, &scratch_).truth, kU);
+  const std::string_view path = scratch_.unknown_paths().at(0);
+  Eval("tool.arguments.other == 1 && context.name + 'x' == 'y'");
+  EXPECT_EQ(path, "tool.arguments.path");
 }
 
 TEST_F(InterpreterTest, EvaluationDoesNotAllocate) {
@@ -538,6 +776,20 @@ TEST_F(InterpreterTest, EvaluationDoesNotAllocate) {
   for (const char* text : kConditions) {
     const policy::Program& p = Compile(text);
     ASSERT_EQ(EvaluateCondition(p, request_, &scratch_).truth, kT) << text;
+    const long before = verdict::testing::Allocations();
+    for (int i = 0; i < 10; ++i) EvaluateCondition(p, request_, &scratch_);
+    EXPECT_EQ(verdict::testing::Allocations() - before, 0) << text;
+  }
+  // Unknowns record their paths in the scratch, which keeps its capacity.
+  MakeListing();
+  const char* kUnknown[] = {
+      "tool.arguments.path.startsWith('/tmp/') && size(tool.arguments) < 4",
+      "tool.arguments.a.b == 1 || context.tags.all(t, tool.arguments[t] == 1)",
+      "has(tool.arguments.x) && resource.attributes.level > 2",
+  };
+  for (const char* text : kUnknown) {
+    const policy::Program& p = Compile(text);
+    ASSERT_EQ(EvaluateCondition(p, request_, &scratch_).truth, kU) << text;
     const long before = verdict::testing::Allocations();
     for (int i = 0; i < 10; ++i) EvaluateCondition(p, request_, &scratch_);
     EXPECT_EQ(verdict::testing::Allocations() - before, 0) << text;

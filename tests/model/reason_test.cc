@@ -23,5 +23,38 @@ TEST(ReasonCode, EveryCodeHasItsOwnWireName) {
   EXPECT_EQ(ReasonCodeName(ReasonCode::kAuditUnavailable), "audit_unavailable");
 }
 
+// A PEP maps categories onto 401/403/400/503 (docs/mcp.md): a credential
+// problem must never read as a policy answer, nor the reverse.
+TEST(ReasonCategory,
+     CredentialCodesAreAuthenticationAndPolicyCodesAuthorization) {
+  for (ReasonCode code :
+       {ReasonCode::kUnauthenticated, ReasonCode::kTokenExpired,
+        ReasonCode::kTokenNotYetValid, ReasonCode::kAudienceMismatch,
+        ReasonCode::kIssuerUnknown, ReasonCode::kSignatureInvalid,
+        ReasonCode::kAlgorithmNotAllowed, ReasonCode::kGrantRevoked,
+        ReasonCode::kGrantExpired}) {
+    EXPECT_EQ(CategoryOf(code), ReasonCategory::kAuthentication)
+        << ReasonCodeName(code);
+  }
+  for (ReasonCode code :
+       {ReasonCode::kDeniedByRule, ReasonCode::kNoMatchingRule,
+        ReasonCode::kEvaluationError, ReasonCode::kGrantScope,
+        ReasonCode::kDelegationDenied, ReasonCode::kInsufficientScope,
+        ReasonCode::kConditional}) {
+    EXPECT_EQ(CategoryOf(code), ReasonCategory::kAuthorization)
+        << ReasonCodeName(code);
+  }
+  EXPECT_EQ(CategoryOf(ReasonCode::kInvalidRequest),
+            ReasonCategory::kInvalidRequest);
+  for (ReasonCode code :
+       {ReasonCode::kCallerNotTrusted, ReasonCode::kAuditUnavailable,
+        ReasonCode::kPolicyUnavailable}) {
+    EXPECT_EQ(CategoryOf(code), ReasonCategory::kUnavailable)
+        << ReasonCodeName(code);
+  }
+  EXPECT_EQ(ReasonCategoryName(ReasonCategory::kInvalidRequest),
+            "invalid_request");
+}
+
 }  // namespace
 }  // namespace verdict::model

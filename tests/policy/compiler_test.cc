@@ -247,6 +247,43 @@ rules:
   EXPECT_TRUE(plain.MatchesTarget("anything", "", ""));
 }
 
+TEST(CompilerTest, ScopesAndTheirChallenge) {
+  auto set = MustCompile({{"crm.yaml", R"yaml(policy: crm
+rules:
+  - id: export
+    effect: allow
+    scopes: [crm:export, "crm:read", "https://api.example/x!#$%&'()*+,-./;<=>?@[]^_`{|}~"]
+  - id: plain
+    effect: allow
+)yaml"}});
+  ASSERT_NE(set, nullptr);
+  const Rule& rule = set->rules()[0];
+  EXPECT_THAT(
+      rule.scopes,
+      ElementsAre("crm:export", "crm:read",
+                  "https://api.example/x!#$%&'()*+,-./;<=>?@[]^_`{|}~"));
+  EXPECT_EQ(rule.scope_challenge,
+            "crm:export crm:read "
+            "https://api.example/x!#$%&'()*+,-./;<=>?@[]^_`{|}~");
+  EXPECT_TRUE(set->core(0).has_scopes);
+  const Rule& plain = set->rules()[1];
+  EXPECT_TRUE(plain.scopes.empty());
+  EXPECT_EQ(plain.scope_challenge, "");
+  EXPECT_FALSE(set->core(1).has_scopes);
+
+  model::StringList scopes;
+  model::Principal subject;
+  EXPECT_FALSE(rule.HasScopes(subject)) << "no scopes at all";
+  EXPECT_TRUE(plain.HasScopes(subject));
+  subject.scopes = &scopes;
+  scopes.Add("crm:read");
+  scopes.Add("crm:export");
+  EXPECT_FALSE(rule.HasScopes(subject)) << "one is missing";
+  scopes.Add("https://api.example/x!#$%&'()*+,-./;<=>?@[]^_`{|}~");
+  scopes.Add("more");
+  EXPECT_TRUE(rule.HasScopes(subject));
+}
+
 TEST(CompilerTest, PrincipalNeedsPolicyAndRuleSubjectsAndRoles) {
   auto set = MustCompile({{"p.yaml", R"yaml(policy: p
 subjects: ["spiffe://corp/agent/crm/*"]

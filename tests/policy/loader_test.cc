@@ -116,7 +116,8 @@ TEST(LoaderTest, UnknownKeysNameTheKeyAndTheAllowedOnes) {
                           "p.yaml:6:5: error[unknown_key]: unknown key "
                           "\"colour\" in rule; allowed: id, effect, "
                           "description, servers, tools, actions, resources, "
-                          "subjects, roles, when, reason, obligations"));
+                          "subjects, roles, when, reason, obligations, "
+                          "scopes"));
 }
 
 TEST(LoaderTest, MissingRequiredKeys) {
@@ -212,6 +213,37 @@ TEST(LoaderTest, BadEffectAndObligationsOnDeny) {
                   "or \"deny\", got \"permit\"",
                   "p.yaml:8:5: error[obligations_on_deny]: obligations are "
                   "only allowed on allow rules"));
+}
+
+TEST(LoaderTest, ScopesAreDistinctOAuthScopeTokensOnAllowRules) {
+  EXPECT_THAT(
+      Errors("policy: p\nrules:\n  - id: r\n    effect: deny\n"
+             "    scopes: [crm:export]\n"),
+      ElementsAre("p.yaml:5:5: error[scopes_on_deny]: scopes are only "
+                  "allowed on allow rules: they name what a token needs for "
+                  "the rule to allow"));
+  EXPECT_THAT(
+      Errors("policy: p\nrules:\n  - id: r\n    effect: allow\n"
+             "    scopes: [a, \"b c\", 'd\"', 'e\\', a, \"\", \"\\u00e9\"]\n"),
+      ElementsAre(
+          "p.yaml:5:17: error[bad_scope]: scope \"b c\" is not an OAuth "
+          "scope token (printable ASCII without spaces, '\"' or '\\')",
+          "p.yaml:5:24: error[bad_scope]: scope \"d\\x22\" is not an OAuth "
+          "scope token (printable ASCII without spaces, '\"' or '\\')",
+          "p.yaml:5:30: error[bad_scope]: scope \"e\\x5C\" is not an OAuth "
+          "scope token (printable ASCII without spaces, '\"' or '\\')",
+          "p.yaml:5:36: error[bad_scope]: scope \"a\" is listed twice",
+          "p.yaml:5:39: error[bad_scope]: scope \"\" is not an OAuth scope "
+          "token (printable ASCII without spaces, '\"' or '\\')",
+          "p.yaml:5:43: error[bad_scope]: scope \"\xC3\xA9\" is not an OAuth "
+          "scope token (printable ASCII without spaces, '\"' or '\\')"));
+  EXPECT_THAT(Heads("policy: p\nrules:\n  - id: r\n    effect: allow\n"
+                    "    scopes: []\n  - id: s\n    effect: allow\n"
+                    "    scopes: crm:export\n  - id: t\n    effect: allow\n"
+                    "    scopes: [[a]]\n"),
+              ElementsAre("p.yaml:5:13: error[empty_list]",
+                          "p.yaml:8:13: error[bad_type]",
+                          "p.yaml:11:14: error[bad_type]"));
 }
 
 TEST(LoaderTest, RuleWithTooManyTargetCombinationsIsRefused) {

@@ -1,7 +1,8 @@
 // RuleIndex via PolicySet::Candidates: on random rule sets (fixed seeds) the
 // candidates are exactly the rules whose MatchesTarget is true, sorted and
-// without duplicates; lookups do not allocate; large sets compile fast and
-// stay small.
+// without duplicates, and so are a listing's deny rules that name actions
+// (PolicySet::ListingDenies); lookups do not allocate; large sets compile
+// fast and stay small.
 
 #include "server/policy/rule_index.h"
 
@@ -64,6 +65,32 @@ std::vector<uint32_t> Candidates(const PolicySet& set, std::string_view action,
   CandidateList list;
   set.Candidates(action, server, tool, &list);
   return std::vector<uint32_t>(list.begin(), list.end());
+}
+
+std::vector<uint32_t> ListingDenies(const PolicySet& set,
+                                    std::string_view listing,
+                                    std::string_view server,
+                                    std::string_view tool) {
+  CandidateList list;
+  set.ListingDenies(listing, server, tool, &list);
+  return std::vector<uint32_t>(list.begin(), list.end());
+}
+
+// The deny rules with actions, none of them `*`, whose target matches.
+std::vector<uint32_t> BruteForceListingDenies(const PolicySet& set,
+                                              std::string_view listing,
+                                              std::string_view server,
+                                              std::string_view tool) {
+  std::vector<uint32_t> out;
+  for (const Rule& rule : set.rules()) {
+    if (rule.effect != Effect::kDeny || rule.actions.empty()) continue;
+    bool any = false;
+    for (const Glob& action : rule.actions) any |= action.pattern() == "*";
+    if (!any && rule.MatchesTarget(listing, server, tool)) {
+      out.push_back(rule.index);
+    }
+  }
+  return out;
 }
 
 std::vector<uint32_t> BruteForce(const PolicySet& set, std::string_view action,
@@ -165,6 +192,7 @@ TEST(RuleIndexTest, RandomSetsGiveExactlyTheMatchingRules) {
       rules.push_back(MakeRule(RandomGlobs(rng, actions),
                                RandomGlobs(rng, servers),
                                RandomGlobs(rng, tools)));
+      if (rng() % 2 == 0) rules.back().effect = Effect::kAllow;
     }
     auto set = Build(std::move(rules));
     for (int q = 0; q < 3000; ++q) {
@@ -181,8 +209,28 @@ TEST(RuleIndexTest, RandomSetsGiveExactlyTheMatchingRules) {
                 BruteForce(*set, action, server, tool))
           << "seed " << seed << " query (" << action << ", " << server << ", "
           << tool << ")";
+      ASSERT_EQ(ListingDenies(*set, action, server, tool),
+                BruteForceListingDenies(*set, action, server, tool))
+          << "seed " << seed << " listing (" << action << ", " << server << ", "
+          << tool << ")";
     }
   }
+}
+
+TEST(RuleIndexTest, ListingDeniesAreTheDenyRulesThatNameActions) {
+  Rule allow = MakeRule(Globs({"tools/list"}), {}, {});
+  allow.effect = Effect::kAllow;
+  auto set = BuildRules(MakeRule({}, {}, {}),                          // 0: any
+                        MakeRule(Globs({"tools/list"}), {}, {}),       // 1
+                        MakeRule(Globs({"*", "tools/list"}), {}, {}),  // 2
+                        MakeRule(Globs({"tools/*"}), Globs({"crm"}), {}),  // 3
+                        std::move(allow));                                 // 4
+  EXPECT_THAT(ListingDenies(*set, "tools/list", "crm", "x"), ElementsAre(1, 3));
+  EXPECT_THAT(ListingDenies(*set, "prompts/list", "crm", "x"),
+              ::testing::IsEmpty());
+  auto none = BuildRules(MakeRule({}, Globs({"crm"}), {}));
+  EXPECT_THAT(ListingDenies(*none, "tools/list", "crm", "x"),
+              ::testing::IsEmpty());
 }
 
 TEST(RuleIndexTest, LookupsDoNotAllocate) {

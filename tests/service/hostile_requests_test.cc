@@ -201,6 +201,9 @@ TEST_F(HostileRequestTest, ABatchCannotAmplifyAnOversizedSubject) {
         EXPECT_EQ(result.reasons(0).code(), "invalid_request");
         EXPECT_FALSE(result.has_identity());
       }
+      // Refused once for the batch, without echoing the subject.
+      EXPECT_EQ(response.refusal().code(), "invalid_request");
+      EXPECT_FALSE(response.has_identity());
       EXPECT_LT(response.ByteSizeLong(), 256u << 10);
     }
     attacking = false;

@@ -333,14 +333,22 @@ TEST_F(VerdictdTest, MalformedRequestsDenyNamingTheField) {
   cases.push_back({Request("get_contact"), "action"});
   cases.back().request.clear_action();
   cases.push_back({Request("get_contact"), "subject.id"});
-  cases.back().request.mutable_subject()->clear_id();
+  cases.back().request.mutable_subject()->set_id(std::string(3000, 's'));
   for (const Case& c : cases) {
     const v1::CheckResponse response = Check(c.request);
     EXPECT_EQ(response.decision(), v1::DENY) << c.field;
     ASSERT_EQ(response.reasons_size(), 1) << c.field;
     EXPECT_EQ(response.reasons(0).code(), "invalid_request");
     EXPECT_THAT(response.reasons(0).message(), HasSubstr(c.field));
+    EXPECT_EQ(response.challenge().http_status(), 400);
   }
+  // Nobody named and no credential: a 401, however trusted the caller.
+  v1::CheckRequest anonymous = Request("get_contact");
+  anonymous.mutable_subject()->clear_id();
+  const v1::CheckResponse response = Check(anonymous);
+  EXPECT_EQ(response.reasons(0).code(), "unauthenticated");
+  EXPECT_EQ(response.category(), v1::REASON_CATEGORY_AUTHENTICATION);
+  EXPECT_EQ(response.challenge().www_authenticate(), "Bearer");
 }
 
 TEST_F(VerdictdTest, ContextDeeperThanTheLimitDeniesAndServerServes) {

@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "re2/re2.h"
 #include "server/common/quote.h"
+#include "server/common/utf8.h"
 #include "server/model/value.h"
 #include "server/policy/cel/ast.h"
 #include "server/policy/cel/lexer.h"
@@ -53,6 +54,7 @@ class ProgramBuilder {
     return n.op == Op::kConst ? &p_->constants_[n.a] : nullptr;
   }
 
+  std::string_view string(uint32_t i) const { return *p_->strings_[i]; }
   uint32_t Intern(std::string_view s) {
     auto [it, inserted] = interned_.try_emplace(
         std::string(s), static_cast<uint32_t>(p_->strings_.size()));
@@ -210,7 +212,58 @@ struct Typed {
   Type type = Type::kError;
   uint32_t node = 0;
   const RecordInfo* record = nullptr;  // with Type::kRecord
+  // A map a request may leave unknown: 1 + the string index of its attribute
+  // path (Node::c); 0 otherwise.
+  uint32_t path = 0;
 };
+
+// The root paths of the maps a request may leave unknown (program.h).
+std::string_view UnknowableMapPath(Field f) {
+  switch (f) {
+    case Field::kToolArguments:
+      return "tool.arguments";
+    case Field::kResourceAttributes:
+      return "resource.attributes";
+    default:
+      return {};
+  }
+}
+
+// `base` followed by the map key `key`: `.key` when the key is an
+// identifier, else `["key"]`, so that a key with a dot stays one step, with
+// `"` and `\` escaped by a backslash, and control bytes (and every byte of
+// a key that is not UTF-8: an answer's paths are protobuf strings) as \xNN.
+std::string ExtendPath(std::string_view base, std::string_view key) {
+  const auto ident_start = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+  };
+  const auto ident = [&](char c) {
+    return ident_start(c) || (c >= '0' && c <= '9');
+  };
+  std::string path(base);
+  if (!key.empty() && ident_start(key[0]) &&
+      std::all_of(key.begin(), key.end(), ident)) {
+    path.push_back('.');
+    path.append(key);
+    return path;
+  }
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  const bool utf8 = FindInvalidUtf8(key) == std::string_view::npos;
+  path.append("[\"");
+  for (char c : key) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7F || (byte >= 0x80 && !utf8)) {
+      path.append("\\x");
+      path.push_back(kHex[byte >> 4]);
+      path.push_back(kHex[byte & 0xF]);
+      continue;
+    }
+    if (c == '"' || c == '\\') path.push_back('\\');
+    path.push_back(c);
+  }
+  path.append("\"]");
+  return path;
+}
 
 bool IsNumeric(Type t) { return t == Type::kInt || t == Type::kDouble; }
 bool IsList(Type t) { return t == Type::kList || t == Type::kStringList; }
@@ -388,7 +441,17 @@ class Compiler {
   }
 
   Typed Load(Field f, Type type) {
-    return Make(type, out_->AddNode(Op::kLoad, static_cast<uint32_t>(f)));
+    Typed t = Make(type, out_->AddNode(Op::kLoad, static_cast<uint32_t>(f)));
+    if (const std::string_view path = UnknowableMapPath(f); !path.empty()) {
+      t.path = out_->Intern(path) + 1;
+    }
+    return t;
+  }
+
+  // The Node::c of a constant-key selection of `key` from `base`.
+  uint32_t PathOf(const Typed& base, std::string_view key) {
+    if (base.path == 0) return 0;
+    return out_->Intern(ExtendPath(out_->string(base.path - 1), key)) + 1;
   }
 
   // The field `name` of `record`, or an error at `offset`.
@@ -413,8 +476,11 @@ class Compiler {
       return Load(Shifted(*base.record, *f), f->type);
     }
     if (Is(base.type, Type::kMap)) {
-      return Make(Type::kDyn,
-                  out_->AddNode(Op::kSelect, base.node, out_->Intern(name)));
+      Typed t = Make(Type::kDyn,
+                     out_->AddNode(Op::kSelect, base.node, out_->Intern(name),
+                                   PathOf(base, name)));
+      t.path = out_->node(t.node).c;
+      return t;
     }
     Error(e.offset, "type",
           Cat("type ", TypeName(base.type), " has no field '", name, "'"));
@@ -448,7 +514,17 @@ class Compiler {
             Cat("type ", TypeName(base.type), " cannot be indexed"));
       return Fail();
     }
-    return Make(result, out_->AddNode(Op::kIndex, base.node, index.node));
+    // A constant string key reads a path as a selection does; any other
+    // key leaves an unknown map's path as it is.
+    const Value* key = out_->ConstOf(index.node);
+    const uint32_t path =
+        key != nullptr && key->kind() == Kind::kString && !IsList(base.type)
+            ? PathOf(base, key->string_value())
+            : 0;
+    Typed t =
+        Make(result, out_->AddNode(Op::kIndex, base.node, index.node, path));
+    t.path = path;
+    return t;
   }
 
   Typed CompileList(const Expr& e) {
@@ -874,7 +950,8 @@ class Compiler {
       return Fail();
     }
     return Make(Type::kBool,
-                out_->AddNode(Op::kHas, base.node, out_->Intern(select.text)));
+                out_->AddNode(Op::kHas, base.node, out_->Intern(select.text),
+                              PathOf(base, select.text)));
   }
 
   Typed CompileTimestamp(const Expr& e) {
