@@ -72,10 +72,10 @@ void DecideOnce(const policy::PolicySet& set, const model::Request& request) {
           "a conditional answer's first reason is conditional");
   Require(!conditional || plain.obligations_from.empty(),
           "a conditional answer has no obligations");
-  Require((plain.reasons.front().code ==
-           model::ReasonCode::kInsufficientScope) ==
-              !plain.required_scopes.empty(),
-          "exactly insufficient_scope names required scopes");
+  Require(
+      (plain.reasons.front().code == model::ReasonCode::kInsufficientScope) ==
+          !plain.required_scopes.empty(),
+      "exactly insufficient_scope names required scopes");
   Require(request.listing.empty() || plain.required_scopes.empty(),
           "a listing never refuses for scopes");
 }

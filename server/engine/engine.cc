@@ -123,6 +123,11 @@ RuleVerdict EvaluateRule(uint32_t index, const policy::RuleCore& core,
     if (truth == Truth::kFalse) {
       return {RuleOutcome::kConditionFalse, {}, {}};
     }
+    // Only a request that leaves something unknown yields an unknown; were
+    // any other to, it would fail closed like an error.
+    if (!kPartial && truth == Truth::kUnknown) {
+      return {RuleOutcome::kConditionError, "unknown value", {}};
+    }
     // A deny on a resource the request does not know may not apply at all:
     // its error is not yet a reason to refuse.
     if (truth == Truth::kError &&

@@ -34,8 +34,8 @@
 // with one `conditional` reason per unknown rule (denies first, set order)
 // naming its first path, then the matched allows' allowed_by_rule, no
 // obligations, and Result::depends_on every path those rules read; else
-// the default deny. Requests without listing or unknowns decide, and cost,
-// as before.
+// the default deny. Requests without listing or unknowns decide as before,
+// on a path compiled without the code for unknowns.
 //
 // Never does I/O, never throws, takes no lock; allocates nothing per decision
 // once the Result and EvalScratch buffers have grown (explain traces aside).

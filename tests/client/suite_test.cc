@@ -163,7 +163,7 @@ tests:
   EXPECT_EQ(
       errors[0].ToString(),
       "s_test.yaml:4:22: error[unknown_key]: unknown key \"role\" in subject; "
-      "allowed: id, roles, attributes");
+      "allowed: id, roles, scopes, attributes");
   EXPECT_EQ(errors[1].line, 6);
   EXPECT_EQ(errors[1].column, 5);
   EXPECT_THAT(errors[1].message, HasSubstr("unknown key \"expcet\" in test"));
