@@ -394,8 +394,8 @@ TEST_F(DeciderAuthnTest, AudienceIsBoundToTheServerTheBatchNames) {
 
   v1::CheckBatchRequest batch;
   batch.mutable_credentials()->set_bearer_token("reader:agent-1");
-  (*batch.mutable_context()->mutable_fields())["environment"]
-      .set_string_value("dev");
+  (*batch.mutable_context()->mutable_fields())["environment"].set_string_value(
+      "dev");
   for (int i = 0; i < 3; ++i) {
     v1::CheckBatchItem* item = batch.add_items();
     item->mutable_tool()->set_server("warehouse");
@@ -416,9 +416,8 @@ TEST_F(DeciderAuthnTest, AudienceIsBoundToTheServerTheBatchNames) {
   EXPECT_EQ(AuthnFailures(metrics_, "jwt", "audience_mismatch"), 1);
   EXPECT_EQ(whole.refusal().code(), "audience_mismatch");
   EXPECT_EQ(whole.challenge().http_status(), 401);
-  EXPECT_EQ(
-      whole.challenge().resource_metadata(),
-      "https://mcp.test/.well-known/oauth-protected-resource/warehouse");
+  EXPECT_EQ(whole.challenge().resource_metadata(),
+            "https://mcp.test/.well-known/oauth-protected-resource/warehouse");
   EXPECT_FALSE(whole.has_identity());
 
   for (v1::CheckBatchItem& item : *batch.mutable_items()) {
@@ -436,10 +435,10 @@ TEST_F(DeciderAuthnTest, AudienceIsBoundToTheServerTheBatchNames) {
 
 // A caller may speak only for the MCP servers that name it.
 TEST_F(DeciderAuthnTest, CallerIsTiedToTheServersItSpeaksFor) {
-  absl::StatusOr<McpServers> servers = McpServers::Build(
-      {{.name = "crm",
-        .resource = "https://mcp.test/crm",
-        .callers = {"spiffe://corp.example/mcp/crm"}}});
+  absl::StatusOr<McpServers> servers =
+      McpServers::Build({{.name = "crm",
+                          .resource = "https://mcp.test/crm",
+                          .callers = {"spiffe://corp.example/mcp/crm"}}});
   ASSERT_TRUE(servers.ok()) << servers.status();
   DeciderOptions options;
   options.jwt = &jwt_;
