@@ -222,7 +222,7 @@ class ServerBinding {
  private:
   void Check(std::string_view server) {
     checked_ = true;
-    server_.assign(server);
+    server_ = server;
     refused_ = false;
     const McpServers& servers = *options_.mcp_servers;
     if (!servers.MaySpeakFor(caller_.id, server)) {
@@ -249,7 +249,7 @@ class ServerBinding {
   const CallerInfo& caller_;
   const DeciderOptions& options_;
   bool checked_ = false;
-  std::string server_;
+  std::string_view server_;  // in the request, which outlives the binding
   bool refused_ = false;
   ReasonCode code_ = ReasonCode::kUnauthenticated;
   std::string message_;
@@ -466,6 +466,18 @@ void Decide(const Shared& shared, const Item& item,
   emit(outcome);
 }
 
+template <typename R>
+const v1::Credentials* CredentialsOf(const R& request) {
+  return request.has_credentials() ? &request.credentials() : nullptr;
+}
+
+// Whether a request carried a credential (not only actor tokens): a 401
+// for it says invalid_token.
+bool Presented(const v1::Credentials* credentials) {
+  return credentials != nullptr &&
+         credentials->credential_case() != v1::Credentials::CREDENTIAL_NOT_SET;
+}
+
 // The Admission of a request whose credentials Admit verified into `auth`,
 // for MCP server `server` (empty: none, or several).
 void Admitted(const PolicySnapshot& snapshot, const Authenticated& auth,
@@ -475,9 +487,7 @@ void Admitted(const PolicySnapshot& snapshot, const Authenticated& auth,
               std::optional<absl::Duration> listing_ttl,
               AdmissionCallback admitted) {
   Admission admission;
-  admission.credential_presented =
-      credentials != nullptr &&
-      credentials->credential_case() != v1::Credentials::CREDENTIAL_NOT_SET;
+  admission.credential_presented = Presented(credentials);
   if (options.mcp_servers != nullptr && !server.empty()) {
     admission.mcp_server = options.mcp_servers->Find(server);
   }
@@ -545,10 +555,6 @@ void DecideItems(const PolicySnapshot& snapshot, const Authenticated& auth,
   }
 }
 
-const v1::Credentials* CredentialsOf(const v1::CheckBatchRequest& request) {
-  return request.has_credentials() ? &request.credentials() : nullptr;
-}
-
 }  // namespace
 
 Authenticated Decider::Admit(const v1::Credentials* credentials,
@@ -573,8 +579,7 @@ void Decider::Check(const v1::CheckRequest& request, const CallerInfo& caller,
   const google::protobuf::Timestamp* evaluate_at =
       request.has_evaluate_at() ? &request.evaluate_at() : nullptr;
   const Authenticated auth =
-      Admit(request.has_credentials() ? &request.credentials() : nullptr,
-            evaluate_at, caller, received);
+      Admit(CredentialsOf(request), evaluate_at, caller, received);
   ServerBinding binding(auth, caller, options_);
   const Shared shared{
       .snapshot = snapshot,
@@ -591,9 +596,7 @@ void Decider::Check(const v1::CheckRequest& request, const CallerInfo& caller,
   Decide(shared,
          Item{request.tool(), request.action(),
               request.has_resource() ? &request.resource() : nullptr,
-              request.has_credentials() &&
-                  request.credentials().credential_case() !=
-                      v1::Credentials::CREDENTIAL_NOT_SET},
+              Presented(CredentialsOf(request))},
          audit::BatchPosition{}, options_, clock_, emit);
 }
 
@@ -614,9 +617,7 @@ absl::Status Decider::CheckBatch(const v1::CheckBatchRequest& request,
       .evaluate_at =
           request.has_evaluate_at() ? &request.evaluate_at() : nullptr,
       .correlation = CorrelationOf(request),
-      .credential_presented = request.has_credentials() &&
-                              request.credentials().credential_case() !=
-                                  v1::Credentials::CREDENTIAL_NOT_SET,
+      .credential_presented = Presented(CredentialsOf(request)),
   };
   // Credentials are shared by the items: verified (and counted) once.
   const Authenticated auth =
