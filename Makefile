@@ -14,7 +14,7 @@ APT_PACKAGES := build-essential cmake pkg-config ccache git \
   nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev curl \
   prometheus libjemalloc-dev
 
-.PHONY: all deps configure build test run bench format clean
+.PHONY: all deps node-deps configure build test run bench demo format clean
 
 all: build
 
@@ -28,6 +28,17 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# Node.js and npm for client/typescript, from Debian when the commands are
+# missing (a Node.js from elsewhere that brings its own npm is kept).
+node-deps:
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+	  $(MAKE) --no-print-directory deps APT_PACKAGES="nodejs npm"
+
+# The TypeScript package's dependencies, exactly as its lockfile pins them.
+TS_DIR := client/typescript
+$(TS_DIR)/node_modules/.package-lock.json: $(TS_DIR)/package-lock.json | node-deps
+	cd $(TS_DIR) && npm ci --no-audit --no-fund
+
 $(BUILD_DIR)/CMakeCache.txt: CMakeLists.txt | deps
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
 	  -DVERDICT_SANITIZE=$(SANITIZE) -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
@@ -37,11 +48,16 @@ configure: deps $(BUILD_DIR)/CMakeCache.txt
 build: configure
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
-test: build
+test: build $(TS_DIR)/node_modules/.package-lock.json
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) --timeout 600
 
 run: build
 	./$(BUILD_DIR)/server/verdictd --policies policies
+
+# A scripted agent session against the example MCP server of client/typescript,
+# gated by a real verdictd on policies/.
+demo: build $(TS_DIR)/node_modules/.package-lock.json
+	cd $(TS_DIR) && VERDICT_BUILD_DIR=$(abspath $(BUILD_DIR)) npm run demo
 
 bench: build
 	./$(BUILD_DIR)/bench/engine_bench --benchmark_min_time=0.5
@@ -50,7 +66,7 @@ format:
 	find server client tests bench fuzz -name '*.h' -o -name '*.cc' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(TS_DIR)/dist $(TS_DIR)/src/gen
 
 # `make fuzz FUZZ_SECONDS=60`: builds the libFuzzer targets of fuzz/ with
 # clang, ASan and UBSan into FUZZ_BUILD_DIR and runs each for FUZZ_SECONDS.

@@ -1,0 +1,147 @@
+/**
+ * Failing closed over Streamable HTTP: a stopped verdictd and a hung one
+ * (SIGSTOP) refuse every request with 503, within the client's deadline,
+ * and at once when the circuit is open; nothing runs, and the agent never
+ * learns where verdictd is.
+ */
+import assert from "node:assert/strict";
+import { performance } from "node:perf_hooks";
+import { after, before, describe, it } from "node:test";
+
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+
+import { McpAuthorizer, VerdictClient } from "../src/index.js";
+import { agentToken, kResource, newFilesServer, startFilesVerdictd } from "./support/files_server.js";
+import { connectClient, McpHttp, recordingFetch } from "./support/mcp_http.js";
+import type { Verdictd } from "./support/verdictd.js";
+
+interface Timed {
+  ms: number;
+  error: unknown;
+}
+
+/** Runs `call`, which must fail, and how long it took. */
+async function timedFailure(call: () => Promise<unknown>): Promise<Timed> {
+  const start = performance.now();
+  try {
+    await call();
+  } catch (error) {
+    return { ms: performance.now() - start, error };
+  }
+  assert.fail("the call succeeded");
+}
+
+function assertServiceUnavailable(timed: Timed, address: string): void {
+  const error = timed.error as { code?: unknown; message?: unknown };
+  assert.equal(error.code, 503, String(error.message));
+  assert.match(String(error.message), /pdp_unavailable/);
+  assert.ok(!String(error.message).includes(address), "verdictd's address reached the agent");
+}
+
+describe("failing closed over Streamable HTTP", () => {
+  it("refuses with 503 within 50 ms once verdictd is stopped, and runs nothing", async () => {
+    const { verdictd, issuer } = await startFilesVerdictd();
+    const verdict = new VerdictClient({ address: verdictd.address });
+    const logged: string[] = [];
+    const authorizer = new McpAuthorizer({
+      client: verdict,
+      server: "files",
+      listChanged: false,
+      logger: (message) => logged.push(message),
+    });
+    const ran: string[] = [];
+    const http = await McpHttp.start({ authorizer, resource: kResource, newServer: () => newFilesServer(ran) });
+    const { fetch, seen } = recordingFetch();
+    const agent = await connectClient(http.url, agentToken(issuer), { fetch });
+    try {
+      await agent.callTool({ name: "stat", arguments: { path: "/srv" } });
+      assert.deepEqual(ran, ["stat"]);
+      const address = verdictd.address;
+      await verdictd.stop();
+      for (let i = 0; i < 5; i += 1) {
+        const timed = await timedFailure(() => agent.callTool({ name: "stat", arguments: { path: "/srv" } }));
+        assertServiceUnavailable(timed, address);
+        assert.ok(timed.ms < 50, `call ${i} took ${timed.ms.toFixed(1)} ms`);
+      }
+      assert.equal(seen.at(-1)?.status, 503);
+      assert.deepEqual(ran, ["stat"]);
+      assert.ok(logged.length >= 5, `logged: ${logged.join("\n")}`);
+      assert.ok(logged.every((line) => line.includes(address)), "the operator's log names verdictd");
+    } finally {
+      await agent.close();
+      await http.close();
+      authorizer.close();
+      verdict.close();
+    }
+  });
+
+  describe("a hung verdictd", () => {
+    const deadlineMs = 100;
+    const openMs = 400;
+    let verdictd: Verdictd;
+    let verdict: VerdictClient;
+    let authorizer: McpAuthorizer;
+    let http: McpHttp;
+    let agent: Client;
+    const ran: string[] = [];
+
+    before(async () => {
+      const started = await startFilesVerdictd();
+      verdictd = started.verdictd;
+      verdict = new VerdictClient({
+        address: verdictd.address,
+        deadlineMs,
+        breaker: { failureThreshold: 3, openMs },
+      });
+      authorizer = new McpAuthorizer({ client: verdict, server: "files", listChanged: false, logger: () => {} });
+      http = await McpHttp.start({ authorizer, resource: kResource, newServer: () => newFilesServer(ran) });
+      agent = await connectClient(http.url, agentToken(started.issuer));
+    });
+
+    after(async () => {
+      await agent.close();
+      await http.close();
+      authorizer.close();
+      verdict.close();
+      await verdictd.stop();
+    });
+
+    it("never holds a call past the deadline, then fails at once while the circuit is open", async () => {
+      const call = () => agent.callTool({ name: "stat", arguments: { path: "/srv" } });
+      await call();
+      const before = ran.length;
+      verdictd.pause();
+      try {
+        // Until the breaker opens: each call waits for one deadline, no
+        // longer (two waits, the door's and the call's, would be twice it).
+        for (let i = 0; i < 3; i += 1) {
+          const timed = await timedFailure(call);
+          assertServiceUnavailable(timed, verdictd.address);
+          assert.ok(timed.ms >= deadlineMs - 5, `call ${i} gave up early: ${timed.ms.toFixed(1)} ms`);
+          assert.ok(timed.ms < 2 * deadlineMs, `call ${i} waited ${timed.ms.toFixed(1)} ms`);
+        }
+        assert.equal(verdict.breakerState, "open");
+        // Now nothing is sent to verdictd: the whole HTTP exchange is the
+        // cost. Its median is the claim; a scheduling hiccup on a busy
+        // machine may make one slower, never as slow as the deadline.
+        const open: number[] = [];
+        for (let i = 0; i < 21; i += 1) {
+          const timed = await timedFailure(call);
+          assertServiceUnavailable(timed, verdictd.address);
+          assert.ok(timed.ms < deadlineMs, `call ${i} with the circuit open waited ${timed.ms.toFixed(1)} ms`);
+          open.push(timed.ms);
+        }
+        const median = [...open].sort((a, b) => a - b)[10] ?? Infinity;
+        assert.ok(median < 5, `calls with the circuit open took ${median.toFixed(2)} ms (median)`);
+      } finally {
+        verdictd.resume();
+      }
+      assert.equal(ran.length, before, "a tool ran without a decision");
+      // After openMs one probe goes through; verdictd answers again.
+      await new Promise((resolve) => setTimeout(resolve, openMs + 50));
+      await call();
+      assert.equal(verdict.breakerState, "closed");
+      assert.equal(ran.length, before + 1);
+    });
+  });
+});
