@@ -36,6 +36,13 @@ ReloadOutcome PolicyStore::Reload() {
   }
   if (metrics_ != nullptr) metrics_->CountReload(outcome.ok, now);
 
+  // A set of the serving revision replaces it without starting anew.
+  const bool revision_changed =
+      compiled.ok() && published.set->revision() != serving_revision_.revision;
+  if (revision_changed) {
+    serving_revision_ = PublishedRevision{.revision = published.set->revision(),
+                                          .published_at = now};
+  }
   // A retired set is freed by whichever thread drops the last reference,
   // never under a lock: freeing 100,000 rules takes a while.
   if (compiled.ok()) {
@@ -44,11 +51,22 @@ ReloadOutcome PolicyStore::Reload() {
   }
   const std::shared_ptr<const PolicySnapshot> serving = serving_.Latest();
   outcome.revision = serving->set != nullptr ? serving->set->revision() : "";
-  absl::MutexLock lock(&mu_);
-  last_reload_time_ = now;
-  last_reload_ok_ = outcome.ok;
-  last_reload_errors_ = outcome.errors;
+  {
+    absl::MutexLock lock(&mu_);
+    last_reload_time_ = now;
+    last_reload_ok_ = outcome.ok;
+    last_reload_errors_ = outcome.errors;
+  }
+  if (revision_changed && listener_) listener_(serving_revision_);
   return outcome;
+}
+
+void PolicyStore::SetPublishListener(PublishListener listener) {
+  absl::MutexLock reload_lock(&reload_mu_);
+  listener_ = std::move(listener);
+  if (listener_ && !serving_revision_.revision.empty()) {
+    listener_(serving_revision_);
+  }
 }
 
 const PolicySnapshot& PolicyStore::CurrentSnapshot() const {

@@ -7,7 +7,10 @@
 // it compiled, so a broken edit never replaces a good set. Every attempt is
 // counted in verdict_policy_reloads_total and logged; the outcome of the last
 // one is kept for Admin.Status, with the state of the directory's watcher
-// (SetWatchStatus, verdict_policy_watch_up).
+// (SetWatchStatus, verdict_policy_watch_up). A listener is told of each
+// revision as it starts serving (SetPublishListener): Authorizer.WatchPolicy
+// hears of every reload however it was asked for (Admin.Reload, SIGHUP, the
+// directory watcher).
 //
 // Reload() does file I/O and may take long: call it off the request path (the
 // Reloader, a file watcher, a signal handler thread). Every method is safe
@@ -18,6 +21,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +42,14 @@ struct ReloadOutcome {
   std::string revision;             // serving after the attempt ("" if none)
   std::vector<std::string> errors;  // Diagnostic::ToString() of each error
 };
+
+// A revision that started serving, and when.
+struct PublishedRevision {
+  std::string revision;
+  absl::Time published_at = absl::InfinitePast();
+};
+
+using PublishListener = std::function<void(const PublishedRevision&)>;
 
 struct StoreStatus {
   std::string dir;
@@ -78,12 +90,27 @@ class PolicyStore final : public SnapshotSource {
   // What the directory's watcher says about itself (DirWatcher's on_status).
   void SetWatchStatus(const WatchStatus& watch) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Calls `listener` at once with the serving revision (if one serves),
+  // then with each new one as it starts serving: after a Reload() that
+  // compiled to another revision, never after one that compiled to the same
+  // or failed. Calls come in publication order, on the reloading thread,
+  // once the new set serves; they hold only the lock that serialises
+  // reloads, which readers never take, so `listener` must not call Reload()
+  // or SetPublishListener(), and should not block. Replaces the listener set
+  // before; null removes it.
+  void SetPublishListener(PublishListener listener)
+      ABSL_LOCKS_EXCLUDED(reload_mu_);
+
   const std::string& dir() const { return dir_; }
 
  private:
   const std::string dir_;
   metrics::Metrics* const metrics_;
   absl::Mutex reload_mu_;  // one compile at a time
+  PublishListener listener_ ABSL_GUARDED_BY(reload_mu_);
+  // The serving revision and when it started serving, even if a set of the
+  // same revision was published since.
+  PublishedRevision serving_revision_ ABSL_GUARDED_BY(reload_mu_);
   Published<PolicySnapshot> serving_;
   mutable absl::Mutex mu_;  // the last reload's outcome
   absl::Time last_reload_time_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

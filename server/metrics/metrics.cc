@@ -80,6 +80,11 @@ Metrics::Metrics()
                "be watched, or watching is off.")
            .Register(*registry_)
            .Add({});
+  policy_watchers_ = &BuildGauge()
+                          .Name("verdict_policy_watchers")
+                          .Help("Authorizer.WatchPolicy streams open now.")
+                          .Register(*registry_)
+                          .Add({});
   policy_rules_ = &BuildGauge()
                        .Name("verdict_policy_rules")
                        .Help("Rules in the serving policy set.")

@@ -94,6 +94,10 @@ class Metrics {
   void CountReload(bool ok, absl::Time when);
   // Whether the policy directory's watcher is watching all of it.
   void SetPolicyWatchUp(bool up) { policy_watch_up_->Set(up ? 1 : 0); }
+  // Authorizer.WatchPolicy streams open now.
+  void SetPolicyWatchers(int64_t n) {
+    policy_watchers_->Set(static_cast<double>(n));
+  }
   std::shared_ptr<const RuleMatchCounters> Publish(const policy::PolicySet& set)
       ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -113,6 +117,7 @@ class Metrics {
   prometheus::Counter* reload_failure_;
   prometheus::Gauge* last_reload_success_;
   prometheus::Gauge* policy_watch_up_;
+  prometheus::Gauge* policy_watchers_;
   prometheus::Gauge* policy_rules_;
   prometheus::Counter* grants_issued_;
   prometheus::Counter* grants_revoked_;

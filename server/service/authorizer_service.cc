@@ -18,7 +18,9 @@ constexpr int kPostedRequestsPerMethod = 32;
 }  // namespace
 
 AuthorizerService::AuthorizerService(const decision::Decider* decider,
-                                     const CallerTrust* callers)
+                                     const CallerTrust* callers,
+                                     int max_policy_watches,
+                                     metrics::Metrics* metrics)
     : decider_(decider),
       callers_(callers),
       check_{&service_, &Async::RequestCheck,
@@ -26,7 +28,8 @@ AuthorizerService::AuthorizerService(const decision::Decider* decider,
       check_batch_{&service_, &Async::RequestCheckBatch,
                    [this](BatchCall* call) { CheckBatch(call); }},
       authenticate_{&service_, &Async::RequestAuthenticate,
-                    [this](AuthenticateCall* call) { Authenticate(call); }} {}
+                    [this](AuthenticateCall* call) { Authenticate(call); }},
+      policy_watch_(&service_, callers, max_policy_watches, metrics) {}
 
 void AuthorizerService::Start(const CompletionQueues& queues) {
   for (const auto& queue : queues.queues()) {
@@ -35,6 +38,7 @@ void AuthorizerService::Start(const CompletionQueues& queues) {
     AuthenticateCall::Post(&authenticate_, queue.get(),
                            kPostedRequestsPerMethod);
   }
+  policy_watch_.Start(queues);
 }
 
 decision::CallerInfo AuthorizerService::CallerOf(

@@ -52,7 +52,7 @@ class UnixPeers;
 bool IsLoopbackPeer(std::string_view peer);
 
 struct CallerPermissions {
-  bool check = false;            // Authorizer.Check and CheckBatch
+  bool check = false;            // Authorizer.Check, CheckBatch and WatchPolicy
   bool assert_identity = false;  // a subject without a credential
   bool grants = false;           // the Grants service
   bool admin = false;            // the Admin service

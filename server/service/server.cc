@@ -174,7 +174,9 @@ Server::Server(decision::PolicyStore* store, const ServerOptions& options,
       callers_(std::move(callers)),
       decider_(store, options.decider),
       reloader_(std::make_unique<Reloader>(store)),
-      authorizer_(std::make_unique<AuthorizerService>(&decider_, &callers_)),
+      authorizer_(std::make_unique<AuthorizerService>(
+          &decider_, &callers_, options.max_policy_watches,
+          options.decider.metrics)),
       admin_(std::make_unique<AdminService>(store, reloader_.get(), &callers_,
                                             absl::Now())),
       health_(std::make_unique<HealthService>(std::vector<std::string>{
@@ -197,9 +199,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     return absl::InvalidArgumentError(
         "grants need a revocation list and a positive max_ttl");
   }
-  if (options.max_concurrent_streams <= 0) {
+  if (options.max_concurrent_streams <= 0 || options.max_policy_watches <= 0) {
     return absl::InvalidArgumentError(
-        "max_concurrent_streams must be positive");
+        "max_concurrent_streams and max_policy_watches must be positive");
   }
   if (absl::Status status = CheckTransportLimits(options.transport);
       !status.ok()) {
@@ -276,6 +278,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   server->admin_->Start(server->queues_);
   server->health_->Start(server->queues_);
   if (server->grants_ != nullptr) server->grants_->Start(server->queues_);
+  // Hooked on the store rather than the Reloader: reloads that do not go
+  // through it reach the watchers too.
+  PolicyWatchService* policy_watch = server->authorizer_->policy_watch();
+  store->SetPublishListener(
+      [policy_watch](const decision::PublishedRevision& revision) {
+        policy_watch->Publish(revision);
+      });
+  server->listens_to_store_ = true;
   server->queues_.StartThreads();
   server->health_->SetServing(store->Current() != nullptr);
   return server;
@@ -287,6 +297,9 @@ void Server::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
   health_->Shutdown();
+  // A watch stream lasts until it is ended: left to the grpc::Server, each
+  // would hold the shutdown for the whole grace.
+  authorizer_->policy_watch()->Shutdown();
   // No connection may be handed to a server that is shutting down.
   if (unix_listener_ != nullptr) unix_listener_->Stop();
   if (server_ != nullptr) {
@@ -298,6 +311,8 @@ void Server::Shutdown(absl::Duration grace) {
   // A pending Admin.Reload is answered on the way out, so its call ends
   // before the queues do.
   reloader_.reset();
+  // After the reloader, whose compile this would otherwise wait for.
+  if (listens_to_store_) store_->SetPublishListener(nullptr);
   queues_.Stop();
 }
 

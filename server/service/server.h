@@ -14,7 +14,9 @@
 // `callers` says; certificate, key and CA files are re-read every `refresh`
 // and a change applies to new handshakes without a restart. Start() fails when
 // a TLS file cannot be read or parsed, or when the key does not match the
-// certificate. What any peer can make the transport hold (connections, buffered
+// certificate. Authorizer.WatchPolicy streams are told of every revision the
+// store publishes (policy_watch_service.h); Shutdown() ends them first. What
+// any peer can make the transport hold (connections, buffered
 // bytes, how long a connection lives) is bounded by TransportLimits. Start()
 // and Shutdown() are for one controlling thread; everything else is the gRPC
 // runtime's.
@@ -35,6 +37,7 @@
 #include "server/service/async_call.h"
 #include "server/service/caller_trust.h"
 #include "server/service/grants_service.h"
+#include "server/service/policy_watch_service.h"
 #include "server/service/reloader.h"
 #include "server/service/unix_listener.h"
 
@@ -83,6 +86,8 @@ struct ServerOptions {
   // HTTP/2 streams (calls) in flight per connection; a client past it waits
   // on its side, so overload cannot grow the server's memory per connection.
   int max_concurrent_streams = 4096;
+  // Authorizer.WatchPolicy streams open at once in the whole server.
+  int max_policy_watches = kMaxPolicyWatches;
   TransportLimits transport;
   decision::DeciderOptions decider;
   // With a signer: the Grants service is served (decider.grants and
@@ -95,7 +100,8 @@ struct ServerOptions {
 
 class Server {
  public:
-  // Starts serving `store` (which must outlive the Server).
+  // Starts serving `store` (which must outlive the Server and serve no other
+  // Server: the Server is its publish listener).
   static absl::StatusOr<std::unique_ptr<Server>> Start(
       const ServerOptions& options, decision::PolicyStore* store);
 
@@ -134,6 +140,7 @@ class Server {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<UnixListener> unix_listener_;  // with listen: unix:/path
   std::string address_;
+  bool listens_to_store_ = false;  // the store's publish listener is ours
   bool shut_down_ = false;
 };
 

@@ -640,6 +640,47 @@ rules:
   fs::remove_all(dir);
 }
 
+// The daemon's own reload path (SIGHUP) reaches a WatchPolicy stream, and
+// SIGTERM ends it with OK.
+TEST(VerdictdReloadTest, WatchPolicySeesSighupAndEndsWithOkAtStop) {
+  const std::string dir = CopyFixture();
+  std::unique_ptr<VerdictdProcess> server = StartOrDie({"--policies", dir});
+  ASSERT_NE(server, nullptr);
+  auto authorizer = v1::Authorizer::NewStub(Channel(server->address()));
+  // Freed before the stop: its call holds the channel open.
+  auto context = std::make_unique<grpc::ClientContext>();
+  SetDeadline(context.get());
+  auto stream =
+      authorizer->WatchPolicy(context.get(), v1::WatchPolicyRequest());
+  v1::PolicyRevision first;
+  ASSERT_TRUE(stream->Read(&first));
+  EXPECT_FALSE(first.policy_revision().empty());
+
+  WriteFile(dir + "/update.yaml", R"(policy: crm-updates
+roles: [crm-reader]
+rules:
+  - id: update
+    effect: allow
+    servers: [crm]
+    tools: [update_contact]
+)");
+  server->Signal(SIGHUP);
+  v1::PolicyRevision next;
+  ASSERT_TRUE(stream->Read(&next)) << server->output();
+  EXPECT_NE(next.policy_revision(), first.policy_revision());
+  EXPECT_GE(next.published_at().seconds(), first.published_at().seconds());
+
+  server->Signal(SIGTERM);
+  EXPECT_FALSE(stream->Read(&next));
+  const grpc::Status status = stream->Finish();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  stream.reset();
+  context.reset();
+  authorizer.reset();  // gRPC 1.51's shutdown waits for open channels
+  EXPECT_EQ(server->Stop(), 0) << server->output();
+  fs::remove_all(dir);
+}
+
 TEST(VerdictdStartTest, PortInUseFailsStartup) {
   std::unique_ptr<VerdictdProcess> first =
       StartOrDie({"--policies", kFixtureDir});

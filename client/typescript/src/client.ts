@@ -150,6 +150,8 @@ export class VerdictClient {
       "grpc.initial_reconnect_backoff_ms": 100,
       "grpc.max_reconnect_backoff_ms": options.maxReconnectBackoffMs ?? 1000,
       "grpc.min_reconnect_backoff_ms": 100,
+      // Channelz keeps per-call statistics nothing here reads.
+      "grpc.enable_channelz": 0,
     };
     if (options.tls?.serverName) {
       channelOptions["grpc.ssl_target_name_override"] = options.tls.serverName;

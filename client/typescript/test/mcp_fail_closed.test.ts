@@ -1,14 +1,17 @@
 /**
  * Failing closed over Streamable HTTP: a stopped verdictd and a hung one
- * (SIGSTOP) refuse every request with 503, within the client's deadline,
- * and at once when the circuit is open; nothing runs, and the agent never
- * learns where verdictd is.
+ * (SIGSTOP) refuse every request, within the client's deadline, and at once
+ * when the circuit is open; nothing runs, and the agent never learns where
+ * verdictd is. A session whose token the door already accepted gets the
+ * call's refusal (-32603 pdp_unavailable); a new one is refused at the door
+ * with 503.
  */
 import assert from "node:assert/strict";
 import { performance } from "node:perf_hooks";
 import { after, before, describe, it } from "node:test";
 
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 
 import { McpAuthorizer, VerdictClient } from "../src/index.js";
 import { agentToken, kResource, newFilesServer, startFilesVerdictd } from "./support/files_server.js";
@@ -31,6 +34,7 @@ async function timedFailure(call: () => Promise<unknown>): Promise<Timed> {
   assert.fail("the call succeeded");
 }
 
+/** The door's refusal of a token it has not seen: HTTP 503. */
 function assertServiceUnavailable(timed: Timed, address: string): void {
   const error = timed.error as { code?: unknown; message?: unknown };
   assert.equal(error.code, 503, String(error.message));
@@ -38,8 +42,17 @@ function assertServiceUnavailable(timed: Timed, address: string): void {
   assert.ok(!String(error.message).includes(address), "verdictd's address reached the agent");
 }
 
+/** A call's refusal in a session the door let in: -32603 pdp_unavailable. */
+function assertCallUnavailable(timed: Timed, address: string): void {
+  const error = timed.error;
+  assert.ok(error instanceof McpError, `not an McpError: ${String(error)}`);
+  assert.equal(error.code, ErrorCode.InternalError, error.message);
+  assert.deepEqual(error.data, { reason: "pdp_unavailable", category: "unavailable" });
+  assert.ok(!error.message.includes(address), "verdictd's address reached the agent");
+}
+
 describe("failing closed over Streamable HTTP", () => {
-  it("refuses with 503 within 50 ms once verdictd is stopped, and runs nothing", async () => {
+  it("refuses within 50 ms once verdictd is stopped, and runs nothing", async () => {
     const { verdictd, issuer } = await startFilesVerdictd();
     const verdict = new VerdictClient({ address: verdictd.address });
     const logged: string[] = [];
@@ -60,9 +73,12 @@ describe("failing closed over Streamable HTTP", () => {
       await verdictd.stop();
       for (let i = 0; i < 5; i += 1) {
         const timed = await timedFailure(() => agent.callTool({ name: "stat", arguments: { path: "/srv" } }));
-        assertServiceUnavailable(timed, address);
+        assertCallUnavailable(timed, address);
         assert.ok(timed.ms < 50, `call ${i} took ${timed.ms.toFixed(1)} ms`);
       }
+      const newcomer = await timedFailure(() => connectClient(http.url, agentToken(issuer), { fetch }));
+      assertServiceUnavailable(newcomer, address);
+      assert.ok(newcomer.ms < 50, `a new session was refused after ${newcomer.ms.toFixed(1)} ms`);
       assert.equal(seen.at(-1)?.status, 503);
       assert.deepEqual(ran, ["stat"]);
       assert.ok(logged.length >= 5, `logged: ${logged.join("\n")}`);
@@ -94,7 +110,14 @@ describe("failing closed over Streamable HTTP", () => {
         breaker: { failureThreshold: 3, openMs },
       });
       authorizer = new McpAuthorizer({ client: verdict, server: "files", listChanged: false, logger: () => {} });
-      http = await McpHttp.start({ authorizer, resource: kResource, newServer: () => newFilesServer(ran) });
+      // The door asks about every request here, so each call meets the hung
+      // verdictd (or the open circuit) at the door and gets its 503 there.
+      http = await McpHttp.start({
+        authorizer,
+        resource: kResource,
+        newServer: () => newFilesServer(ran),
+        authenticationCacheMs: 0,
+      });
       agent = await connectClient(http.url, agentToken(started.issuer));
     });
 

@@ -16,7 +16,8 @@
  * transport's default) the status is sent before any handler runs, and a
  * refusal is the JSON-RPC error on the stream.
  *
- * Authenticate answers are not cached: Verdict gives them no lifetime.
+ * An accepted token is remembered for `authenticationCacheMs`
+ * (authentication_cache.ts says what that can and cannot let through).
  */
 import type { ServerResponse } from "node:http";
 
@@ -28,6 +29,7 @@ import { deciderOf, type McpAuthorizer } from "../mcp/authorizer.js";
 import { authInfoFor } from "../mcp/decision.js";
 import { kPdpUnavailable } from "../mcp/errors.js";
 import { type Exchange, openExchange } from "../mcp/exchange.js";
+import { AuthenticationCache } from "./authentication_cache.js";
 
 declare module "express-serve-static-core" {
   interface Request {
@@ -56,17 +58,27 @@ export interface VerdictAuthOptions {
    */
   resource?: string | URL;
   callStatus?: CallStatus;
+  /**
+   * How long, in milliseconds, an accepted token is not asked about again,
+   * and never past its expiry. Default 30000; 0 asks Verdict on every HTTP
+   * request. Calls and listings are decided by Verdict with the token
+   * whatever this says.
+   */
+  authenticationCacheMs?: number;
 }
 
 export function requireVerdictAuth(options: VerdictAuthOptions): RequestHandler {
   const decider = deciderOf(options.authorizer);
   const resource = options.resource === undefined ? undefined : new URL(options.resource);
   const callStatus = options.callStatus ?? "challenge";
+  const accepted = new AuthenticationCache(options.authenticationCacheMs ?? 30_000);
   return async (req, res, next) => {
     const token = bearerToken(req.headers.authorization);
     let answer: AuthenticateResponse;
     try {
-      answer = await decider.authenticate(token);
+      const remembered = token !== undefined && accepted.enabled ? accepted.get(token) : undefined;
+      answer = remembered ?? (await decider.authenticate(token));
+      if (!remembered && token !== undefined && accepted.enabled) accepted.put(token, answer);
     } catch (error) {
       const detail = error instanceof Error ? error.message : String(error);
       decider.log(`verdict: ${req.method} ${req.originalUrl} refused with 503, failing closed: ${detail}`);

@@ -32,6 +32,8 @@ export interface McpHttpOptions {
   /** The transport's enableJsonResponse. Default false (SSE). */
   json?: boolean;
   callStatus?: CallStatus;
+  /** The door's authenticationCacheMs. */
+  authenticationCacheMs?: number;
 }
 
 export class McpHttp {
@@ -54,8 +56,8 @@ export class McpHttp {
         }),
       );
     }
-    const { authorizer, resource, callStatus } = options;
-    const door = authorizer ? [requireVerdictAuth({ authorizer, resource, callStatus })] : [];
+    const { authorizer, resource, callStatus, authenticationCacheMs } = options;
+    const door = authorizer ? [requireVerdictAuth({ authorizer, resource, callStatus, authenticationCacheMs })] : [];
     app.all("/mcp", ...door, express.json(), async (req, res) => {
       const id = req.headers["mcp-session-id"];
       let transport = typeof id === "string" ? transports.get(id) : undefined;
