@@ -6,9 +6,10 @@
  * Both servers use stateful sessions and JSON responses, and live in this
  * process with their clients, like verdictd's client; verdictd is the real
  * one (build/server/verdictd), on loopback. The guarded server pays, per
- * HTTP request, the door's Authenticate and then the request's Check (a
- * call) or CheckBatch (a listing of 100 items). Calls and listings of the
- * two servers alternate, so drift in the machine's load hits both alike.
+ * HTTP request, the request's Check (a call) or CheckBatch (a listing of
+ * 100 items); the door asked Authenticate once, when the session began.
+ * Calls and listings of the two servers alternate, so drift in the
+ * machine's load hits both alike.
  *
  * The time the guarded side spends waiting for those RPCs is measured in
  * the flow too: what is left of the added time is the layer's own work
