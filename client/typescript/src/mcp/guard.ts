@@ -16,6 +16,8 @@
  * (the agent could lie about them): from the last complete listing the
  * server sent, or from a tools/list the guard asks the server itself.
  */
+import { randomUUID } from "node:crypto";
+
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
   ErrorCode,
@@ -34,7 +36,6 @@ import {
 
 import type { Decider, Outcome, Source } from "./decider.js";
 import { authInfoFor, recordDecision, redact } from "./decision.js";
-import type { RefusalError } from "./errors.js";
 import { type Exchange, exchangeOf } from "./exchange.js";
 import {
   callQuestion,
@@ -58,6 +59,13 @@ export interface GuardHooks {
 /** A server with more pages of tools than this is read no further for annotations. */
 const kMaxCataloguePages = 100;
 
+/**
+ * Requests of one session that may await their answer at once; past it a
+ * request is refused unasked, so a client that never waits cannot make the
+ * guard hold an unbounded number of them.
+ */
+export const kMaxRequestsInFlight = 1000;
+
 export class GuardedTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
@@ -69,9 +77,15 @@ export class GuardedTransport implements Transport {
   private readonly after = new Map<RequestId, (response: Response) => Response | Promise<Response>>();
   /** The guard's own requests to the server, whose responses go nowhere else. */
   private readonly internal = new Map<RequestId, (response: Response) => void>();
+  /**
+   * The ids of the client's requests not answered yet. A second request with
+   * one of them is refused: the guard pairs each answer with its request by
+   * id, and two requests under one id would let an unfiltered listing, or
+   * the answer to the wrong request, through.
+   */
+  private readonly inFlight = new Set<RequestId>();
   private catalogue: Promise<Catalogue | undefined> | undefined;
   private capabilities: ServerCapabilities | undefined;
-  private internalIds = 0;
 
   constructor(
     private readonly inner: Transport,
@@ -119,6 +133,7 @@ export class GuardedTransport implements Transport {
         internal(message);
         return;
       }
+      this.inFlight.delete(message.id);
       const after = this.after.get(message.id);
       if (after) {
         this.after.delete(message.id);
@@ -153,9 +168,12 @@ export class GuardedTransport implements Transport {
     if (!isJSONRPCRequest(message)) {
       if (isJSONRPCNotification(message) && message.method === "notifications/cancelled") {
         const id = message.params?.requestId;
-        if (typeof id === "string" || typeof id === "number") {
+        // The SDK answers a cancelled request with nothing, so its id is
+        // free again.
+        if ((typeof id === "string" || typeof id === "number") && this.inFlight.has(id)) {
           this.held.get(id)?.abort();
           this.after.delete(id);
+          this.inFlight.delete(id);
         }
       }
       this.onmessage?.(message, forwarded);
@@ -164,6 +182,15 @@ export class GuardedTransport implements Transport {
     const exchange = exchangeOf(extra?.authInfo);
     if (exchange) exchange.requests += 1;
     const { id, method } = message;
+    if (this.inFlight.has(id) || this.internal.has(id)) {
+      void this.reply(id, { code: ErrorCode.InvalidRequest, message: "request id already in use by a request not answered yet" });
+      return;
+    }
+    if (this.inFlight.size >= kMaxRequestsInFlight) {
+      void this.reply(id, { code: ErrorCode.InvalidRequest, message: "too many requests awaiting their answer" });
+      return;
+    }
+    this.inFlight.add(id);
     const params = isObject(message.params) ? message.params : undefined;
     const source: Source = {
       message,
@@ -226,7 +253,7 @@ export class GuardedTransport implements Transport {
     } finally {
       this.held.delete(id);
     }
-    // MCP: a cancelled request gets no response.
+    // MCP: a cancelled request gets no response (and its id is free again).
     if (controller.signal.aborted) return;
     if (outcome.allowed) {
       const extra: MessageExtraInfo = forwarded ?? {};
@@ -241,6 +268,7 @@ export class GuardedTransport implements Transport {
     }
     if (exchange) exchange.challenge = outcome.challenge;
     this.after.delete(id);
+    this.inFlight.delete(id);
     await this.reply(id, outcome.error);
   }
 
@@ -318,8 +346,8 @@ export class GuardedTransport implements Transport {
     request: Pick<JSONRPCRequest, "method" | "params">,
     forwarded: MessageExtraInfo | undefined,
   ): Promise<Response> {
-    this.internalIds += 1;
-    const id = `verdict:catalogue:${this.internalIds}`;
+    // Unguessable, so that no request of the client's can be taken for it.
+    const id = `verdict:catalogue:${randomUUID()}`;
     return new Promise((resolve) => {
       this.internal.set(id, resolve);
       this.onmessage?.(
@@ -329,7 +357,7 @@ export class GuardedTransport implements Transport {
     });
   }
 
-  private async reply(id: RequestId, error: RefusalError): Promise<void> {
+  private async reply(id: RequestId, error: JSONRPCErrorResponse["error"]): Promise<void> {
     try {
       await this.inner.send({ jsonrpc: "2.0", id, error });
     } catch (sendError) {
@@ -344,6 +372,7 @@ export class GuardedTransport implements Transport {
     }
     this.internal.clear();
     this.after.clear();
+    this.inFlight.clear();
     this.catalogue = undefined;
     this.hooks.closed(this);
     this.onclose?.();
