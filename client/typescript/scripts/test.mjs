@@ -6,6 +6,8 @@ import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { nodeEnv } from "./node_env.mjs";
+
 const testDir = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "test");
 const files = readdirSync(testDir)
   .filter((name) => name.endsWith(".test.js"))
@@ -13,5 +15,6 @@ const files = readdirSync(testDir)
   .map((name) => join(testDir, name));
 const result = spawnSync(process.execPath, ["--test", ...files, ...process.argv.slice(2)], {
   stdio: "inherit",
+  env: nodeEnv(),
 });
 process.exit(result.status ?? 1);

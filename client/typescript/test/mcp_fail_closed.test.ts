@@ -71,14 +71,20 @@ describe("failing closed over Streamable HTTP", () => {
       assert.deepEqual(ran, ["stat"]);
       const address = verdictd.address;
       await verdictd.stop();
+      // The claim is the median; one call may meet a scheduling hiccup on a
+      // busy machine, never the deadline (250 ms).
+      const calls: number[] = [];
       for (let i = 0; i < 5; i += 1) {
         const timed = await timedFailure(() => agent.callTool({ name: "stat", arguments: { path: "/srv" } }));
         assertCallUnavailable(timed, address);
-        assert.ok(timed.ms < 50, `call ${i} took ${timed.ms.toFixed(1)} ms`);
+        assert.ok(timed.ms < 250, `call ${i} took ${timed.ms.toFixed(1)} ms`);
+        calls.push(timed.ms);
       }
+      const median = [...calls].sort((a, b) => a - b)[2] ?? Infinity;
+      assert.ok(median < 50, `calls were refused after ${median.toFixed(1)} ms (median)`);
       const newcomer = await timedFailure(() => connectClient(http.url, agentToken(issuer), { fetch }));
       assertServiceUnavailable(newcomer, address);
-      assert.ok(newcomer.ms < 50, `a new session was refused after ${newcomer.ms.toFixed(1)} ms`);
+      assert.ok(newcomer.ms < 250, `a new session was refused after ${newcomer.ms.toFixed(1)} ms`);
       assert.equal(seen.at(-1)?.status, 503);
       assert.deepEqual(ran, ["stat"]);
       assert.ok(logged.length >= 5, `logged: ${logged.join("\n")}`);
@@ -99,6 +105,9 @@ describe("failing closed over Streamable HTTP", () => {
     let authorizer: McpAuthorizer;
     let http: McpHttp;
     let agent: Client;
+    // The same server without Verdict: what an HTTP exchange costs here.
+    let plainHttp: McpHttp;
+    let plainAgent: Client;
     const ran: string[] = [];
 
     before(async () => {
@@ -119,9 +128,13 @@ describe("failing closed over Streamable HTTP", () => {
         authenticationCacheMs: 0,
       });
       agent = await connectClient(http.url, agentToken(started.issuer));
+      plainHttp = await McpHttp.start({ newServer: () => newFilesServer() });
+      plainAgent = await connectClient(plainHttp.url, undefined);
     });
 
     after(async () => {
+      await plainAgent.close();
+      await plainHttp.close();
       await agent.close();
       await http.close();
       authorizer.close();
@@ -133,6 +146,13 @@ describe("failing closed over Streamable HTTP", () => {
       const call = () => agent.callTool({ name: "stat", arguments: { path: "/srv" } });
       await call();
       const before = ran.length;
+      // What an HTTP exchange costs here, on the same server without Verdict.
+      const plain: number[] = [];
+      for (let i = 0; i < 21; i += 1) {
+        const started = performance.now();
+        await plainAgent.callTool({ name: "stat", arguments: { path: "/srv" } });
+        plain.push(performance.now() - started);
+      }
       verdictd.pause();
       try {
         // Until the breaker opens: each call waits for one deadline, no
@@ -144,9 +164,10 @@ describe("failing closed over Streamable HTTP", () => {
           assert.ok(timed.ms < 2 * deadlineMs, `call ${i} waited ${timed.ms.toFixed(1)} ms`);
         }
         assert.equal(verdict.breakerState, "open");
-        // Now nothing is sent to verdictd: the whole HTTP exchange is the
-        // cost. Its median is the claim; a scheduling hiccup on a busy
-        // machine may make one slower, never as slow as the deadline.
+        // Now nothing is sent to verdictd: a refusal costs what the HTTP
+        // exchange costs. The medians are the claim; a scheduling hiccup on
+        // a busy machine may make one call slower, never as slow as the
+        // deadline.
         const open: number[] = [];
         for (let i = 0; i < 21; i += 1) {
           const timed = await timedFailure(call);
@@ -154,8 +175,13 @@ describe("failing closed over Streamable HTTP", () => {
           assert.ok(timed.ms < deadlineMs, `call ${i} with the circuit open waited ${timed.ms.toFixed(1)} ms`);
           open.push(timed.ms);
         }
-        const median = [...open].sort((a, b) => a - b)[10] ?? Infinity;
-        assert.ok(median < 5, `calls with the circuit open took ${median.toFixed(2)} ms (median)`);
+        const median = (samples: number[]) => [...samples].sort((a, b) => a - b)[10] ?? Infinity;
+        const added = median(open) - median(plain);
+        assert.ok(
+          added < 5,
+          `calls with the circuit open took ${median(open).toFixed(2)} ms (median), ` +
+            `plain calls ${median(plain).toFixed(2)} ms: ${added.toFixed(2)} ms added`,
+        );
       } finally {
         verdictd.resume();
       }
