@@ -24,7 +24,7 @@ using yaml::Schema;
 constexpr std::string_view kRootKeys[] = {
     "listen",  "metrics_listen", "policies",    "tls",
     "callers", "authentication", "mcp_servers", "grants",
-    "audit",   "limits",         "decisions"};
+    "audit",   "limits",         "decisions",   "envoy"};
 constexpr Schema kRoot = {
     .name = "configuration", .prefix = "", .keys = kRootKeys};
 
@@ -111,6 +111,11 @@ constexpr Schema kLimits = {
 constexpr std::string_view kDecisionsKeys[] = {"cache_ttl"};
 constexpr Schema kDecisions = {
     .name = "decisions", .prefix = "decisions.", .keys = kDecisionsKeys};
+
+constexpr std::string_view kEnvoyKeys[] = {"server_key",
+                                           "remove_authorization"};
+constexpr Schema kEnvoy = {
+    .name = "envoy", .prefix = "envoy.", .keys = kEnvoyKeys};
 
 constexpr absl::Duration kNoLimit = absl::InfiniteDuration();
 
@@ -208,6 +213,8 @@ class ConfigReader {
         Audit(field, &config->audit);
       } else if (key == "limits") {
         Limits(field, &config->limits);
+      } else if (key == "envoy") {
+        Envoy(field, &config->envoy);
       } else {
         Decisions(field, &config->decisions);
       }
@@ -584,6 +591,16 @@ class ConfigReader {
   void Decisions(const Field& section, DecisionsConfig* out) {
     reader_->ForEachField(section, kDecisions, [&](const Field& field) {
       reader_->Duration(field, absl::ZeroDuration(), kNoLimit, &out->cache_ttl);
+    });
+  }
+
+  void Envoy(const Field& section, EnvoyConfig* out) {
+    reader_->ForEachField(section, kEnvoy, [&](const Field& field) {
+      if (field.key == "server_key") {
+        reader_->NonEmptyString(field, &out->server_key);
+      } else {
+        reader_->Bool(field, &out->remove_authorization);
+      }
     });
   }
 

@@ -139,6 +139,15 @@ struct LimitsConfig {
   absl::Duration max_connection_age_grace = absl::Seconds(30);
 };
 
+// Envoy's ext_authz service (docs/gateways.md).
+struct EnvoyConfig {
+  // The per-route context_extensions key that names the MCP server.
+  std::string server_key = "mcp_server";
+  // Whether an allowed request goes upstream without its Authorization
+  // header, so the MCP server never holds the agent's token.
+  bool remove_authorization = true;
+};
+
 struct DecisionsConfig {
   // How long a caller may reuse an allow; zero (the default) means never.
   absl::Duration cache_ttl = absl::ZeroDuration();
@@ -156,6 +165,7 @@ struct Config {
   AuditConfig audit;
   LimitsConfig limits;
   DecisionsConfig decisions;
+  EnvoyConfig envoy;
 };
 
 // Parses `yaml` (the contents of `filename`, the name diagnostics carry). A

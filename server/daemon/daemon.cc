@@ -370,6 +370,8 @@ absl::StatusOr<service::ServerOptions> BuildServerOptions(
   };
   options.decider.max_context_depth = config.limits.max_context_depth;
   options.decider.cache_ttl = config.decisions.cache_ttl;
+  options.ext_authz.server_key = config.envoy.server_key;
+  options.ext_authz.remove_authorization = config.envoy.remove_authorization;
   options.decider.deny_unrecorded =
       !config.audit.path.empty() &&
       config.audit.on_failure == config::AuditFailureMode::kDeny;

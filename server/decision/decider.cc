@@ -275,6 +275,7 @@ struct Item {
   std::string_view action;
   const v1::Resource* resource;  // null: absent
   bool credential_presented;
+  const ProtocolProblem* problem = nullptr;  // null: none
 };
 
 // Decides `item` into `*outcome`, which comes in as a deny without a reason.
@@ -294,6 +295,10 @@ void DecideItem(const Shared& shared, const Item& item,
           shared.binding->RefusalFor(item.tool.server());
       refusal.has_value()) {
     outcome->DenyOwning(refusal->code, std::string(refusal->message));
+    return;
+  }
+  if (item.problem != nullptr) {
+    outcome->Deny(item.problem->code, item.problem->message);
     return;
   }
   const bool asserted = auth.subject == nullptr && auth.grant == nullptr;
@@ -575,6 +580,12 @@ Authenticated Decider::Admit(const v1::Credentials* credentials,
 
 void Decider::Check(const v1::CheckRequest& request, const CallerInfo& caller,
                     absl::Time received, OutcomeCallback emit) const {
+  Check(request, caller, received, /*problem=*/nullptr, emit);
+}
+
+void Decider::Check(const v1::CheckRequest& request, const CallerInfo& caller,
+                    absl::Time received, const ProtocolProblem* problem,
+                    OutcomeCallback emit) const {
   const PolicySnapshot& snapshot = snapshots_->CurrentSnapshot();
   const google::protobuf::Timestamp* evaluate_at =
       request.has_evaluate_at() ? &request.evaluate_at() : nullptr;
@@ -596,7 +607,7 @@ void Decider::Check(const v1::CheckRequest& request, const CallerInfo& caller,
   Decide(shared,
          Item{request.tool(), request.action(),
               request.has_resource() ? &request.resource() : nullptr,
-              Presented(CredentialsOf(request))},
+              Presented(CredentialsOf(request)), problem},
          audit::BatchPosition{}, options_, clock_, emit);
 }
 

@@ -19,7 +19,8 @@
 // 3. The MCP server the item names (mcp_servers.h), once per server: a
 //    caller that may not speak for it is caller_not_trusted, a JWT minted
 //    for another server's audience audience_mismatch.
-//    Then the request's shape (request_validation.h): invalid_request, the
+//    Then a protocol edge's ProtocolProblem, when it gives one (below), and
+//    the request's shape (request_validation.h): invalid_request, the
 //    message naming the field. With a grant the request must be one of the
 //    grant's scope items (grant_scope; a listed item as the call it lists).
 // 4. The engine, on one policy snapshot for the whole request, at the
@@ -171,6 +172,16 @@ struct Admission {
 
 using AdmissionCallback = absl::FunctionRef<void(const Admission&)>;
 
+// Why a protocol edge could not map its request faithfully onto a
+// CheckRequest (e.g. Envoy ext_authz: MCP headers that disagree with the
+// JSON-RPC body). Check denies it with `code` where request validation runs,
+// after trust, credentials and the server binding, so that it is answered
+// (401 first for a bad token), counted and logged like any other decision.
+struct ProtocolProblem {
+  model::ReasonCode code = model::ReasonCode::kInvalidRequest;
+  std::string_view message;  // must outlive the call
+};
+
 class Decider {
  public:
   // `snapshots` and what `options` points to must outlive the Decider.
@@ -184,6 +195,10 @@ class Decider {
   // `emit`.
   void Check(const v1::CheckRequest& request, const CallerInfo& caller,
              absl::Time received, OutcomeCallback emit) const;
+  // The same, denied for `problem` unless it is null.
+  void Check(const v1::CheckRequest& request, const CallerInfo& caller,
+             absl::Time received, const ProtocolProblem* problem,
+             OutcomeCallback emit) const;
 
   // InvalidArgument, and nothing decided, when the batch has more than
   // kMaxBatchItems items; otherwise `emit` gets one Outcome per item, in

@@ -13,6 +13,7 @@ constexpr std::array<std::string_view, kReasonCodeCount> kNames = {
     "grant_scope",           "delegation_denied",  "caller_not_trusted",
     "evaluation_error",      "invalid_request",    "audit_unavailable",
     "conditional",           "insufficient_scope", "policy_unavailable",
+    "mcp_header_mismatch",
 };
 
 }  // namespace
@@ -34,6 +35,7 @@ ReasonCategory CategoryOf(ReasonCode code) {
     case ReasonCode::kGrantExpired:
       return ReasonCategory::kAuthentication;
     case ReasonCode::kInvalidRequest:
+    case ReasonCode::kMcpHeaderMismatch:
       return ReasonCategory::kInvalidRequest;
     // The MCP server asking is misconfigured or Verdict cannot decide: the
     // agent did nothing wrong, and a retry may succeed.

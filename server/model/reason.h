@@ -34,10 +34,11 @@ enum class ReasonCode : uint8_t {
   kConditional,        // a listed item: allowed or not depends on unknowns
   kInsufficientScope,  // an allow rule applies but needs scopes the token lacks
   kPolicyUnavailable,  // no policy set is loaded
+  kMcpHeaderMismatch,  // MCP request headers disagree with the JSON-RPC body
 };
 
 inline constexpr int kReasonCodeCount =
-    static_cast<int>(ReasonCode::kPolicyUnavailable) + 1;
+    static_cast<int>(ReasonCode::kMcpHeaderMismatch) + 1;
 
 // The wire name of a code, e.g. "no_matching_rule".
 std::string_view ReasonCodeName(ReasonCode code);

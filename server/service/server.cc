@@ -22,6 +22,7 @@
 #include "server/service/admin_service.h"
 #include "server/service/authorizer_service.h"
 #include "server/service/connection_limit.h"
+#include "server/service/ext_authz_service.h"
 #include "server/service/health_service.h"
 
 namespace verdict::service {
@@ -177,6 +178,8 @@ Server::Server(decision::PolicyStore* store, const ServerOptions& options,
       authorizer_(std::make_unique<AuthorizerService>(
           &decider_, &callers_, options.max_policy_watches,
           options.decider.metrics)),
+      ext_authz_(std::make_unique<ExtAuthzService>(&decider_, &callers_,
+                                                   options.ext_authz)),
       admin_(std::make_unique<AdminService>(store, reloader_.get(), &callers_,
                                             absl::Now())),
       health_(std::make_unique<HealthService>(std::vector<std::string>{
@@ -250,6 +253,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     return status;
   }
   builder.RegisterService(server->authorizer_->grpc_service());
+  builder.RegisterService(server->ext_authz_->grpc_service());
   builder.RegisterService(server->admin_->grpc_service());
   builder.RegisterService(server->health_->grpc_service());
   if (server->grants_ != nullptr) {
@@ -275,6 +279,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     server->unix_listener_ = *std::move(listener);
   }
   server->authorizer_->Start(server->queues_);
+  server->ext_authz_->Start(server->queues_);
   server->admin_->Start(server->queues_);
   server->health_->Start(server->queues_);
   if (server->grants_ != nullptr) server->grants_->Start(server->queues_);

@@ -1,5 +1,6 @@
 // Server: verdictd's gRPC server (Authorizer, Admin, Grants when enabled,
-// grpc.health.v1.Health and server reflection) over a PolicyStore.
+// Envoy's envoy.service.auth.v3.Authorization, grpc.health.v1.Health and
+// server reflection) over a PolicyStore.
 //
 // Start() binds the listen address (port 0 picks a free port, reported by
 // address()) and serves until Shutdown(), on the asynchronous API with one
@@ -36,6 +37,7 @@
 #include "server/decision/policy_store.h"
 #include "server/service/async_call.h"
 #include "server/service/caller_trust.h"
+#include "server/service/ext_authz_translation.h"
 #include "server/service/grants_service.h"
 #include "server/service/policy_watch_service.h"
 #include "server/service/reloader.h"
@@ -48,6 +50,7 @@ class Server;
 namespace verdict::service {
 
 class AuthorizerService;
+class ExtAuthzService;
 class AdminService;
 class HealthService;
 class GrantsService;
@@ -93,6 +96,8 @@ struct ServerOptions {
   // With a signer: the Grants service is served (decider.grants and
   // decider.revocations should then be the same signer's verifier and list).
   GrantsOptions grants;
+  // Envoy's ext_authz service (docs/gateways.md).
+  ExtAuthzOptions ext_authz;
   std::optional<TlsOptions> tls;  // absent: plaintext, loopback callers only
   // Their kind must fit the listener (caller_trust.h).
   std::vector<CallerRule> callers;
@@ -133,6 +138,7 @@ class Server {
   decision::Decider decider_;
   std::unique_ptr<Reloader> reloader_;
   std::unique_ptr<AuthorizerService> authorizer_;
+  std::unique_ptr<ExtAuthzService> ext_authz_;
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<HealthService> health_;
   std::unique_ptr<GrantsService> grants_;  // null: grants are not enabled

@@ -44,6 +44,8 @@ TEST(ConfigTest, EmptyFileGivesLoopbackDefaults) {
   EXPECT_EQ(config->limits.max_context_depth, 16);
   EXPECT_EQ(config->limits.max_concurrent_streams, 4096);
   EXPECT_EQ(config->decisions.cache_ttl, absl::ZeroDuration());
+  EXPECT_EQ(config->envoy.server_key, "mcp_server");
+  EXPECT_TRUE(config->envoy.remove_authorization);
   EXPECT_THAT(config->mcp_servers, SizeIs(0));
 }
 
@@ -85,6 +87,7 @@ audit: {path: var/decisions.jsonl, max_bytes: 104857600, keep_files: 5, on_failu
         buffer_bytes: 16777216, sync_interval: 250ms}
 limits: {max_message_bytes: 2097152, max_context_depth: 8, max_concurrent_streams: 32}
 decisions: {cache_ttl: 500ms}
+envoy: {server_key: upstream, remove_authorization: false}
 )",
                                               "verdict.yaml");
   ASSERT_TRUE(config.ok()) << config.status();
@@ -133,6 +136,8 @@ decisions: {cache_ttl: 500ms}
   EXPECT_EQ(config->limits.max_context_depth, 8);
   EXPECT_EQ(config->limits.max_concurrent_streams, 32);
   EXPECT_EQ(config->decisions.cache_ttl, absl::Milliseconds(500));
+  EXPECT_EQ(config->envoy.server_key, "upstream");
+  EXPECT_FALSE(config->envoy.remove_authorization);
 }
 
 TEST(ConfigTest, TransportLimitsHaveDefaultsAndParse) {
@@ -261,6 +266,9 @@ INSTANTIATE_TEST_SUITE_P(
                 "error[invalid_value]: \"decisions.cache_ttl\" must not be "
                 "negative, got -1s"},
         BadCase{"decisions: {cache_ttl: inf}\n", "with a unit"},
+        BadCase{"envoy: {remove_authorization: sometimes}\n",
+                "\"envoy.remove_authorization\" must be true or false"},
+        BadCase{"envoy: {server_key: \"\"}\n", "\"envoy.server_key\""},
         BadCase{"policies: {watch: maybe}\n",
                 "v.yaml:1:19: error[bad_type]: \"policies.watch\" must be true "
                 "or false, got \"maybe\""},

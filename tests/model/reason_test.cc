@@ -46,6 +46,8 @@ TEST(ReasonCategory,
   }
   EXPECT_EQ(CategoryOf(ReasonCode::kInvalidRequest),
             ReasonCategory::kInvalidRequest);
+  EXPECT_EQ(CategoryOf(ReasonCode::kMcpHeaderMismatch),
+            ReasonCategory::kInvalidRequest);
   for (ReasonCode code :
        {ReasonCode::kCallerNotTrusted, ReasonCode::kAuditUnavailable,
         ReasonCode::kPolicyUnavailable}) {

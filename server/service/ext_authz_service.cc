@@ -1,0 +1,68 @@
+#include "server/service/ext_authz_service.h"
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "server/decision/outcome.h"
+#include "server/decision/translation.h"
+
+namespace verdict::service {
+namespace {
+
+// As AuthorizerService's: a burst of calls finds requests waiting.
+constexpr int kPostedRequestsPerMethod = 32;
+
+}  // namespace
+
+ExtAuthzService::ExtAuthzService(const decision::Decider* decider,
+                                 const CallerTrust* callers,
+                                 ExtAuthzOptions options)
+    : decider_(decider),
+      callers_(callers),
+      options_(std::move(options)),
+      check_{&service_, &Async::RequestCheck,
+             [this](CheckCall* call) { Check(call); }} {}
+
+void ExtAuthzService::Start(const CompletionQueues& queues) {
+  for (const auto& queue : queues.queues()) {
+    CheckCall::Post(&check_, queue.get(), kPostedRequestsPerMethod);
+  }
+}
+
+void ExtAuthzService::Check(CheckCall* call) const {
+  Caller gateway = callers_->Resolve(call->context());
+  const decision::CallerInfo caller{
+      .trusted = gateway.may.check,
+      .id = std::move(gateway.id),
+      .may_assert_identity = gateway.may.assert_identity,
+      .refusal = gateway.may.check ? std::string_view() : gateway.refusal};
+  const ExtAuthzRequest request = TranslateExtAuthzRequest(
+      call->request(), caller.may_assert_identity, options_);
+  envoy::service::auth::v3::CheckResponse* response = call->response();
+  if (request.authenticate_only) {
+    v1::AuthenticateResponse answer;
+    decider_->Authenticate(
+        request.check.has_credentials() ? &request.check.credentials()
+                                        : nullptr,
+        request.check.tool().server(), caller, call->received(),
+        [&answer](const decision::Admission& admission) {
+          decision::TranslateAdmission(admission, &answer);
+        });
+    TranslateAuthenticateAnswer(answer, request.jsonrpc_id, options_, response);
+  } else {
+    const decision::ProtocolProblem problem{.code = request.problem_code,
+                                            .message = request.problem};
+    v1::CheckResponse answer;
+    decider_->Check(request.check, caller, call->received(),
+                    request.problem.empty() ? nullptr : &problem,
+                    [&answer](const decision::Outcome& outcome) {
+                      decision::TranslateOutcome(
+                          outcome, /*with_identity=*/true, &answer);
+                    });
+    TranslateCheckAnswer(answer, request.jsonrpc_id, options_, response);
+  }
+  call->Finish(grpc::Status::OK);
+}
+
+}  // namespace verdict::service
