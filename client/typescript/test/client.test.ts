@@ -145,7 +145,7 @@ describe("VerdictClient when verdictd fails", () => {
     const ok = query({ max_rows: 1, table_name: "orders" });
     try {
       assert.equal((await client.check(ok)).decision, Decision.ALLOW);
-      verdictd.pause();
+      await verdictd.pause();
       for (let i = 0; i < 2; i++) {
         const started = performance.now();
         const error = await rejection(client.check(ok));

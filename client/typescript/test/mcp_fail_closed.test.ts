@@ -153,7 +153,7 @@ describe("failing closed over Streamable HTTP", () => {
         await plainAgent.callTool({ name: "stat", arguments: { path: "/srv" } });
         plain.push(performance.now() - started);
       }
-      verdictd.pause();
+      await verdictd.pause();
       try {
         // Until the breaker opens: each call waits for one deadline, no
         // longer (two waits, the door's and the call's, would be twice it).

@@ -127,7 +127,7 @@ describe("request ids from a hostile client", () => {
 
   it(`holds at most ${kMaxRequestsInFlight} requests of a session at once`, async () => {
     const client = await session();
-    verdictd.pause();
+    await verdictd.pause();
     try {
       for (let i = 0; i <= kMaxRequestsInFlight; i += 1) {
         await client.send({ id: i, method: "tools/call", params: { name: "stat", arguments: { path: "/srv" } } });

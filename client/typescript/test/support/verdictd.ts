@@ -5,7 +5,7 @@
  * sleeps.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -83,9 +83,26 @@ export class Verdictd {
     return this.output;
   }
 
-  /** Freezes the process (SIGSTOP): connections stay open, nothing answers. */
-  pause(): void {
+  /**
+   * Freezes the process (SIGSTOP): connections stay open, nothing answers.
+   * Resolves once every thread of it has stopped: kill() only sends the
+   * signal, and a thread running on another CPU could still answer a call
+   * made right after it.
+   */
+  async pause(): Promise<void> {
     this.child.kill("SIGSTOP");
+    const tasks = `/proc/${this.pid}/task`;
+    const stopped = () =>
+      readdirSync(tasks).every((task) => {
+        const stat = readFileSync(`${tasks}/${task}/stat`, "utf8");
+        // The state follows the parenthesised command name.
+        return stat.slice(stat.lastIndexOf(")") + 2).startsWith("T");
+      });
+    const deadline = performance.now() + 2000;
+    while (!stopped()) {
+      if (performance.now() > deadline) throw new Error(`verdictd (pid ${this.pid}) did not stop`);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
   }
 
   resume(): void {
