@@ -41,23 +41,13 @@ void AuthorizerService::Start(const CompletionQueues& queues) {
   policy_watch_.Start(queues);
 }
 
-decision::CallerInfo AuthorizerService::CallerOf(
-    const grpc::ServerContextBase& context) const {
-  Caller caller = callers_->Resolve(context);
-  return decision::CallerInfo{
-      .trusted = caller.may.check,
-      .id = std::move(caller.id),
-      .may_assert_identity = caller.may.assert_identity,
-      .refusal = caller.may.check ? std::string_view() : caller.refusal};
-}
-
 void AuthorizerService::Check(CheckCall* call) const {
   v1::CheckResponse* response = call->response();
-  decider_->Check(call->request(), CallerOf(call->context()), call->received(),
-                  [response](const decision::Outcome& outcome) {
-                    decision::TranslateOutcome(outcome, /*with_identity=*/true,
-                                               response);
-                  });
+  decider_->Check(
+      call->request(), callers_->DecisionCallerOf(call->context()),
+      call->received(), [response](const decision::Outcome& outcome) {
+        decision::TranslateOutcome(outcome, /*with_identity=*/true, response);
+      });
   call->Finish(grpc::Status::OK);
 }
 
@@ -65,7 +55,8 @@ void AuthorizerService::CheckBatch(BatchCall* call) const {
   v1::CheckBatchResponse* response = call->response();
   response->mutable_results()->Reserve(call->request().items_size());
   const absl::Status status = decider_->CheckBatch(
-      call->request(), CallerOf(call->context()), call->received(),
+      call->request(), callers_->DecisionCallerOf(call->context()),
+      call->received(),
       [response](const decision::Outcome& outcome) {
         decision::TranslateOutcome(outcome, /*with_identity=*/false,
                                    response->add_results());
@@ -96,8 +87,8 @@ void AuthorizerService::Authenticate(AuthenticateCall* call) const {
   v1::AuthenticateResponse* response = call->response();
   decider_->Authenticate(
       request.has_credentials() ? &request.credentials() : nullptr,
-      request.server(), CallerOf(call->context()), call->received(),
-      [response](const decision::Admission& admission) {
+      request.server(), callers_->DecisionCallerOf(call->context()),
+      call->received(), [response](const decision::Admission& admission) {
         decision::TranslateAdmission(admission, response);
       });
   call->Finish(grpc::Status::OK);

@@ -65,7 +65,6 @@ class AuthorizerService {
   void Check(CheckCall* call) const;
   void CheckBatch(BatchCall* call) const;
   void Authenticate(AuthenticateCall* call) const;
-  decision::CallerInfo CallerOf(const grpc::ServerContextBase& context) const;
 
   const decision::Decider* const decider_;
   const CallerTrust* const callers_;

@@ -14,6 +14,7 @@
 #include "grpcpp/server_context.h"
 #include "server/authn/identity.h"
 #include "server/common/log.h"
+#include "server/decision/decider.h"
 #include "server/service/unix_listener.h"
 
 namespace verdict::service {
@@ -193,6 +194,16 @@ absl::StatusOr<CallerTrust> CallerTrust::Create(
     compiled.push_back(CompiledRule{.id = std::nullopt, .source = implied});
   }
   return CallerTrust(transport, std::move(compiled), default_rule);
+}
+
+decision::CallerInfo CallerTrust::DecisionCallerOf(
+    const grpc::ServerContextBase& context) const {
+  Caller caller = Resolve(context);
+  return decision::CallerInfo{
+      .trusted = caller.may.check,
+      .id = std::move(caller.id),
+      .may_assert_identity = caller.may.assert_identity,
+      .refusal = caller.may.check ? std::string_view() : caller.refusal};
 }
 
 Caller CallerTrust::Resolve(const grpc::ServerContextBase& context) const {

@@ -43,6 +43,10 @@ class CertificateVerifier;
 }  // namespace experimental
 }  // namespace grpc
 
+namespace verdict::decision {
+struct CallerInfo;
+}  // namespace verdict::decision
+
 namespace verdict::service {
 
 class UnixPeers;
@@ -119,6 +123,12 @@ class CallerTrust {
 
   // The same for a Unix socket peer with `uid`.
   Caller ResolveUid(uid_t uid) const;
+
+  // The peer of `context` as the Decider takes a caller of a decision
+  // (Authorizer, Envoy ext_authz): trusted when it may check, and otherwise
+  // with the refusal it is denied with.
+  decision::CallerInfo DecisionCallerOf(
+      const grpc::ServerContextBase& context) const;
 
   CallerTransport transport() const { return transport_; }
 

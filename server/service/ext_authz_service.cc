@@ -31,12 +31,8 @@ void ExtAuthzService::Start(const CompletionQueues& queues) {
 }
 
 void ExtAuthzService::Check(CheckCall* call) const {
-  Caller gateway = callers_->Resolve(call->context());
-  const decision::CallerInfo caller{
-      .trusted = gateway.may.check,
-      .id = std::move(gateway.id),
-      .may_assert_identity = gateway.may.assert_identity,
-      .refusal = gateway.may.check ? std::string_view() : gateway.refusal};
+  const decision::CallerInfo caller =
+      callers_->DecisionCallerOf(call->context());
   const ExtAuthzRequest request = TranslateExtAuthzRequest(
       call->request(), caller.may_assert_identity, options_);
   envoy::service::auth::v3::CheckResponse* response = call->response();
