@@ -22,9 +22,9 @@ using yaml::Field;
 using yaml::Schema;
 
 constexpr std::string_view kRootKeys[] = {
-    "listen",  "metrics_listen", "policies",    "tls",
-    "callers", "authentication", "mcp_servers", "grants",
-    "audit",   "limits",         "decisions",   "envoy"};
+    "listen",         "metrics_listen", "policies", "tls",   "callers",
+    "authentication", "mcp_servers",    "grants",   "audit", "limits",
+    "decisions",      "envoy",          "http",     "redis"};
 constexpr Schema kRoot = {
     .name = "configuration", .prefix = "", .keys = kRootKeys};
 
@@ -84,10 +84,11 @@ constexpr Schema kMcpServer = {.name = "MCP server",
                                .keys = kMcpServerKeys,
                                .required = kMcpServerRequired};
 
-constexpr std::string_view kGrantsKeys[] = {"signing_key_file", "max_ttl",
-                                            "revocation_file"};
-constexpr std::string_view kGrantsRequired[] = {"signing_key_file",
-                                                "revocation_file"};
+constexpr std::string_view kGrantsKeys[] = {
+    "signing_key_file", "signing_keys_dir", "max_ttl", "revocation_file",
+    "issue_without_shared_revocations"};
+// And one of signing_key_file and signing_keys_dir (ConfigReader::Grants).
+constexpr std::string_view kGrantsRequired[] = {"revocation_file"};
 constexpr Schema kGrants = {.name = "grants",
                             .prefix = "grants.",
                             .keys = kGrantsKeys,
@@ -116,6 +117,16 @@ constexpr std::string_view kEnvoyKeys[] = {"server_key",
                                            "remove_authorization"};
 constexpr Schema kEnvoy = {
     .name = "envoy", .prefix = "envoy.", .keys = kEnvoyKeys};
+
+constexpr std::string_view kHttpKeys[] = {"listen", "threads",
+                                          "request_timeout"};
+constexpr Schema kHttp = {.name = "http", .prefix = "http.", .keys = kHttpKeys};
+
+constexpr std::string_view kRedisKeys[] = {"address", "password_file",
+                                           "key_prefix", "connect_timeout",
+                                           "command_timeout"};
+constexpr Schema kRedis = {
+    .name = "redis", .prefix = "redis.", .keys = kRedisKeys};
 
 constexpr absl::Duration kNoLimit = absl::InfiniteDuration();
 
@@ -215,6 +226,10 @@ class ConfigReader {
         Limits(field, &config->limits);
       } else if (key == "envoy") {
         Envoy(field, &config->envoy);
+      } else if (key == "http") {
+        Http(field, &config->http);
+      } else if (key == "redis") {
+        Redis(field, &config->redis);
       } else {
         Decisions(field, &config->decisions);
       }
@@ -522,13 +537,57 @@ class ConfigReader {
 
   void Grants(const Field& section, GrantsConfig* out) {
     out->enabled = true;
+    int key_sources = 0;
     reader_->ForEachField(section, kGrants, [&](const Field& field) {
       if (field.key == "signing_key_file") {
+        ++key_sources;
         reader_->NonEmptyString(field, &out->signing_key_file);
+      } else if (field.key == "signing_keys_dir") {
+        ++key_sources;
+        reader_->NonEmptyString(field, &out->signing_keys_dir);
       } else if (field.key == "max_ttl") {
         reader_->Duration(field, absl::Nanoseconds(1), kNoLimit, &out->max_ttl);
-      } else {
+      } else if (field.key == "revocation_file") {
         reader_->NonEmptyString(field, &out->revocation_file);
+      } else {
+        reader_->Bool(field, &out->issue_without_shared_revocations);
+      }
+    });
+    if (key_sources != 1) {
+      reader_->Error(yaml::PositionOf(section.value), "invalid_value",
+                     "\"grants\" needs exactly one of signing_key_file (one "
+                     "key) and signing_keys_dir (a key set)");
+    }
+  }
+
+  void Http(const Field& section, HttpConfig* out) {
+    out->enabled = true;
+    reader_->ForEachField(section, kHttp, [&](const Field& field) {
+      if (field.key == "listen") {
+        reader_->NonEmptyString(field, &out->listen);
+      } else if (field.key == "threads") {
+        reader_->Int(field, 1, 1024, &out->threads);
+      } else {
+        reader_->Duration(field, absl::Milliseconds(100), absl::Minutes(10),
+                          &out->request_timeout);
+      }
+    });
+  }
+
+  void Redis(const Field& section, RedisConfig* out) {
+    out->enabled = true;
+    reader_->ForEachField(section, kRedis, [&](const Field& field) {
+      const std::string_view key = field.key;
+      if (key == "address") {
+        reader_->NonEmptyString(field, &out->address);
+      } else if (key == "password_file") {
+        reader_->NonEmptyString(field, &out->password_file);
+      } else if (key == "key_prefix") {
+        reader_->String(field, &out->key_prefix);
+      } else {
+        reader_->Duration(field, absl::Milliseconds(1), absl::Minutes(1),
+                          key == "connect_timeout" ? &out->connect_timeout
+                                                   : &out->command_timeout);
       }
     });
   }

@@ -91,12 +91,21 @@ struct AuthenticationConfig {
   bool configured() const { return !jwt.empty() || !x509.empty(); }
 };
 
-// Present only when the file has a `grants` section.
+// Present only when the file has a `grants` section. Exactly one of
+// signing_key_file (one key) and signing_keys_dir (a key set that rotates:
+// docs/fleet.md) is set.
 struct GrantsConfig {
   bool enabled = false;
   std::string signing_key_file;
+  // Every *.pem in it is a key grants verify with; the file `active` names
+  // the one new grants are signed with. Re-read like the other key files.
+  std::string signing_keys_dir;
   absl::Duration max_ttl = absl::Minutes(15);
   std::string revocation_file;
+  // Whether Grants.Issue still issues while the fleet's revocations cannot
+  // be followed (redis unreachable): a grant then issued could be revoked
+  // elsewhere without this replica knowing.
+  bool issue_without_shared_revocations = false;
 };
 
 // One MCP server verdictd decides for (decision/mcp_servers.h holds the
@@ -148,6 +157,29 @@ struct EnvoyConfig {
   bool remove_authorization = true;
 };
 
+// verdictd's HTTP listener: the AuthZEN API and the grant key set
+// (docs/gateways.md). Present only when the file has an `http` section. It
+// serves TLS with the `tls` section's files and callers rules when that is
+// set, else plaintext to loopback callers only.
+struct HttpConfig {
+  bool enabled = false;
+  std::string listen = "127.0.0.1:8181";
+  int threads = 8;  // requests served at once
+  // How long a connection may take to send a request, and stay idle.
+  absl::Duration request_timeout = absl::Seconds(5);
+};
+
+// The Redis that a fleet of replicas shares (docs/fleet.md). Present only
+// when the file has a `redis` section; without it a replica shares nothing.
+struct RedisConfig {
+  bool enabled = false;
+  std::string address = "127.0.0.1:6379";  // HOST:PORT or unix:/path
+  std::string password_file;               // empty: no AUTH
+  std::string key_prefix = "verdict:";     // every key verdictd writes
+  absl::Duration connect_timeout = absl::Milliseconds(500);
+  absl::Duration command_timeout = absl::Milliseconds(500);
+};
+
 struct DecisionsConfig {
   // How long a caller may reuse an allow; zero (the default) means never.
   absl::Duration cache_ttl = absl::ZeroDuration();
@@ -166,6 +198,8 @@ struct Config {
   LimitsConfig limits;
   DecisionsConfig decisions;
   EnvoyConfig envoy;
+  HttpConfig http;
+  RedisConfig redis;
 };
 
 // Parses `yaml` (the contents of `filename`, the name diagnostics carry). A

@@ -163,6 +163,35 @@ TEST(ConfigTest, TransportLimitsHaveDefaultsAndParse) {
   EXPECT_EQ(config->limits.max_connection_age_grace, absl::Milliseconds(500));
 }
 
+TEST(ConfigTest, HttpRedisAndKeySetsHaveDefaultsAndParse) {
+  absl::StatusOr<Config> defaults = ParseConfig("", "verdict.yaml");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_FALSE(defaults->http.enabled);
+  EXPECT_FALSE(defaults->redis.enabled);
+  EXPECT_FALSE(defaults->grants.issue_without_shared_revocations);
+  absl::StatusOr<Config> config = ParseConfig(
+      "http: {listen: 0.0.0.0:8443, threads: 4, request_timeout: 2s}\n"
+      "redis: {address: unix:/run/redis.sock, password_file: k/redis, "
+      "key_prefix: \"v1:\", connect_timeout: 1s, command_timeout: 50ms}\n"
+      "grants: {signing_keys_dir: keys/grants, revocation_file: r, "
+      "issue_without_shared_revocations: true}\n",
+      "verdict.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->http.enabled);
+  EXPECT_EQ(config->http.listen, "0.0.0.0:8443");
+  EXPECT_EQ(config->http.threads, 4);
+  EXPECT_EQ(config->http.request_timeout, absl::Seconds(2));
+  EXPECT_TRUE(config->redis.enabled);
+  EXPECT_EQ(config->redis.address, "unix:/run/redis.sock");
+  EXPECT_EQ(config->redis.password_file, "k/redis");
+  EXPECT_EQ(config->redis.key_prefix, "v1:");
+  EXPECT_EQ(config->redis.connect_timeout, absl::Seconds(1));
+  EXPECT_EQ(config->redis.command_timeout, absl::Milliseconds(50));
+  EXPECT_EQ(config->grants.signing_keys_dir, "keys/grants");
+  EXPECT_TRUE(config->grants.signing_key_file.empty());
+  EXPECT_TRUE(config->grants.issue_without_shared_revocations);
+}
+
 // An issuer's own audiences may be left out (or empty) once mcp_servers
 // names a resource: it then accepts the servers' resources, wherever in the
 // file the section is.
@@ -314,6 +343,16 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"grants: {signing_key_file: k, revocation_file: r, "
                 "max_ttl: 0s}\n",
                 "\"grants.max_ttl\" must be positive"},
+        BadCase{"grants: {revocation_file: r}\n",
+                "v.yaml:1:9: error[invalid_value]: \"grants\" needs exactly "
+                "one of signing_key_file"},
+        BadCase{"grants: {signing_key_file: k, signing_keys_dir: d, "
+                "revocation_file: r}\n",
+                "needs exactly one of signing_key_file (one key) and "
+                "signing_keys_dir (a key set)"},
+        BadCase{"redis: {adress: h:1}\n",
+                "unknown key \"adress\" in redis; allowed: address"},
+        BadCase{"http: {threads: 0}\n", "\"http.threads\""},
         BadCase{"grants: {signing_key_file: k}\n",
                 "error[missing_key]: missing required key \"revocation_file\" "
                 "in grants"},
