@@ -12,7 +12,7 @@ APT_PACKAGES := build-essential cmake pkg-config ccache git \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   libabsl-dev libssl-dev openssl libyaml-cpp-dev prometheus-cpp-dev libre2-dev \
   nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev curl \
-  prometheus libjemalloc-dev libcivetweb-dev libhiredis-dev redis-server
+  prometheus libjemalloc-dev libcpp-httplib-dev libhiredis-dev redis-server
 
 .PHONY: all deps node-deps configure build test run bench demo format clean
 

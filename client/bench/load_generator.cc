@@ -15,6 +15,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "client/bench/cerbos_min.pb.h"
+#include "client/bench/gateway_requests.h"
+#include "client/bench/http_load.h"
+#include "envoy/service/auth/v3/external_auth.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpc/support/time.h"
 #include "grpcpp/alarm.h"
@@ -22,6 +25,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/support/byte_buffer.h"
+#include "nlohmann/json.hpp"
 #include "verdict/v1/authorizer.pb.h"
 
 namespace verdict::bench {
@@ -39,8 +43,14 @@ gpr_timespec ToGpr(Clock::time_point when) {
 }
 
 const char* MethodOf(Api api) {
-  return api == Api::kVerdict ? "/verdict.v1.Authorizer/Check"
-                              : "/cerbos.svc.v1.CerbosService/CheckResources";
+  switch (api) {
+    case Api::kVerdict:
+      return "/verdict.v1.Authorizer/Check";
+    case Api::kExtAuthz:
+      return "/envoy.service.auth.v3.Authorization/Check";
+    default:
+      return "/cerbos.svc.v1.CerbosService/CheckResources";
+  }
 }
 
 // The mix's requests as slices: a ByteBuffer built from a Slice shares its
@@ -70,6 +80,12 @@ Outcome ParseDecision(Api api, grpc::ByteBuffer& buffer) {
     v1::CheckResponse response;
     if (!response.ParseFromArray(data, size)) return Outcome::kError;
     return response.decision() == v1::ALLOW ? Outcome::kAllow : Outcome::kDeny;
+  }
+  if (api == Api::kExtAuthz) {
+    // Envoy lets the request through on an OK status only.
+    envoy::service::auth::v3::CheckResponse response;
+    if (!response.ParseFromArray(data, size)) return Outcome::kError;
+    return response.status().code() == 0 ? Outcome::kAllow : Outcome::kDeny;
   }
   cerbos::CheckResourcesResponse response;
   if (!response.ParseFromArray(data, size) || response.results_size() != 1 ||
@@ -371,8 +387,20 @@ absl::StatusOr<RequestMix> LoadRequestMix(const std::string& path, Api api) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     std::string payload;
     google::protobuf::util::Status status;
-    if (api == Api::kVerdict) {
+    if (api == Api::kAuthzen) {
+      // Sent as it is: only checked to be one JSON object.
+      if (!nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false)
+               .is_object()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, ":", number, ": an AuthZEN request is one JSON object"));
+      }
+      payload = line;
+    } else if (api == Api::kVerdict) {
       v1::CheckRequest request;
+      status = google::protobuf::util::JsonStringToMessage(line, &request);
+      request.SerializeToString(&payload);
+    } else if (api == Api::kExtAuthz) {
+      envoy::service::auth::v3::CheckRequest request;
       status = google::protobuf::util::JsonStringToMessage(line, &request);
       request.SerializeToString(&payload);
     } else {
@@ -400,7 +428,7 @@ absl::StatusOr<RequestMix> LoadRequestMix(const std::string& path, Api api) {
   return mix;
 }
 
-RequestMix BuiltinRequestMix() {
+RequestMix BuiltinRequestMix(Api api) {
   static const char* const kRequests[] = {
       R"({"subject": {"id": "spiffe://corp.example/agent/crm/1",
           "roles": ["crm-reader"]},
@@ -443,13 +471,27 @@ RequestMix BuiltinRequestMix() {
           "action": "tools/call", "context": {"environment": "prod"}})",
   };
   RequestMix mix;
-  mix.api = Api::kVerdict;
+  mix.api = api;
+  if (api == Api::kCerbos) return mix;
+  int id = 0;
   for (const char* json : kRequests) {
     v1::CheckRequest request;
     // The literals above are fixed and valid; a failure here is a bug that
     // the smoke test catches as an empty or short mix.
-    if (google::protobuf::util::JsonStringToMessage(json, &request).ok()) {
-      mix.payloads.push_back(request.SerializeAsString());
+    if (!google::protobuf::util::JsonStringToMessage(json, &request).ok()) {
+      continue;
+    }
+    switch (api) {
+      case Api::kExtAuthz:
+        mix.payloads.push_back(
+            ToExtAuthzRequest(request, ++id).SerializeAsString());
+        break;
+      case Api::kAuthzen:
+        mix.payloads.push_back(ToAuthzenEvaluation(request));
+        break;
+      default:
+        mix.payloads.push_back(request.SerializeAsString());
+        break;
     }
   }
   return mix;
@@ -461,6 +503,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options,
   if (options.server.empty()) {
     return absl::InvalidArgumentError("no server address");
   }
+  if (mix.api == Api::kAuthzen) return RunHttpLoad(options, mix);
   if (options.connections < 1 || options.inflight < 1 || options.threads < 1 ||
       options.rate < 0 || options.duration <= absl::ZeroDuration() ||
       options.warmup < absl::ZeroDuration()) {
@@ -497,21 +540,27 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options,
   LoadResult total;
   total.seconds = absl::ToDoubleSeconds(options.duration);
   for (auto& worker : workers) {
-    const LoadResult& part = worker->result();
-    total.allows += part.allows;
-    total.denies += part.denies;
-    total.errors += part.errors;
-    total.not_sent += part.not_sent;
-    if (total.first_error.empty()) total.first_error = part.first_error;
-    total.latency.Merge(part.latency);
+    total.Add(worker->result());
   }
   return total;
+}
+
+void LoadResult::Add(const LoadResult& part) {
+  allows += part.allows;
+  denies += part.denies;
+  errors += part.errors;
+  not_sent += part.not_sent;
+  if (first_error.empty()) first_error = part.first_error;
+  latency.Merge(part.latency);
 }
 
 absl::StatusOr<std::vector<std::string>> CollectDecisions(
     const std::string& server, const RequestMix& mix,
     absl::Duration call_deadline) {
   if (absl::Status status = CheckMix(mix); !status.ok()) return status;
+  if (mix.api == Api::kAuthzen) {
+    return CollectHttpDecisions(server, mix, call_deadline);
+  }
   grpc::GenericStub stub(NewChannel(server));
   grpc::CompletionQueue queue;
   std::vector<std::string> lines;

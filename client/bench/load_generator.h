@@ -1,5 +1,7 @@
 // `verdict bench`'s engine: a gRPC load generator for Verdict's
-// Authorizer.Check and, for comparisons, Cerbos's CheckResources.
+// Authorizer.Check, Envoy's ext_authz Authorization/Check as a gateway sends
+// it and, for comparisons, Cerbos's CheckResources; and an HTTP/1.1 one for
+// the AuthZEN evaluation API (http_load.h).
 //
 // Calls go through grpc::GenericStub on completion queues with requests
 // serialized once up front, so the generator's own cost per call is a slice
@@ -33,25 +35,31 @@
 namespace verdict::bench {
 
 enum class Api {
-  kVerdict,  // verdict.v1.Authorizer/Check
-  kCerbos,   // cerbos.svc.v1.CerbosService/CheckResources, one action
+  kVerdict,   // verdict.v1.Authorizer/Check
+  kCerbos,    // cerbos.svc.v1.CerbosService/CheckResources, one action
+  kExtAuthz,  // envoy.service.auth.v3.Authorization/Check; allow: status 0
+  kAuthzen,   // POST /access/v1/evaluation over HTTP/1.1 (http_load.h)
 };
 
-// The requests to send, serialized, used round-robin.
+// The requests to send, used round-robin: serialized messages for the gRPC
+// APIs, JSON bodies for AuthZEN.
 struct RequestMix {
   Api api = Api::kVerdict;
   std::vector<std::string> payloads;
 };
 
-// Reads a JSON Lines file: each non-empty line is one request in protobuf's
-// JSON mapping (a verdict.v1.CheckRequest, or a Cerbos CheckResourcesRequest
-// naming one resource and one action). Errors name the line.
+// Reads a JSON Lines file: each non-empty line is one request, in protobuf's
+// JSON mapping for the gRPC APIs (a verdict.v1.CheckRequest, an Envoy
+// CheckRequest, or a Cerbos CheckResourcesRequest naming one resource and one
+// action), or an AuthZEN evaluation body (one JSON object). Errors name the
+// line.
 absl::StatusOr<RequestMix> LoadRequestMix(const std::string& path, Api api);
 
 // A fixed mix of Verdict requests over the example MCP deployment: several
 // servers, tools, roles and contexts, so both allows and denies occur against
-// the shipped policies.
-RequestMix BuiltinRequestMix();
+// the shipped policies. For kExtAuthz and kAuthzen the same requests as that
+// API carries them (gateway_requests.h); kCerbos has none.
+RequestMix BuiltinRequestMix(Api api = Api::kVerdict);
 
 struct LoadOptions {
   std::string server;  // host:port, plaintext
@@ -62,6 +70,7 @@ struct LoadOptions {
   absl::Duration warmup = absl::Seconds(2);
   absl::Duration call_deadline = absl::Seconds(5);
   int threads = 1;  // completion-queue threads; connections are shared out
+                    // (AuthZEN: one thread per connection)
   // Each thread polls its queue without sleeping and, in open loop, sends
   // the calls itself (no pacing thread): no wake-up latency on the
   // generator's side, at the price of a fully busy CPU per thread. For a
@@ -82,10 +91,13 @@ struct LoadResult {
   double decisions_per_second() const {
     return seconds > 0 ? decisions() / seconds : 0;
   }
+  // Adds the counts and latencies of one connection's part of the same
+  // window (seconds stays this result's).
+  void Add(const LoadResult& part);
 };
 
 // Runs the load. Fails only on bad options or an empty mix; RPC failures are
-// counted in the result.
+// counted in the result. An AuthZEN mix is run by RunHttpLoad.
 absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options,
                                    const RequestMix& mix);
 

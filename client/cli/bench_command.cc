@@ -16,10 +16,13 @@ namespace {
 constexpr char kUsage[] =
     "usage: verdict bench --server ADDR [flags]\n"
     "\n"
-    "Drives a decision service over gRPC and reports decisions per second,\n"
-    "allows, denies, errors and latency percentiles. Closed loop by default\n"
-    "(connections x inflight calls outstanding); with --rate, open loop at a\n"
-    "fixed rate, latency measured from each call's intended send time.\n"
+    "Drives a decision service over gRPC (Verdict's Authorizer.Check, Envoy\n"
+    "ext_authz, Cerbos) or HTTP/1.1 (AuthZEN) and reports decisions per\n"
+    "second, allows, denies, errors and latency percentiles. Closed loop by\n"
+    "default (connections x inflight calls outstanding); with --rate, open\n"
+    "loop at a fixed rate, latency measured from each call's intended send\n"
+    "time. With --api authzen every connection has one request outstanding\n"
+    "and a thread of its own (--inflight, --threads and --spin do not apply).\n"
     "Exit status: 0 no failed call, 1 some calls failed, 2 bad flags.\n"
     "\n"
     "flags:\n";
@@ -34,10 +37,12 @@ const std::vector<FlagSpec>& BenchFlags() {
       {"duration", "D", "measured time, e.g. 10s (default 10s)"},
       {"warmup", "D", "unmeasured time first (default 2s)"},
       {"requests", "FILE",
-       "JSON Lines request mix (default: a built-in Verdict mix)"},
+       "JSON Lines request mix in the API's JSON (default: a built-in MCP "
+       "mix, as the API carries it)"},
       {"api", "A",
-       "verdict (Authorizer.Check) or cerbos (CheckResources); default "
-       "verdict"},
+       "verdict (Authorizer.Check), ext_authz (Envoy Authorization/Check as "
+       "an MCP gateway sends it), authzen (POST /access/v1/evaluation) or "
+       "cerbos (CheckResources); default verdict"},
       {"cpus", "LIST", "pin the generator to CPUs, e.g. 1 or 0-3"},
       {"threads", "T",
        "completion-queue threads (default: one per pinned CPU)"},
@@ -106,12 +111,21 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
     return kExitError;
   }
   const std::string api_name = parsed->Get("api", "verdict");
-  if (api_name != "verdict" && api_name != "cerbos") {
-    err << "verdict bench: --api is verdict or cerbos\n";
+  bench::Api api = bench::Api::kVerdict;
+  if (api_name == "cerbos") {
+    api = bench::Api::kCerbos;
+  } else if (api_name == "ext_authz") {
+    api = bench::Api::kExtAuthz;
+  } else if (api_name == "authzen") {
+    api = bench::Api::kAuthzen;
+  } else if (api_name != "verdict") {
+    err << "verdict bench: --api is verdict, ext_authz, authzen or cerbos\n";
     return kExitError;
   }
-  const bench::Api api =
-      api_name == "verdict" ? bench::Api::kVerdict : bench::Api::kCerbos;
+  if (api == bench::Api::kAuthzen && parsed->Has("spin")) {
+    err << "verdict bench: --spin does not apply to --api authzen\n";
+    return kExitError;
+  }
   if (parsed->Has("cpus")) {
     if (absl::Status pinned = bench::PinToCpus(parsed->Get("cpus", ""));
         !pinned.ok()) {
@@ -136,7 +150,7 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out,
     err << "verdict bench: --api cerbos needs --requests\n";
     return kExitError;
   } else {
-    mix = bench::BuiltinRequestMix();
+    mix = bench::BuiltinRequestMix(api);
   }
 
   if (parsed->Has("decisions")) {

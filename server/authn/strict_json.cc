@@ -11,7 +11,7 @@ namespace {
 // Depth of the deepest array or object in `text`, counting brackets outside
 // strings; stops counting once over the cap. Malformed text is left to the
 // parser.
-bool DepthWithinCap(std::string_view text) {
+bool DepthWithinCap(std::string_view text, int max_depth) {
   int depth = 0;
   bool in_string = false;
   bool escaped = false;
@@ -32,7 +32,7 @@ bool DepthWithinCap(std::string_view text) {
         break;
       case '{':
       case '[':
-        if (++depth > kMaxJsonDepth) return false;
+        if (++depth > max_depth) return false;
         break;
       case '}':
       case ']':
@@ -47,8 +47,9 @@ bool DepthWithinCap(std::string_view text) {
 
 }  // namespace
 
-absl::StatusOr<nlohmann::json> ParseStrictJsonObject(std::string_view text) {
-  if (!DepthWithinCap(text)) {
+absl::StatusOr<nlohmann::json> ParseStrictJsonObject(std::string_view text,
+                                                     int max_depth) {
+  if (!DepthWithinCap(text, max_depth)) {
     return absl::InvalidArgumentError("JSON nested too deeply");
   }
   // One set of member names per open object; a name seen twice in the same
@@ -85,7 +86,10 @@ absl::StatusOr<nlohmann::json> ParseStrictJsonObject(std::string_view text) {
   } catch (...) {
     return absl::InvalidArgumentError("invalid JSON");
   }
-  if (json.is_discarded()) return absl::InvalidArgumentError("invalid JSON");
+  if (json.is_discarded()) {
+    return absl::InvalidArgumentError(
+        "invalid JSON (or invalid UTF-8, or a number out of range)");
+  }
   if (duplicate) return absl::InvalidArgumentError("duplicate JSON member");
   if (!json.is_object()) {
     return absl::InvalidArgumentError("JSON is not an object");

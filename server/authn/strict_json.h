@@ -1,6 +1,7 @@
 // Strict JSON for JOSE headers and claim sets (RFC 7515 section 5.2, RFC 7519
-// section 4): one object, no duplicate member names at any level, nesting
-// capped at kMaxJsonDepth, nothing after the closing brace.
+// section 4) and for the JSON APIs verdictd serves: one object, no duplicate
+// member names at any level, nesting capped (kMaxJsonDepth unless the caller
+// says otherwise), nothing after the closing brace.
 //
 // Never throws (nlohmann exceptions stop here); never recurses deeper than
 // kMaxJsonDepth. Pure functions; thread-safe.
@@ -20,8 +21,12 @@ namespace verdict::authn {
 // walk (including JsonToProtoValue's recursion).
 inline constexpr int kMaxJsonDepth = 16;
 
-// `text` parsed as a JSON object, or InvalidArgument saying why not.
-absl::StatusOr<nlohmann::json> ParseStrictJsonObject(std::string_view text);
+// `text` parsed as a JSON object, or InvalidArgument saying why not:
+// nested deeper than `max_depth` (checked before parsing), not JSON (invalid
+// UTF-8 and numbers out of range included), a member name twice in one
+// object, or not an object.
+absl::StatusOr<nlohmann::json> ParseStrictJsonObject(
+    std::string_view text, int max_depth = kMaxJsonDepth);
 
 // Copies a document accepted by ParseStrictJsonObject into a protobuf Value.
 // Numbers become doubles, as google.protobuf.Value holds them.

@@ -8,7 +8,8 @@ namespace {
 
 constexpr char kSynopsis[] =
     "usage: verdictd [--config FILE] [--policies DIR] [--listen ADDR]\n"
-    "                [--metrics-listen ADDR] [--audit-log PATH]\n"
+    "                [--metrics-listen ADDR] [--http-listen ADDR]\n"
+    "                [--audit-log PATH]\n"
     "\n"
     "Serves Verdict's decisions over gRPC until SIGINT or SIGTERM; SIGHUP\n"
     "reloads the policies. Flags override the configuration file.\n"
@@ -28,6 +29,10 @@ const std::vector<FlagSpec>& DaemonFlags() {
        Repeated::kLastWins},
       {"metrics-listen", "ADDR",
        "metrics address HOST:PORT (overrides metrics_listen; empty: off)",
+       Repeated::kLastWins},
+      {"http-listen", "ADDR",
+       "AuthZEN HTTP address HOST:PORT (overrides http.listen and turns the "
+       "HTTP listener on)",
        Repeated::kLastWins},
       {"audit-log", "PATH", "decision log path (overrides audit.path)",
        Repeated::kLastWins},
@@ -56,6 +61,7 @@ absl::StatusOr<CommandLine> ParseCommandLine(
     command_line.metrics_listen = flags->Get("metrics-listen", none);
   }
   command_line.audit_log = flags->Get("audit-log", none);
+  command_line.http_listen = flags->Get("http-listen", none);
   return command_line;
 }
 
@@ -69,6 +75,10 @@ void ApplyOverrides(const CommandLine& command_line, config::Config* config) {
   }
   if (!command_line.audit_log.empty()) {
     config->audit.path = command_line.audit_log;
+  }
+  if (!command_line.http_listen.empty()) {
+    config->http.enabled = true;
+    config->http.listen = command_line.http_listen;
   }
 }
 

@@ -1,11 +1,13 @@
 // verdictd's command line: the flags that override the configuration file.
 //
 //   verdictd [--config FILE] [--policies DIR] [--listen ADDR]
-//            [--metrics-listen ADDR] [--audit-log PATH] [--help]
+//            [--metrics-listen ADDR] [--http-listen ADDR]
+//            [--audit-log PATH] [--help]
 //
 // A flag given again replaces its earlier value. An empty --policies,
-// --listen or --audit-log leaves the configured value; an empty
-// --metrics-listen (`--metrics-listen=`) turns metrics off. Parsing never
+// --listen, --http-listen or --audit-log leaves the configured value; an
+// empty --metrics-listen (`--metrics-listen=`) turns metrics off; a
+// --http-listen turns the AuthZEN HTTP listener on. Parsing never
 // exits the process and touches no file; safe from any thread.
 
 #ifndef VERDICT_SERVER_DAEMON_COMMAND_LINE_H_
@@ -28,6 +30,8 @@ struct CommandLine {
   // Absent: as configured; empty: metrics off.
   std::optional<std::string> metrics_listen;
   std::string audit_log;  // empty: as configured
+  // Non-empty: the HTTP listener on at this address.
+  std::string http_listen;
 };
 
 // Parses `args` (without the program name). Unknown flags, a flag without

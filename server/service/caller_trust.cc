@@ -198,7 +198,15 @@ absl::StatusOr<CallerTrust> CallerTrust::Create(
 
 decision::CallerInfo CallerTrust::DecisionCallerOf(
     const grpc::ServerContextBase& context) const {
-  Caller caller = Resolve(context);
+  return CallerInfoOf(Resolve(context));
+}
+
+decision::CallerInfo CallerTrust::DecisionCallerOf(
+    std::string_view peer, std::string_view spiffe_id) const {
+  return CallerInfoOf(Resolve(peer, spiffe_id));
+}
+
+decision::CallerInfo CallerTrust::CallerInfoOf(Caller caller) {
   return decision::CallerInfo{
       .trusted = caller.may.check,
       .id = std::move(caller.id),

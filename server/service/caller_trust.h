@@ -129,6 +129,10 @@ class CallerTrust {
   // with the refusal it is denied with.
   decision::CallerInfo DecisionCallerOf(
       const grpc::ServerContextBase& context) const;
+  // The same from the parts (the HTTP listener's peers), as Resolve(peer,
+  // spiffe_id) names them.
+  decision::CallerInfo DecisionCallerOf(std::string_view peer,
+                                        std::string_view spiffe_id) const;
 
   CallerTransport transport() const { return transport_; }
 
@@ -159,6 +163,7 @@ class CallerTrust {
 
   CallerTrust(CallerTransport transport, std::vector<CompiledRule> rules,
               bool default_rule);
+  static decision::CallerInfo CallerInfoOf(Caller caller);
 
   CallerTransport transport_;
   std::vector<CompiledRule> rules_;

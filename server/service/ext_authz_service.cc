@@ -5,7 +5,6 @@
 #include <utility>
 
 #include "server/decision/outcome.h"
-#include "server/decision/translation.h"
 
 namespace verdict::service {
 namespace {
@@ -33,30 +32,29 @@ void ExtAuthzService::Start(const CompletionQueues& queues) {
 void ExtAuthzService::Check(CheckCall* call) const {
   const decision::CallerInfo caller =
       callers_->DecisionCallerOf(call->context());
-  const ExtAuthzRequest request = TranslateExtAuthzRequest(
-      call->request(), caller.may_assert_identity, options_);
+  const ExtAuthzRequest request =
+      TranslateExtAuthzRequest(call->request(), caller.may_assert_identity,
+                               decider_->mcp_servers(), options_);
   envoy::service::auth::v3::CheckResponse* response = call->response();
   if (request.authenticate_only) {
-    v1::AuthenticateResponse answer;
     decider_->Authenticate(
         request.check.has_credentials() ? &request.check.credentials()
                                         : nullptr,
-        request.check.tool().server(), caller, call->received(),
-        [&answer](const decision::Admission& admission) {
-          decision::TranslateAdmission(admission, &answer);
+        request.check.subject(), request.check.tool().server(), caller,
+        call->received(), [&](const decision::Admission& admission) {
+          TranslateAdmission(admission, request.jsonrpc_id, options_, response);
         });
-    TranslateAuthenticateAnswer(answer, request.jsonrpc_id, options_, response);
   } else {
     const decision::ProtocolProblem problem{.code = request.problem_code,
                                             .message = request.problem};
-    v1::CheckResponse answer;
     decider_->Check(request.check, caller, call->received(),
-                    request.problem.empty() ? nullptr : &problem,
-                    [&answer](const decision::Outcome& outcome) {
-                      decision::TranslateOutcome(
-                          outcome, /*with_identity=*/true, &answer);
+                    decision::EdgeCheck{
+                        .problem = request.problem.empty() ? nullptr : &problem,
+                        .source = kExtAuthzSource},
+                    [&](const decision::Outcome& outcome) {
+                      TranslateOutcome(outcome, request.jsonrpc_id, options_,
+                                       response);
                     });
-    TranslateCheckAnswer(answer, request.jsonrpc_id, options_, response);
   }
   call->Finish(grpc::Status::OK);
 }

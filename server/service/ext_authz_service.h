@@ -4,12 +4,13 @@
 //
 // Like AuthorizerService it is served on the asynchronous API with its
 // method registered raw, and only translates (ext_authz_translation.h): a
-// call is decided by the Decider's Check, or for a session or listing
-// method verified by its Authenticate, so metrics, the decision log and the
-// answer are Authorizer.Check's. The caller is the gateway: CallerTrust
-// names it, and its `assert_identity` permission decides whether
-// source.principal is honoured. The Decider and CallerTrust must outlive
-// the service.
+// call is decided by the Decider's Check (its record's source "ext_authz"),
+// or for a session or listing method verified by its Authenticate, so
+// metrics, the decision log and the answer are Authorizer.Check's. The
+// caller is the gateway: CallerTrust names it, and its `assert_identity`
+// permission decides whether source.principal is honoured, as the subject
+// of a decision and as the identity of a session. The Decider and
+// CallerTrust must outlive the service.
 
 #ifndef VERDICT_SERVER_SERVICE_EXT_AUTHZ_SERVICE_H_
 #define VERDICT_SERVER_SERVICE_EXT_AUTHZ_SERVICE_H_

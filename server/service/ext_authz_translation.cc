@@ -3,14 +3,19 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/struct.pb.h"
 #include "nlohmann/json.hpp"
 #include "server/authn/strict_json.h"
+#include "server/common/utf8.h"
+#include "server/decision/translation.h"
 #include "server/model/mcp_method.h"
 
 namespace verdict::service {
@@ -21,6 +26,15 @@ using ::google::protobuf::Struct;
 using ::google::protobuf::Value;
 
 constexpr std::string_view kParamHeaderPrefix = "mcp-param-";
+
+// The Streamable HTTP transport's form of a header value that is not plain
+// visible ASCII: the standard Base64 of its UTF-8 bytes between these
+// (case-sensitive) markers.
+constexpr std::string_view kBase64Prefix = "=?base64?";
+constexpr std::string_view kBase64Suffix = "?=";
+
+// Names from the request appear in messages cut to this many bytes.
+constexpr size_t kMaxShownBytes = 64;
 
 // google.rpc.Code values Envoy reads.
 constexpr int kRpcOk = 0;
@@ -54,6 +68,91 @@ std::string_view BearerToken(std::string_view authorization) {
       absl::string_view(authorization.data() + kScheme.size(),
                         authorization.size() - kScheme.size()));
   return std::string_view(token.data(), token.size());
+}
+
+// At most kMaxShownBytes of `text`, for a message: names come from the
+// request, and a message must not grow with it.
+std::string Shown(std::string_view text) {
+  if (text.size() <= kMaxShownBytes) return std::string(text);
+  return absl::StrCat(absl::string_view(text.data(), kMaxShownBytes), "...");
+}
+
+bool IsBase64Text(std::string_view text) {
+  if (text.size() % 4 != 0) return false;
+  size_t padding = 0;
+  while (padding < 2 && padding < text.size() &&
+         text[text.size() - 1 - padding] == '=') {
+    ++padding;
+  }
+  for (size_t i = 0; i < text.size() - padding; ++i) {
+    const char c = text[i];
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '+' &&
+        c != '/') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Decodes an Mcp-Param-* value into `*out` as the transport encodes it
+// (MCP 2026-07-28, Value Encoding): a value between the Base64 markers is
+// Base64 of UTF-8 text; any other is plain visible ASCII, spaces and tabs.
+// False for a value that is neither: a server that recognises the header
+// must reject it.
+bool DecodeParamValue(std::string_view value, std::string* out) {
+  if (value.size() >= kBase64Prefix.size() + kBase64Suffix.size() &&
+      value.starts_with(kBase64Prefix) && value.ends_with(kBase64Suffix)) {
+    const std::string_view encoded =
+        value.substr(kBase64Prefix.size(), value.size() - kBase64Prefix.size() -
+                                               kBase64Suffix.size());
+    return IsBase64Text(encoded) &&
+           absl::Base64Unescape(
+               absl::string_view(encoded.data(), encoded.size()), out) &&
+           FindInvalidUtf8(*out) == std::string_view::npos;
+  }
+  for (const char c : value) {
+    if ((c < 0x20 || c > 0x7e) && c != '\t') return false;
+  }
+  out->assign(value);
+  return true;
+}
+
+// Whether `header` (decoded) states `value`, a body argument, as the
+// transport converts one: a string as it is, an integer compared
+// numerically (42 and 42.0 agree), a boolean as true or false.
+bool HeaderStates(std::string_view header, const nlohmann::json& value) {
+  if (value.is_string()) return header == value.get_ref<const std::string&>();
+  if (value.is_boolean())
+    return header == (value.get<bool>() ? "true" : "false");
+  if (value.is_number()) {
+    double number = 0;
+    return absl::SimpleAtod(absl::string_view(header.data(), header.size()),
+                            &number) &&
+           number == value.get<double>();
+  }
+  return false;
+}
+
+// Whether `arguments` (an object, at any depth of objects) holds a member
+// named `name` (case-insensitively, as header names compare), and whether
+// one of those states `header`.
+struct ArgumentMatch {
+  bool named = false;
+  bool agrees = false;
+};
+
+void MatchArgument(const nlohmann::json& arguments, std::string_view name,
+                   std::string_view header, ArgumentMatch* match) {
+  for (const auto& [key, value] : arguments.items()) {
+    if (value.is_object()) {
+      MatchArgument(value, name, header, match);
+    } else if (absl::EqualsIgnoreCase(
+                   key, absl::string_view(name.data(), name.size()))) {
+      match->named = true;
+      match->agrees |= HeaderStates(header, value);
+    }
+    if (match->agrees) return;
+  }
 }
 
 // What a JSON-RPC body names, before it is compared with the headers.
@@ -113,18 +212,38 @@ bool ReadBody(const nlohmann::json& message, BodyCall* body, std::string* id) {
   return true;
 }
 
-// The ReasonCategory's name as docs/reasons.md spells it.
-std::string_view CategoryName(v1::ReasonCategory category) {
-  switch (category) {
-    case v1::REASON_CATEGORY_AUTHENTICATION:
-      return "authentication";
-    case v1::REASON_CATEGORY_AUTHORIZATION:
-      return "authorization";
-    case v1::REASON_CATEGORY_INVALID_REQUEST:
-      return "invalid_request";
-    default:
-      return "unavailable";
+// Why the MCP headers disagree with the body; empty when they agree.
+// Without the tool's inputSchema an Mcp-Param-* header is matched to the
+// arguments of its name (any depth): one of them must state it. A header no
+// argument is named after is the MCP server's to check, which knows the
+// schema's x-mcp-header names. Values are never quoted: arguments may be
+// secrets.
+std::string MismatchOf(
+    std::string_view header_method, std::string_view header_name,
+    const std::vector<std::pair<std::string_view, std::string>>& params,
+    const BodyCall& body) {
+  if (!header_method.empty() && header_method != body.method) {
+    return absl::StrCat("the Mcp-Method header says \"", Shown(header_method),
+                        "\", the body \"", Shown(body.method), "\"");
   }
+  if (!header_name.empty() && header_name != body.target) {
+    return absl::StrCat("the Mcp-Name header says \"", Shown(header_name),
+                        "\", the body's params.",
+                        body.target_is_uri ? "uri" : "name", " \"",
+                        Shown(body.target), "\"");
+  }
+  for (const auto& [name, value] : params) {
+    ArgumentMatch match;
+    if (body.arguments != nullptr) {
+      MatchArgument(*body.arguments, name, value, &match);
+    }
+    if (match.named && !match.agrees) {
+      return absl::StrCat("the Mcp-Param-", Shown(name),
+                          " header disagrees with the body's "
+                          "params.arguments");
+    }
+  }
+  return "";
 }
 
 // The JSON-RPC error of docs/mcp.md and a message that names the category
@@ -137,6 +256,8 @@ std::pair<int, std::string_view> JsonRpcError(v1::ReasonCategory category) {
       return {-32003, "denied by policy"};
     case v1::REASON_CATEGORY_INVALID_REQUEST:
       return {-32602, "invalid request"};
+    case v1::REASON_CATEGORY_RATE_LIMITED:
+      return {-32029, "rate limited"};
     default:
       return {-32603, "authorization unavailable"};
   }
@@ -211,12 +332,19 @@ void Translate(const Answer& answer, std::string_view jsonrpc_id,
     AddHeader("www-authenticate", challenge.www_authenticate(),
               denied->mutable_headers());
   }
+  if (challenge.retry_after_seconds() > 0) {
+    AddHeader("retry-after", absl::StrCat(challenge.retry_after_seconds()),
+              denied->mutable_headers());
+  }
   if (!answer.decision_id.empty()) {
     AddHeader(kDecisionIdHeader, answer.decision_id, denied->mutable_headers());
   }
   const auto [code, message] = JsonRpcError(category);
   nlohmann::json data = {{"reason", reason.code()},
-                         {"category", CategoryName(category)}};
+                         {"category", decision::CategoryNameOnWire(category)}};
+  if (challenge.retry_after_seconds() > 0) {
+    data["retry_after_seconds"] = challenge.retry_after_seconds();
+  }
   if (!answer.decision_id.empty()) data["decision_id"] = answer.decision_id;
   nlohmann::json id = nlohmann::json::parse(jsonrpc_id, nullptr,
                                             /*allow_exceptions=*/false);
@@ -232,7 +360,7 @@ void Translate(const Answer& answer, std::string_view jsonrpc_id,
 
 ExtAuthzRequest TranslateExtAuthzRequest(
     const envoy_auth::CheckRequest& request, bool may_assert_identity,
-    const ExtAuthzOptions& options) {
+    const decision::McpServers* servers, const ExtAuthzOptions& options) {
   ExtAuthzRequest out;
   v1::CheckRequest& check = out.check;
   const envoy_auth::AttributeContext& attributes = request.attributes();
@@ -250,6 +378,15 @@ ExtAuthzRequest TranslateExtAuthzRequest(
   if (const auto it = attributes.context_extensions().find(options.server_key);
       it != attributes.context_extensions().end()) {
     check.mutable_tool()->set_server(it->second);
+    // verdictd cannot see the gateway's routes: a route naming a server it
+    // does not know is refused here rather than decided without the
+    // server's audience and challenge.
+    if (servers != nullptr && !servers->empty() &&
+        servers->Find(it->second) == nullptr) {
+      out.problem =
+          absl::StrCat("context_extensions[", Shown(options.server_key),
+                       "] names no configured MCP server");
+    }
   }
   const std::string_view request_id = Header(http, "x-request-id");
   check.set_request_id(
@@ -262,24 +399,41 @@ ExtAuthzRequest TranslateExtAuthzRequest(
   const std::string& body_text =
       http.raw_body().empty() ? http.body() : http.raw_body();
 
+  // The Mcp-Param-* headers, decoded: every one must be well formed.
+  std::vector<std::pair<std::string_view, std::string>> params;
+  for (const auto& [key, value] : http.headers()) {
+    if (!key.starts_with(kParamHeaderPrefix)) continue;
+    std::string decoded;
+    if (!DecodeParamValue(value, &decoded)) {
+      if (out.problem.empty()) {
+        out.problem = absl::StrCat("the ", Shown(key),
+                                   " header is neither visible ASCII nor "
+                                   "valid =?base64?...?= UTF-8");
+      }
+      continue;
+    }
+    params.emplace_back(std::string_view(key).substr(kParamHeaderPrefix.size()),
+                        std::move(decoded));
+  }
+
   if (body_text.empty()) {
     check.set_action(std::string(header_method));
     SetTarget(header_method, header_name, &check);
     // Without the tool's inputSchema the header names are all Verdict
     // knows of the x-mcp-header mapping: arguments by header name.
-    for (const auto& [key, value] : http.headers()) {
-      if (!key.starts_with(kParamHeaderPrefix)) continue;
+    for (auto& [name, value] : params) {
       (*check.mutable_tool()
             ->mutable_arguments()
-            ->mutable_fields())[key.substr(kParamHeaderPrefix.size())]
-          .set_string_value(value);
+            ->mutable_fields())[std::string(name)]
+          .set_string_value(std::move(value));
     }
     // Without a method, a GET opens the session's event stream and a
     // DELETE ends the session (Streamable HTTP): no call to decide.
     out.authenticate_only =
-        AuthenticateOnly(header_method) ||
-        (header_method.empty() &&
-         (http.method() == "GET" || http.method() == "DELETE"));
+        out.problem.empty() &&
+        (AuthenticateOnly(header_method) ||
+         (header_method.empty() &&
+          (http.method() == "GET" || http.method() == "DELETE")));
     return out;
   }
   if (body_text.size() > kMaxExtAuthzBodyBytes) {
@@ -298,17 +452,11 @@ ExtAuthzRequest TranslateExtAuthzRequest(
     check.set_action(std::string(kJsonRpcInvalidAction));
     return out;
   }
-  if (!header_method.empty() && header_method != body.method) {
-    out.problem_code = model::ReasonCode::kMcpHeaderMismatch;
-    out.problem = absl::StrCat("the Mcp-Method header says \"",
-                               std::string(header_method), "\", the body \"",
-                               body.method, "\"");
-  } else if (!header_name.empty() && header_name != body.target) {
-    out.problem_code = model::ReasonCode::kMcpHeaderMismatch;
-    out.problem = absl::StrCat(
-        "the Mcp-Name header says \"", std::string(header_name),
-        "\", the body's params.", body.target_is_uri ? "uri" : "name", " \"",
-        body.target, "\"");
+  if (out.problem.empty()) {
+    out.problem = MismatchOf(header_method, header_name, params, body);
+    if (!out.problem.empty()) {
+      out.problem_code = model::ReasonCode::kMcpHeaderMismatch;
+    }
   }
   check.set_action(body.method);
   SetTarget(body.method, body.target, &check);
@@ -319,31 +467,53 @@ ExtAuthzRequest TranslateExtAuthzRequest(
   return out;
 }
 
-void TranslateCheckAnswer(const v1::CheckResponse& answer,
-                          std::string_view jsonrpc_id,
-                          const ExtAuthzOptions& options,
-                          envoy_auth::CheckResponse* out) {
-  Translate(
-      Answer{.allowed = answer.decision() == v1::ALLOW,
-             .reason = answer.reasons().empty() ? nullptr : &answer.reasons(0),
-             .challenge = &answer.challenge(),
-             .decision_id = answer.decision_id(),
-             .policy_revision = answer.policy_revision(),
-             .subject = answer.identity().subject()},
-      jsonrpc_id, options, out);
+void TranslateOutcome(const decision::Outcome& outcome,
+                      std::string_view jsonrpc_id,
+                      const ExtAuthzOptions& options,
+                      envoy_auth::CheckResponse* out) {
+  Answer answer{.allowed = outcome.allowed(),
+                .decision_id = outcome.decision_id(),
+                .policy_revision = outcome.policy_revision(),
+                .subject = outcome.identity() != nullptr
+                               ? outcome.identity()->subject
+                               : std::string_view()};
+  if (answer.allowed) {
+    Translate(answer, jsonrpc_id, options, out);
+    return;
+  }
+  google::protobuf::RepeatedPtrField<v1::Reason> reasons;
+  decision::TranslateReasons(outcome, &reasons);
+  v1::Challenge challenge;
+  decision::TranslateOutcomeChallenge(outcome, &challenge);
+  answer.reason = reasons.empty() ? nullptr : &reasons.Get(0);
+  answer.challenge = &challenge;
+  Translate(answer, jsonrpc_id, options, out);
 }
 
-void TranslateAuthenticateAnswer(const v1::AuthenticateResponse& answer,
-                                 std::string_view jsonrpc_id,
-                                 const ExtAuthzOptions& options,
-                                 envoy_auth::CheckResponse* out) {
-  Translate(Answer{.allowed = answer.authenticated(),
-                   .reason = &answer.refusal(),
-                   .challenge = &answer.challenge(),
-                   .decision_id = {},
-                   .policy_revision = answer.policy_revision(),
-                   .subject = answer.identity().subject()},
-            jsonrpc_id, options, out);
+void TranslateAdmission(const decision::Admission& admission,
+                        std::string_view jsonrpc_id,
+                        const ExtAuthzOptions& options,
+                        envoy_auth::CheckResponse* out) {
+  Answer answer{.allowed = !admission.refused,
+                .policy_revision = admission.policy_revision,
+                .subject = admission.identity != nullptr
+                               ? admission.identity->subject
+                               : std::string_view()};
+  if (answer.allowed) {
+    Translate(answer, jsonrpc_id, options, out);
+    return;
+  }
+  v1::Reason reason;
+  reason.set_code(std::string(model::ReasonCodeName(admission.refusal)));
+  reason.set_category(decision::CategoryOnWire(admission.refusal));
+  reason.set_message(std::string(admission.message));
+  v1::Challenge challenge;
+  decision::TranslateChallenge(
+      admission.refusal, admission.credential_presented,
+      /*required_scopes=*/{}, admission.mcp_server, &challenge);
+  answer.reason = &reason;
+  answer.challenge = &challenge;
+  Translate(answer, jsonrpc_id, options, out);
 }
 
 }  // namespace verdict::service

@@ -4,21 +4,23 @@
 // Verdict's answer becomes what the gateway sends on or back.
 //
 // In: the MCP 2026-07-28 request headers (Mcp-Method, Mcp-Name,
-// Mcp-Param-*), the JSON-RPC body when the gateway buffers it
-// (with_request_body), the Authorization: Bearer token, the peer's SPIFFE
-// identity (source.principal, honoured only from a caller that may assert
-// identities) and the route's context_extensions naming the MCP server.
-// When both headers and body name the method or its target they must agree:
-// a gateway routes on the headers and the MCP server acts on the body, so a
-// disagreement is a request built to be judged as one call and run as
-// another (mcp_header_mismatch). A body that is not one JSON-RPC request is
-// decided as the pseudo-action jsonrpc/batch or jsonrpc/invalid, denied
-// unless a rule names it.
+// Mcp-Param-*, whose values may come in the transport's =?base64?...?= form),
+// the JSON-RPC body when the gateway buffers it (with_request_body), the
+// Authorization: Bearer token, the peer's SPIFFE identity (source.principal,
+// honoured only from a caller that may assert identities) and the route's
+// context_extensions naming the MCP server, which must be a configured one
+// when any is. When both headers and body name the method, its target or an
+// argument they must agree: a gateway routes on the headers and the MCP
+// server acts on the body, so a disagreement is a request built to be judged
+// as one call and run as another (mcp_header_mismatch). A body that is not
+// one JSON-RPC request is decided as the pseudo-action jsonrpc/batch or
+// jsonrpc/invalid, denied unless a rule names it.
 //
-// Out: OK with the decision id in a request header and in dynamic metadata,
-// and the Authorization header removed when configured; or a denial with
-// the HTTP status of the reason's category (docs/mcp.md), the challenge,
-// and a JSON-RPC error body the MCP client can read.
+// Out, straight from the Decider's Outcome or Admission: OK with the
+// decision id in a request header and in dynamic metadata, and the
+// Authorization header removed when configured; or a denial with the HTTP
+// status and challenge of the reason's category (decision/translation.h,
+// docs/mcp.md) and a JSON-RPC error body the MCP client can read.
 //
 // Pure functions; safe from any thread.
 
@@ -30,6 +32,9 @@
 #include <string_view>
 
 #include "envoy/service/auth/v3/external_auth.pb.h"
+#include "server/decision/decider.h"
+#include "server/decision/mcp_servers.h"
+#include "server/decision/outcome.h"
 #include "server/model/reason.h"
 #include "verdict/v1/authorizer.pb.h"
 
@@ -42,6 +47,9 @@ inline constexpr size_t kMaxExtAuthzBodyBytes = 1 << 20;
 // The pseudo-actions of a body that is not one JSON-RPC request.
 inline constexpr std::string_view kJsonRpcBatchAction = "jsonrpc/batch";
 inline constexpr std::string_view kJsonRpcInvalidAction = "jsonrpc/invalid";
+
+// The decision log's source of every ext_authz decision.
+inline constexpr std::string_view kExtAuthzSource = "ext_authz";
 
 // The request header that carries the decision id upstream.
 inline constexpr std::string_view kDecisionIdHeader = "x-verdict-decision-id";
@@ -58,11 +66,12 @@ struct ExtAuthzOptions {
 // What one ext_authz request asks Verdict.
 struct ExtAuthzRequest {
   // A session or listing method (initialize, ping, notifications/*, the
-  // listings), or a GET or DELETE that names none: only the credentials are
-  // verified (Authorizer.Authenticate), since the MCP server filters a
-  // listing itself with CheckBatch.
+  // listings), or a GET or DELETE that names none: only who asks is verified
+  // (Decider::Authenticate: a token, or the principal a trusted gateway
+  // asserts), since the MCP server filters a listing itself with CheckBatch.
   bool authenticate_only = false;
-  v1::CheckRequest check;  // with authenticate_only: credentials and server
+  // With authenticate_only: credentials, asserted subject and server.
+  v1::CheckRequest check;
   // Set when the request cannot be mapped faithfully: it is denied with
   // `problem_code` (decision::ProtocolProblem).
   std::string problem;
@@ -73,23 +82,27 @@ struct ExtAuthzRequest {
 };
 
 // Maps `request`; `may_assert_identity` is the caller's permission, without
-// which source.principal is ignored.
+// which source.principal is ignored. `servers` (null or empty: none
+// configured) are the MCP servers a route's context_extensions may name.
 ExtAuthzRequest TranslateExtAuthzRequest(
     const envoy::service::auth::v3::CheckRequest& request,
-    bool may_assert_identity, const ExtAuthzOptions& options);
+    bool may_assert_identity, const decision::McpServers* servers,
+    const ExtAuthzOptions& options);
 
 // Writes the answer to a decided request into `*out`, which must be empty.
-void TranslateCheckAnswer(const v1::CheckResponse& answer,
-                          std::string_view jsonrpc_id,
-                          const ExtAuthzOptions& options,
-                          envoy::service::auth::v3::CheckResponse* out);
+// Only an allow lets the request through (a conditional answer, which only
+// a listing gets, is refused).
+void TranslateOutcome(const decision::Outcome& outcome,
+                      std::string_view jsonrpc_id,
+                      const ExtAuthzOptions& options,
+                      envoy::service::auth::v3::CheckResponse* out);
 
 // The same for an authenticate_only request (no decision id: nothing was
 // decided).
-void TranslateAuthenticateAnswer(const v1::AuthenticateResponse& answer,
-                                 std::string_view jsonrpc_id,
-                                 const ExtAuthzOptions& options,
-                                 envoy::service::auth::v3::CheckResponse* out);
+void TranslateAdmission(const decision::Admission& admission,
+                        std::string_view jsonrpc_id,
+                        const ExtAuthzOptions& options,
+                        envoy::service::auth::v3::CheckResponse* out);
 
 }  // namespace verdict::service
 

@@ -2,8 +2,10 @@
 // (issue 14): requests built from Envoy's message definitions as the
 // ext_authz filter sends them, header-only and with the buffered JSON-RPC
 // body, headers that disagree with the body, a missing and a bad token,
-// step-up scopes, and the SPIFFE principal from a gateway trusted to assert
-// it and from one that is not.
+// step-up scopes, Mcp-Param-* headers in the transport's Base64 form and
+// against the body, a route naming an unknown MCP server, the decision log's
+// source, and the SPIFFE principal (for calls and for session and listing
+// methods) from a gateway trusted to assert it and from one that is not.
 
 #include <stdlib.h>
 
@@ -13,6 +15,8 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -63,6 +67,12 @@ rules:
     tools: [export_contacts]
     actions: [tools/call]
     scopes: [crm:export]
+  - id: search-rate
+    effect: allow
+    servers: [crm]
+    tools: [search_contacts]
+    actions: [tools/call]
+    limit: {calls: 2, per: [subject.id], window: 1h}
 )";
 
 constexpr char kWorkloads[] = R"(policy: workloads
@@ -311,6 +321,35 @@ TEST_F(ExtAuthzIntegrationTest, StepUpNamesTheScope) {
             0);
 }
 
+TEST_F(ExtAuthzIntegrationTest, ExceededLimitIsTooManyRequestsWithRetryAfter) {
+  Start();
+  const envoy_auth::CheckRequest search =
+      Request("crm",
+              {{"authorization", "Bearer " + Token(kCrm)},
+               {"mcp-method", "tools/call"},
+               {"mcp-name", "search_contacts"}},
+              R"({"jsonrpc":"2.0","id":9,"method":"tools/call",)"
+              R"("params":{"name":"search_contacts","arguments":{}}})");
+  EXPECT_EQ(Check(search).status().code(), 0);
+  EXPECT_EQ(Check(search).status().code(), 0);
+  const envoy_auth::CheckResponse limited = Check(search);
+  EXPECT_EQ(limited.status().code(), 7);
+  EXPECT_EQ(limited.denied_response().status().code(), 429);
+  int64_t retry_after = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(
+      Header(limited.denied_response().headers(), "retry-after"),
+      &retry_after));
+  EXPECT_GT(retry_after, 0);
+  EXPECT_LE(retry_after, 3600);
+  const nlohmann::json body =
+      nlohmann::json::parse(limited.denied_response().body());
+  EXPECT_EQ(body["id"], 9);
+  EXPECT_EQ(body["error"]["code"], -32029);
+  EXPECT_EQ(body["error"]["data"]["reason"], "limit_exceeded");
+  EXPECT_EQ(body["error"]["data"]["category"], "rate_limited");
+  EXPECT_EQ(body["error"]["data"]["retry_after_seconds"], retry_after);
+}
+
 TEST_F(ExtAuthzIntegrationTest, SessionMethodsOnlyAuthenticate) {
   Start();
   const envoy_auth::CheckResponse allowed =
@@ -348,6 +387,121 @@ TEST_F(ExtAuthzIntegrationTest, PrincipalFromAnUntrustedGatewayIsIgnored) {
   EXPECT_EQ(response.denied_response().status().code(), 401);
   EXPECT_EQ(response.dynamic_metadata().fields().at("reason").string_value(),
             "unauthenticated");
+}
+
+TEST_F(ExtAuthzIntegrationTest, PrincipalFromATrustedGatewayOpensASession) {
+  Start("callers:\n  - loopback: true\n    may: [check, assert_identity]\n");
+  envoy_auth::CheckRequest request = ExtAuthzIntegrationTest::Request(
+      "files", {{"mcp-method", "tools/list"}},
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})");
+  request.mutable_attributes()->mutable_source()->set_principal(kAgentSpiffeId);
+  const envoy_auth::CheckResponse response = Check(request);
+  EXPECT_EQ(response.status().code(), 0) << response.status().message();
+  EXPECT_EQ(response.dynamic_metadata().fields().at("subject").string_value(),
+            kAgentSpiffeId);
+}
+
+TEST_F(ExtAuthzIntegrationTest, PrincipalFromAnUntrustedGatewayOpensNoSession) {
+  Start("callers:\n  - loopback: true\n    may: [check]\n");
+  envoy_auth::CheckRequest request = ExtAuthzIntegrationTest::Request(
+      "files", {{"mcp-method", "tools/list"}},
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})");
+  request.mutable_attributes()->mutable_source()->set_principal(kAgentSpiffeId);
+  const envoy_auth::CheckResponse response = Check(request);
+  EXPECT_EQ(response.status().code(), 16);
+  EXPECT_EQ(response.denied_response().status().code(), 401);
+}
+
+TEST_F(ExtAuthzIntegrationTest, Base64ParamHeaderIsDecidedDecoded) {
+  Start();
+  const auto call = [&](const std::string& path) {
+    return Check(
+        Request("files",
+                {{"authorization", "Bearer " + Token(kFiles)},
+                 {"mcp-method", "tools/call"},
+                 {"mcp-name", "read_file"},
+                 {"mcp-param-path",
+                  absl::StrCat("=?base64?", absl::Base64Escape(path), "?=")}}));
+  };
+  EXPECT_EQ(call("/srv/docs/\xc3\xa9t\xc3\xa9.md").status().code(), 0);
+  EXPECT_EQ(call("/etc/passwd").status().code(), 7);
+  const envoy_auth::CheckResponse bad =
+      Check(Request("files", {{"authorization", "Bearer " + Token(kFiles)},
+                              {"mcp-method", "tools/call"},
+                              {"mcp-name", "read_file"},
+                              {"mcp-param-path", "=?base64?%%%%?="}}));
+  EXPECT_EQ(bad.denied_response().status().code(), 400);
+  EXPECT_EQ(bad.dynamic_metadata().fields().at("reason").string_value(),
+            "invalid_request");
+}
+
+TEST_F(ExtAuthzIntegrationTest, ParamHeaderThatDisagreesWithTheBodyIsRefused) {
+  Start();
+  const envoy_auth::CheckResponse response = Check(Request(
+      "files",
+      {{"authorization", "Bearer " + Token(kFiles)},
+       {"mcp-method", "tools/call"},
+       {"mcp-name", "read_file"},
+       {"mcp-param-path", "/srv/docs/a.md"}},
+      R"({"jsonrpc":"2.0","id":5,"method":"tools/call",)"
+      R"("params":{"name":"read_file","arguments":{"path":"/etc/passwd"}}})"));
+  EXPECT_EQ(response.denied_response().status().code(), 400);
+  const nlohmann::json body =
+      nlohmann::json::parse(response.denied_response().body());
+  EXPECT_EQ(body["error"]["data"]["reason"], "mcp_header_mismatch");
+}
+
+TEST_F(ExtAuthzIntegrationTest, UnknownMcpServerIsRefused) {
+  Start("callers:\n  - loopback: true\n    may: [check, assert_identity]\n");
+  for (const std::string& method : {"tools/call", "initialize"}) {
+    envoy_auth::CheckRequest request =
+        Request(std::string(5000, 'z'),
+                {{"mcp-method", method}, {"mcp-name", "read_file"}});
+    request.mutable_attributes()->mutable_source()->set_principal(
+        kAgentSpiffeId);
+    const envoy_auth::CheckResponse response = Check(request);
+    EXPECT_EQ(response.denied_response().status().code(), 400) << method;
+    EXPECT_EQ(response.dynamic_metadata().fields().at("reason").string_value(),
+              "invalid_request");
+    EXPECT_EQ(response.status().message(),
+              "context_extensions[mcp_server] names no configured MCP server");
+  }
+  // A token is verified first, as for any request: minted for configured
+  // servers only, it cannot be used at another (401).
+  const envoy_auth::CheckResponse with_token =
+      Check(Request("nope", {{"authorization", "Bearer " + Token(kFiles)},
+                             {"mcp-method", "tools/call"},
+                             {"mcp-name", "read_file"}}));
+  EXPECT_EQ(with_token.denied_response().status().code(), 401);
+  EXPECT_EQ(with_token.dynamic_metadata().fields().at("reason").string_value(),
+            "audience_mismatch");
+}
+
+TEST_F(ExtAuthzIntegrationTest, DecisionLogSaysExtAuthz) {
+  Start();
+  const envoy_auth::CheckResponse response =
+      Check(Request("files", {{"authorization", "Bearer " + Token(kFiles)},
+                              {"mcp-method", "tools/call"},
+                              {"mcp-name", "read_file"},
+                              {"mcp-param-path", "/srv/docs/a.md"}}));
+  ASSERT_EQ(response.status().code(), 0);
+  const std::string id =
+      Header(response.ok_response().headers(), "x-verdict-decision-id");
+  // Stopping verdictd flushes the log.
+  stub_.reset();
+  server_.reset();
+  std::ifstream log(dir_ / "decisions.jsonl");
+  int found = 0;
+  for (std::string line; std::getline(log, line);) {
+    const nlohmann::json record = nlohmann::json::parse(line, nullptr, false);
+    if (record.is_discarded() || record.value("decision_id", "") != id) {
+      continue;
+    }
+    ++found;
+    EXPECT_EQ(record.value("source", ""), "ext_authz") << line;
+    EXPECT_FALSE(record.contains("batch")) << line;
+  }
+  EXPECT_EQ(found, 1) << id;
 }
 
 }  // namespace
