@@ -20,6 +20,11 @@ inline constexpr int kExitError = 2;   // bad flags, unreachable server
 int RunCheck(const std::vector<std::string>& args, std::ostream& out,
              std::ostream& err);
 
+// `verdict status`: every replica's status side by side; 1 when they
+// disagree or one is unreachable.
+int RunStatus(const std::vector<std::string>& args, std::ostream& out,
+              std::ostream& err);
+
 }  // namespace verdict::cli
 
 #endif  // VERDICT_CLIENT_CLI_COMMANDS_H_

@@ -16,6 +16,7 @@ constexpr char kUsage[] =
     "\n"
     "commands:\n"
     "  check   ask a running verdictd for one decision\n"
+    "  status  compare the status of every replica of a fleet\n"
     "  test    run the policy test suites in a directory\n"
     "  lint    report least-privilege findings in a policy directory\n"
     "  bench   drive a decision service with load and report throughput\n"
@@ -38,6 +39,9 @@ int main(int argc, char** argv) {
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "check") {
     return verdict::cli::RunCheck(rest, std::cout, std::cerr);
+  }
+  if (command == "status") {
+    return verdict::cli::RunStatus(rest, std::cout, std::cerr);
   }
   if (command == "test") {
     return verdict::cli::RunTest(rest, std::cout, std::cerr);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string_view>
 #include <utility>
 
@@ -22,18 +23,26 @@ namespace {
 
 class InProcessBackend final : public Backend {
  public:
-  explicit InProcessBackend(const policy::PolicySet& set)
-      : snapshot_(set), decider_(&snapshot_, decision::DeciderOptions()) {}
+  explicit InProcessBackend(const policy::PolicySet& set) : snapshot_(set) {
+    StartTest();
+  }
 
   absl::StatusOr<v1::CheckResponse> Check(
       const v1::CheckRequest& request) override {
     v1::CheckResponse response;
-    decider_.Check(request, caller_, decider_.clock().Now(),
-                   [&response](const decision::Outcome& outcome) {
-                     decision::TranslateOutcome(outcome, /*with_identity=*/true,
-                                                &response);
-                   });
+    decider_->Check(request, caller_, decider_->clock().Now(),
+                    [&response](const decision::Outcome& outcome) {
+                      decision::TranslateOutcome(
+                          outcome, /*with_identity=*/true, &response);
+                    });
     return response;
+  }
+
+  // A Decider without DeciderOptions::limits counts in a counter of its
+  // own: a new one starts every limit from zero.
+  void StartTest() override {
+    decider_ = std::make_unique<decision::Decider>(&snapshot_,
+                                                   decision::DeciderOptions());
   }
 
  private:
@@ -42,7 +51,7 @@ class InProcessBackend final : public Backend {
   const decision::CallerInfo caller_{
       .trusted = true, .id = "verdict test", .may_assert_identity = true};
   const decision::FixedSnapshot snapshot_;
-  const decision::Decider decider_;
+  std::unique_ptr<decision::Decider> decider_;
 };
 
 class ServerBackend final : public Backend {
@@ -203,8 +212,12 @@ void RunSuite(Suite suite, std::string shown_file, Backend* backend,
     outcome.test = i;
     v1::CheckRequest request = test.request;
     request.set_explain(options.explain);
+    backend->StartTest();
     const absl::Time start = absl::Now();
     absl::StatusOr<v1::CheckResponse> response = backend->Check(request);
+    for (int n = 1; n < test.repeat && response.ok(); ++n) {
+      response = backend->Check(request);
+    }
     outcome.duration = absl::Now() - start;
     if (!response.ok()) {
       outcome.status = TestStatus::kError;

@@ -8,6 +8,11 @@
 // v1::CheckResponse, and a test is judged only from that response: a suite
 // that passes in process passes against a server running the same policies.
 //
+// A test with `repeat: N` is decided N times in a row and its last answer
+// judged. In process every test starts with fresh limit counts (a new
+// Decider); a server keeps its own counts, so tests of limits are
+// meaningful there only on a server of their own.
+//
 // Judging (docs/testing.md): the answer must equal `expect`, where a DENY
 // with `conditional` set is the answer "conditional"; `depends_on`, if
 // given, must equal the response's paths as a set; `reason`, if given, must
@@ -39,6 +44,9 @@ class Backend {
   virtual ~Backend() = default;
   virtual absl::StatusOr<v1::CheckResponse> Check(
       const v1::CheckRequest& request) = 0;
+  // Called before each test: forget what earlier tests took from limits,
+  // where the backend can.
+  virtual void StartTest() {}
 };
 
 // Evaluates in process; `set` must outlive the backend.

@@ -35,7 +35,7 @@ constexpr Schema kSuiteSchema = {.name = "suite file",
 constexpr std::string_view kTestKeys[] = {
     "name",     "description", "subject",   "tool",   "action",
     "resource", "context",     "arguments", "expect", "depends_on",
-    "reason",   "obligations", "now"};
+    "reason",   "obligations", "now",       "repeat"};
 constexpr std::string_view kTestRequired[] = {"name", "expect"};
 constexpr Schema kTestSchema = {
     .name = "test", .prefix = "", .keys = kTestKeys, .required = kTestRequired};
@@ -266,6 +266,8 @@ class Loader {
             if (DependsOn(f, &test.depends_on)) depends_on_field.emplace(f);
           } else if (k == "reason") {
             reader_.String(f, &test.reason);
+          } else if (k == "repeat") {
+            reader_.Int(f, 1, kMaxRepeat, &test.repeat);
           } else if (k == "obligations") {
             google::protobuf::Struct obligations;
             const int errors_before = reader_.error_count();

@@ -40,6 +40,9 @@ enum class Expect { kAllow, kDeny, kConditional };
 // "allow", "deny" or "conditional", as suites spell them.
 std::string_view ExpectName(Expect expect);
 
+// The most times one test may be decided in a row (`repeat`).
+inline constexpr int kMaxRepeat = 10000;
+
 struct TestCase {
   std::string name;
   int line = 0;  // where the test's mapping starts
@@ -55,6 +58,10 @@ struct TestCase {
   std::string reason;
   // Every key must be in the response's obligations with an equal value.
   std::optional<google::protobuf::Struct> obligations;
+  // How many times the request is decided in a row, `expect` judging the
+  // last answer: the calls before it use up what limits allow
+  // (docs/testing.md).
+  int repeat = 1;
 };
 
 struct Suite {

@@ -291,6 +291,10 @@ size_t FormatDecisionRecord(const DecisionRecordInput& input, char* buffer,
       whole &= PutField("source", input.batch.source, kMaxBatchFieldBytes, out);
     }
     out.Put('}');
+  } else if (!input.batch.source.empty()) {
+    // A single decision asked through another protocol (ext_authz).
+    out.Put(',');
+    whole &= PutField("source", input.batch.source, kMaxBatchFieldBytes, out);
   }
   out.Put(',');
   whole &= PutField("caller", input.caller, kMaxIdBytes, out);

@@ -55,7 +55,9 @@ struct BatchPosition {
   std::string_view id = {};  // empty: not an item of a batch
   int index = 0;             // 0 to size - 1, in request order
   int size = 0;
-  // The RPC that asked, when not CheckBatch (e.g. "Grants.Issue").
+  // The RPC that asked, when not CheckBatch (e.g. "Grants.Issue"); for a
+  // single decision (no id), the protocol, when not Authorizer.Check (e.g.
+  // "ext_authz"), written as a top-level "source".
   std::string_view source = {};
 };
 

@@ -20,17 +20,24 @@
 #include "server/audit/decision_log.h"
 #include "server/authn/jwt_authenticator.h"
 #include "server/authn/x509_svid_authenticator.h"
+#include "server/authzen/authzen_service.h"
+#include "server/authzen/http_listener.h"
 #include "server/common/dir_watcher.h"
 #include "server/common/log.h"
 #include "server/common/quote.h"
 #include "server/decision/decision_recorder.h"
 #include "server/decision/policy_store.h"
+#include "server/fleet/shared_revocations.h"
 #include "server/grants/grant_token.h"
 #include "server/grants/revocations.h"
+#include "server/limits/in_process_counter.h"
+#include "server/limits/limit_counter.h"
+#include "server/limits/redis_counter.h"
 #include "server/metrics/metrics.h"
 #include "server/metrics/metrics_server.h"
 #include "server/policy/glob.h"
 #include "server/policy/policy_files.h"
+#include "server/redis/redis_client.h"
 #include "server/service/caller_trust.h"
 #include "server/service/reloader.h"
 
@@ -156,24 +163,93 @@ struct Grants {
   std::unique_ptr<grants::RevocationList> revocations;
 };
 
-// Loads the signing key and the revocation list, and says which key signs.
+// Loads the signing keys (and starts re-reading them as they change) and
+// the revocation list, and says which key signs.
 absl::StatusOr<Grants> OpenGrants(const config::GrantsConfig& config) {
   Grants out;
   if (!config.enabled) return out;
   absl::StatusOr<std::unique_ptr<grants::GrantSigner>> signer =
-      grants::GrantSigner::FromKeyFile(config.signing_key_file);
+      grants::GrantSigner::Create(grants::GrantKeySource{
+          .key_file = config.signing_key_file,
+          .keys_dir = config.signing_keys_dir,
+      });
   if (!signer.ok()) return signer.status();
+  if (absl::Status s = (*signer)->StartWatching(); !s.ok()) return s;
   absl::StatusOr<std::unique_ptr<grants::RevocationList>> revocations =
       grants::RevocationList::Open(config.revocation_file);
   if (!revocations.ok()) return revocations.status();
   out.signer = *std::move(signer);
   out.revocations = *std::move(revocations);
+  const std::shared_ptr<const grants::GrantKeySet> keys =
+      out.signer->keys().Latest();
   std::cerr << "verdictd: grants signed with "
-            << out.signer->verifier().algorithm() << " key "
-            << out.signer->verifier().kid() << "; "
-            << out.revocations->revoked_grants() << " grants and "
+            << authn::JwsAlgorithmName(keys->active().algorithm()) << " key "
+            << keys->active().kid()
+            << " (keys in the set: " << keys->keys().size() << ", from "
+            << (config.signing_keys_dir.empty() ? config.signing_key_file
+                                                : config.signing_keys_dir)
+            << "); " << out.revocations->revoked_grants() << " grants and "
             << out.revocations->revoked_tasks() << " tasks revoked in "
             << out.revocations->path() << "\n";
+  return out;
+}
+
+// Null unless both grants and a `redis` section are configured: then the
+// revocation list is shared with the fleet and followed from now on.
+absl::StatusOr<std::unique_ptr<fleet::SharedRevocations>> ShareRevocations(
+    const config::Config& config, grants::RevocationList* revocations,
+    metrics::Metrics* metrics) {
+  if (!config.redis.enabled || revocations == nullptr) return nullptr;
+  fleet::SharedRevocationsOptions options;
+  options.redis.address = config.redis.address;
+  options.redis.connect_timeout = config.redis.connect_timeout;
+  options.redis.command_timeout = config.redis.command_timeout;
+  if (!config.redis.password_file.empty()) {
+    absl::StatusOr<std::string> password =
+        redis::ReadRedisPasswordFile(config.redis.password_file);
+    if (!password.ok()) return password.status();
+    options.redis.password = *std::move(password);
+  }
+  options.key_prefix = config.redis.key_prefix;
+  std::cerr << "verdictd: revocations shared through redis at "
+            << config.redis.address << " (keys " << config.redis.key_prefix
+            << "revocations*)"
+            << (config.grants.issue_without_shared_revocations
+                    ? "; grants are issued even while it is unreachable"
+                    : "")
+            << "\n";
+  return fleet::SharedRevocations::Start(std::move(options), revocations,
+                                         metrics);
+}
+
+// Where allow rules' limits are counted: in the fleet's Redis with a
+// `redis` section, else in this process.
+struct Limits {
+  std::unique_ptr<redis::RedisClient> redis;  // null: in process
+  std::unique_ptr<limits::LimitCounter> counter;
+};
+
+absl::StatusOr<Limits> OpenLimits(const config::RedisConfig& config) {
+  Limits out;
+  if (!config.enabled) {
+    out.counter = std::make_unique<limits::InProcessLimitCounter>();
+    return out;
+  }
+  redis::RedisOptions options;
+  options.address = config.address;
+  options.connect_timeout = config.connect_timeout;
+  options.command_timeout = config.command_timeout;
+  if (!config.password_file.empty()) {
+    absl::StatusOr<std::string> password =
+        redis::ReadRedisPasswordFile(config.password_file);
+    if (!password.ok()) return password.status();
+    options.password = *std::move(password);
+  }
+  out.redis = std::make_unique<redis::RedisClient>(std::move(options));
+  out.counter = std::make_unique<limits::RedisLimitCounter>(out.redis.get(),
+                                                            config.key_prefix);
+  std::cerr << "verdictd: limits counted in redis at " << config.address
+            << " (keys " << config.key_prefix << "limit:*)\n";
   return out;
 }
 
@@ -181,7 +257,8 @@ absl::StatusOr<Grants> OpenGrants(const config::GrantsConfig& config) {
 // those pointers null); they must outlive the server.
 void Attach(decision::DecisionRecorder* recorder,
             const Authenticators& authenticators, const Grants& grants,
-            metrics::Metrics* metrics, service::ServerOptions* options) {
+            fleet::SharedRevocations* shared, metrics::Metrics* metrics,
+            service::ServerOptions* options) {
   options->decider.observer = recorder;
   options->decider.jwt = authenticators.jwt.get();
   options->decider.x509 = authenticators.x509.get();
@@ -192,6 +269,7 @@ void Attach(decision::DecisionRecorder* recorder,
     options->grants.signer = grants.signer.get();
     options->grants.revocations = grants.revocations.get();
     options->grants.metrics = metrics;
+    options->grants.shared = shared;
   }
 }
 
@@ -338,6 +416,72 @@ void AnnounceMcpServers(const std::vector<config::McpServerConfig>& configured,
   }
 }
 
+// The AuthZEN HTTP listener and what it reads; each part stays where it was
+// made, so the service's pointers survive a move of the whole.
+struct Http {
+  std::unique_ptr<service::CallerTrust> callers;
+  std::unique_ptr<decision::Decider> decider;
+  std::unique_ptr<authzen::AuthZenService> service;
+  std::unique_ptr<authzen::HttpListener> listener;  // stops first
+};
+
+// Starts the HTTP listener of `config.http` on the gRPC server's decision
+// settings and callers rules (the same store, so the same policies): with
+// `tls`, HTTPS with the same files and SPIFFE ID rules; without, loopback
+// only. InvalidArgument for an address or rules that cannot serve.
+absl::StatusOr<Http> StartHttp(const config::Config& config,
+                               const service::ServerOptions& options,
+                               decision::PolicyStore* store) {
+  Http http;
+  absl::StatusOr<service::CallerTrust> callers = service::CallerTrust::Create(
+      config.tls.enabled ? service::CallerTransport::kTls
+                         : service::CallerTransport::kPlaintextTcp,
+      options.callers);
+  if (!callers.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("http: ", callers.status().message()));
+  }
+  http.callers = std::make_unique<service::CallerTrust>(*std::move(callers));
+  http.decider = std::make_unique<decision::Decider>(store, options.decider);
+  authzen::AuthZenOptions service_options{.max_context_depth =
+                                              config.limits.max_context_depth};
+  if (const grants::GrantSigner* signer = options.grants.signer;
+      signer != nullptr) {
+    // The key set as it is now: a rotation shows at the next request.
+    service_options.grant_jwks = [signer] {
+      return signer->keys().PublicJwks();
+    };
+  }
+  http.service = std::make_unique<authzen::AuthZenService>(
+      http.decider.get(), http.callers.get(), std::move(service_options));
+  authzen::HttpListenerOptions listener{
+      .listen = config.http.listen,
+      .threads = config.http.threads,
+      .request_timeout = config.http.request_timeout,
+      .max_body_bytes = static_cast<size_t>(config.limits.max_message_bytes),
+  };
+  if (config.tls.enabled && !config.tls.require_client_cert) {
+    // cpp-httplib bounds each header line but not how many a connection
+    // sends: only callers that hold a certificate may get that far.
+    return absl::InvalidArgumentError(
+        "http: with tls, the HTTP listener needs tls.require_client_cert: "
+        "true (docs/gateways.md)");
+  }
+  if (config.tls.enabled) {
+    listener.tls = authzen::HttpTlsOptions{
+        .cert_file = config.tls.cert_file,
+        .key_file = config.tls.key_file,
+        .client_ca_file = config.tls.client_ca_file,
+        .require_client_cert = config.tls.require_client_cert,
+    };
+  }
+  absl::StatusOr<std::unique_ptr<authzen::HttpListener>> started =
+      authzen::HttpListener::Start(listener, http.service->Routes());
+  if (!started.ok()) return started.status();
+  http.listener = *std::move(started);
+  return http;
+}
+
 // Waits for `signals`: SIGHUP schedules a reload, SIGINT and SIGTERM return.
 void ServeUntilStopped(const sigset_t& signals, service::Reloader* reloader) {
   while (true) {
@@ -376,6 +520,8 @@ absl::StatusOr<service::ServerOptions> BuildServerOptions(
       !config.audit.path.empty() &&
       config.audit.on_failure == config::AuditFailureMode::kDeny;
   options.grants.max_ttl = config.grants.max_ttl;
+  options.grants.issue_without_shared_revocations =
+      config.grants.issue_without_shared_revocations;
   if (config.tls.enabled) {
     options.tls = service::TlsOptions{
         .cert_file = config.tls.cert_file,
@@ -436,6 +582,12 @@ int Run(const config::Config& config) {
     std::cerr << "verdictd: grants: " << grants.status().message() << "\n";
     return kExitConfigError;
   }
+  absl::StatusOr<std::unique_ptr<fleet::SharedRevocations>> shared =
+      ShareRevocations(config, grants->revocations.get(), &metrics);
+  if (!shared.ok()) {
+    std::cerr << "verdictd: redis: " << shared.status().message() << "\n";
+    return kExitConfigError;
+  }
   // Like the authenticators, it outlives the server that reads it.
   decision::McpServers mcp_servers;
   absl::StatusOr<service::ServerOptions> options =
@@ -444,7 +596,14 @@ int Run(const config::Config& config) {
     std::cerr << "verdictd: " << options.status().message() << "\n";
     return kExitConfigError;
   }
-  Attach(&recorder, *authenticators, *grants, &metrics, &*options);
+  Attach(&recorder, *authenticators, *grants, shared->get(), &metrics,
+         &*options);
+  absl::StatusOr<Limits> limits = OpenLimits(config.redis);
+  if (!limits.ok()) {
+    std::cerr << "verdictd: redis: " << limits.status().message() << "\n";
+    return kExitConfigError;
+  }
+  options->decider.limits = limits->counter.get();
   absl::StatusOr<std::unique_ptr<service::Server>> server =
       service::Server::Start(*options, &store);
   if (!server.ok()) {
@@ -467,12 +626,28 @@ int Run(const config::Config& config) {
   if (decision_log != nullptr) {
     std::cerr << "verdictd: decision log at " << config.audit.path << "\n";
   }
+  Http http;
+  if (config.http.enabled) {
+    absl::StatusOr<Http> started = StartHttp(config, *options, &store);
+    if (!started.ok()) {
+      std::cerr << "verdictd: " << started.status().message() << "\n";
+      return absl::IsInvalidArgument(started.status()) ? kExitConfigError
+                                                       : kExitCannotServe;
+    }
+    http = *std::move(started);
+  }
   AnnounceTrust(config, **server);
   AnnounceMcpServers(config.mcp_servers, mcp_servers);
+  if (http.listener != nullptr) {
+    std::cerr << "verdictd: AuthZEN on "
+              << (http.listener->tls() ? "https://" : "http://")
+              << http.listener->address() << "\n";
+  }
   std::cerr << "verdictd: serving on " << (*server)->address() << std::endl;
 
   ServeUntilStopped(signals, &(*server)->reloader());
   watcher->reset();  // before the server: it schedules reloads
+  if (http.listener != nullptr) http.listener->Stop();
   (*server)->Shutdown();
   return kExitOk;
 }

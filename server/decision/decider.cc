@@ -8,7 +8,10 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "server/authn/identity.h"
 #include "server/decision/decision_id.h"
 #include "server/decision/proto_time.h"
@@ -16,6 +19,8 @@
 #include "server/decision/translation.h"
 #include "server/engine/engine.h"
 #include "server/grants/grant.h"
+#include "server/limits/in_process_counter.h"
+#include "server/limits/limit_key.h"
 #include "server/model/decision.h"
 #include "server/model/mcp_method.h"
 #include "server/model/request.h"
@@ -267,6 +272,7 @@ struct Shared {
   absl::Time received;
   Correlation correlation;
   ServerBinding* binding;
+  bool count_limits = false;  // an allowed call takes from its limits
 };
 
 // The parts of one decision of its own.
@@ -277,6 +283,63 @@ struct Item {
   bool credential_presented;
   const ProtocolProblem* problem = nullptr;  // null: none
 };
+
+// Takes one call from the limit of every allow rule `outcome` rests on that
+// has one, all or none, or turns the allow into a deny.
+void TakeLimits(const Shared& shared, const model::Request& request,
+                const DeciderOptions& options, Outcome* outcome) {
+  absl::InlinedVector<const policy::Rule*, 4> rules;
+  for (const policy::Rule* rule : outcome->obligations_from()) {
+    if (rule->limit.has_value()) rules.push_back(rule);
+  }
+  if (rules.empty()) return;
+  // Apart from the engine's: the Outcome still reads what that one holds.
+  thread_local model::EvalScratch scratch;
+  absl::InlinedVector<std::string, 4> keys;
+  for (const policy::Rule* rule : rules) {
+    absl::StatusOr<std::string> key =
+        limits::LimitKeyOf(*rule, request, &scratch);
+    if (!key.ok()) {
+      outcome->DenyForRule(ReasonCode::kEvaluationError, rule,
+                           absl::StrCat("rule ", rule->policy, "/", rule->id,
+                                        ": ", key.status().message()));
+      return;
+    }
+    keys.push_back(*std::move(key));
+  }
+  absl::InlinedVector<limits::LimitTake, 4> takes;
+  for (size_t i = 0; i < rules.size(); ++i) {
+    takes.push_back(limits::LimitTake{.key = keys[i],
+                                      .calls = rules[i]->limit->calls,
+                                      .window = rules[i]->limit->window});
+  }
+  const absl::StatusOr<limits::TakeResult> taken =
+      options.limits->Take(takes, shared.received);
+  if (!taken.ok()) {
+    if (options.metrics != nullptr) options.metrics->CountLimitStoreError();
+    outcome->DenyForRule(
+        ReasonCode::kLimitUnavailable, rules.front(),
+        absl::StrCat("the limit of rule ", rules.front()->policy, "/",
+                     rules.front()->id,
+                     " could not be counted: ", taken.status().message()));
+    return;
+  }
+  if (!taken->allowed) {
+    const policy::Rule& rule = *rules[taken->exhausted];
+    if (shared.snapshot.rule_counters != nullptr) {
+      shared.snapshot.rule_counters->CountLimitExceeded(rule);
+    }
+    outcome->DenyLimitExceeded(
+        &rule,
+        absl::StrCat("rule ", rule.policy, "/", rule.id, " allows ",
+                     rule.limit->text, ": none left until ",
+                     absl::FormatTime("%Y-%m-%d%ET%H:%M:%SZ", taken->resets_at,
+                                      absl::UTCTimeZone())),
+        taken->resets_at);
+    return;
+  }
+  outcome->set_counted();
+}
 
 // Decides `item` into `*outcome`, which comes in as a deny without a reason.
 void DecideItem(const Shared& shared, const Item& item,
@@ -410,6 +473,9 @@ void DecideItem(const Shared& shared, const Item& item,
                      " is not allowed (", Absl(why), ")"));
     return;
   }
+  if (shared.count_limits && outcome->allowed() && listed_call.empty()) {
+    TakeLimits(shared, request, options, outcome);
+  }
 }
 
 // The subject a decision is about, for the decision log.
@@ -528,7 +594,7 @@ void Admitted(const PolicySnapshot& snapshot, const Authenticated& auth,
 // Decides every item of `batch` on `snapshot`, as one batch in the log.
 void DecideItems(const PolicySnapshot& snapshot, const Authenticated& auth,
                  const BatchInput& batch, const CallerInfo& caller,
-                 absl::Time received, ServerBinding* binding,
+                 absl::Time received, ServerBinding* binding, bool count_limits,
                  const DeciderOptions& options, const Clock& clock,
                  OutcomeCallback emit) {
   // One snapshot for the whole batch, so every item sees the same revision.
@@ -543,6 +609,7 @@ void DecideItems(const PolicySnapshot& snapshot, const Authenticated& auth,
       .received = received,
       .correlation = batch.correlation,
       .binding = binding,
+      .count_limits = count_limits,
   };
   const DecisionId batch_id = DecisionId::Next();
   const int size = batch.items->size();
@@ -560,7 +627,21 @@ void DecideItems(const PolicySnapshot& snapshot, const Authenticated& auth,
   }
 }
 
+DeciderOptions WithLimits(DeciderOptions options,
+                          limits::LimitCounter* own_limits) {
+  if (options.limits == nullptr) options.limits = own_limits;
+  return options;
+}
+
 }  // namespace
+
+Decider::Decider(const SnapshotSource* snapshots, const DeciderOptions& options)
+    : snapshots_(snapshots),
+      own_limits_(options.limits == nullptr
+                      ? std::make_unique<limits::InProcessLimitCounter>()
+                      : nullptr),
+      options_(WithLimits(options, own_limits_.get())),
+      clock_(options.clock != nullptr ? *options.clock : RealClock()) {}
 
 Authenticated Decider::Admit(const v1::Credentials* credentials,
                              const google::protobuf::Timestamp* evaluate_at,
@@ -586,6 +667,12 @@ void Decider::Check(const v1::CheckRequest& request, const CallerInfo& caller,
 void Decider::Check(const v1::CheckRequest& request, const CallerInfo& caller,
                     absl::Time received, const ProtocolProblem* problem,
                     OutcomeCallback emit) const {
+  Check(request, caller, received, EdgeCheck{.problem = problem}, emit);
+}
+
+void Decider::Check(const v1::CheckRequest& request, const CallerInfo& caller,
+                    absl::Time received, const EdgeCheck& edge,
+                    OutcomeCallback emit) const {
   const PolicySnapshot& snapshot = snapshots_->CurrentSnapshot();
   const google::protobuf::Timestamp* evaluate_at =
       request.has_evaluate_at() ? &request.evaluate_at() : nullptr;
@@ -603,12 +690,13 @@ void Decider::Check(const v1::CheckRequest& request, const CallerInfo& caller,
       .received = received,
       .correlation = CorrelationOf(request),
       .binding = &binding,
+      .count_limits = true,
   };
   Decide(shared,
          Item{request.tool(), request.action(),
               request.has_resource() ? &request.resource() : nullptr,
-              Presented(CredentialsOf(request)), problem},
-         audit::BatchPosition{}, options_, clock_, emit);
+              Presented(CredentialsOf(request)), edge.problem},
+         audit::BatchPosition{.source = edge.source}, options_, clock_, emit);
 }
 
 absl::Status Decider::CheckBatch(const v1::CheckBatchRequest& request,
@@ -636,8 +724,9 @@ absl::Status Decider::CheckBatch(const v1::CheckBatchRequest& request,
   const PolicySnapshot& snapshot = snapshots_->CurrentSnapshot();
   ServerBinding binding(auth, caller, options_);
   bool time_dependent = false;
-  DecideItems(snapshot, auth, batch, caller, received, &binding, options_,
-              clock_, [&](const Outcome& outcome) {
+  DecideItems(snapshot, auth, batch, caller, received, &binding,
+              /*count_limits=*/true, options_, clock_,
+              [&](const Outcome& outcome) {
                 time_dependent |= outcome.time_dependent();
                 emit(outcome);
               });
@@ -682,6 +771,17 @@ void Decider::Authenticate(const v1::Credentials* credentials,
            options_, &binding, std::nullopt, admitted);
 }
 
+void Decider::Authenticate(const v1::Credentials* credentials,
+                           const v1::Subject& asserted, std::string_view server,
+                           const CallerInfo& caller, absl::Time received,
+                           AdmissionCallback admitted) const {
+  const Authenticated auth =
+      Admit(credentials, /*evaluate_at=*/nullptr, caller, received);
+  ServerBinding binding(auth, caller, options_);
+  Admitted(snapshots_->CurrentSnapshot(), auth, asserted, credentials, server,
+           caller, options_, &binding, std::nullopt, admitted);
+}
+
 Authenticated Decider::Identify(const v1::Credentials* credentials,
                                 const v1::Subject& subject,
                                 const CallerInfo& caller,
@@ -724,8 +824,10 @@ void Decider::DecideBatch(const Authenticated& auth, const BatchInput& batch,
                           const CallerInfo& caller, absl::Time received,
                           OutcomeCallback emit) const {
   ServerBinding binding(auth, caller, options_);
+  // Grants.Issue decides what a grant may cover, not a call: no limit is
+  // taken from (the calls made with the grant are counted).
   DecideItems(snapshots_->CurrentSnapshot(), auth, batch, caller, received,
-              &binding, options_, clock_, emit);
+              &binding, /*count_limits=*/false, options_, clock_, emit);
 }
 
 }  // namespace verdict::decision

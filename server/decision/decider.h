@@ -32,6 +32,14 @@
 //    With actor tokens every identity of the chain must be allowed:
 //    the request is evaluated again with each actor as subject, and the first
 //    actor that is not allowed turns the answer into delegation_denied.
+//    Then limits (docs/policies.md): an allowed call (Check, CheckBatch;
+//    never a listed item, nor Grants.Issue's DecideBatch, which decides no
+//    call) takes one call from the limit of every matched allow rule that
+//    has one, all or none, in DeciderOptions::limits: a limit without room
+//    denies limit_exceeded (with when it resets), a key that does not
+//    evaluate evaluation_error, a counter that fails limit_unavailable
+//    (counted in verdict_limit_store_errors_total). A counted allow is not
+//    reusable (cache_ttl 0).
 // 5. The observer (metrics and the decision log, decision_recorder.h), which
 //    may still turn the answer into audit_unavailable.
 // The Outcome is then handed to the caller's callback, once per decision,
@@ -70,6 +78,7 @@
 #include "server/decision/snapshot_source.h"
 #include "server/grants/grant_token.h"
 #include "server/grants/revocations.h"
+#include "server/limits/limit_counter.h"
 #include "server/metrics/metrics.h"
 #include "server/model/reason.h"
 #include "server/model/request.h"
@@ -98,6 +107,9 @@ struct DeciderOptions {
   metrics::Metrics* metrics = nullptr;
   // Not owned; null: no MCP server is bound to its audience or callers.
   const McpServers* mcp_servers = nullptr;
+  // Not owned; null: the Decider counts limits in process, in a counter of
+  // its own (a fresh one per Decider).
+  limits::LimitCounter* limits = nullptr;
 };
 
 // What the caller may ask (CallerTrust decides it from the connection).
@@ -182,13 +194,18 @@ struct ProtocolProblem {
   std::string_view message;  // must outlive the call
 };
 
+// What a protocol edge other than Authorizer.Check adds to a Check.
+struct EdgeCheck {
+  const ProtocolProblem* problem = nullptr;  // null: none
+  // For the decision log: the protocol that asked (e.g. "ext_authz"); empty:
+  // Authorizer.Check. Must outlive the call.
+  std::string_view source;
+};
+
 class Decider {
  public:
   // `snapshots` and what `options` points to must outlive the Decider.
-  Decider(const SnapshotSource* snapshots, const DeciderOptions& options)
-      : snapshots_(snapshots),
-        options_(options),
-        clock_(options.clock != nullptr ? *options.clock : RealClock()) {}
+  Decider(const SnapshotSource* snapshots, const DeciderOptions& options);
 
   // Decides `request`, received at `received` (on clock(): latency is
   // measured from it, authentication included), and hands the Outcome to
@@ -198,6 +215,10 @@ class Decider {
   // The same, denied for `problem` unless it is null.
   void Check(const v1::CheckRequest& request, const CallerInfo& caller,
              absl::Time received, const ProtocolProblem* problem,
+             OutcomeCallback emit) const;
+  // The same for a protocol edge: its problem, and its name in the record.
+  void Check(const v1::CheckRequest& request, const CallerInfo& caller,
+             absl::Time received, const EdgeCheck& edge,
              OutcomeCallback emit) const;
 
   // InvalidArgument, and nothing decided, when the batch has more than
@@ -218,6 +239,14 @@ class Decider {
   void Authenticate(const v1::Credentials* credentials, std::string_view server,
                     const CallerInfo& caller, absl::Time received,
                     AdmissionCallback admitted) const;
+  // The same for a protocol edge whose caller vouches for the peer (Envoy's
+  // source.principal): without a credential, the `asserted` subject is
+  // accepted as Check accepts one (the caller needs assert_identity, else
+  // caller_not_trusted; no id: unauthenticated).
+  void Authenticate(const v1::Credentials* credentials,
+                    const v1::Subject& asserted, std::string_view server,
+                    const CallerInfo& caller, absl::Time received,
+                    AdmissionCallback admitted) const;
 
   // For Grants.Issue: who `credentials` prove, authenticated as Check would
   // (and counted in the same metrics), or, without credentials and from a
@@ -230,13 +259,16 @@ class Decider {
 
   // Decides every item of `batch` for who `auth` proved (Identify's result),
   // as CheckBatch does once the caller is trusted and the credentials are
-  // verified: one snapshot, no second authentication, one batch in the log.
+  // verified: one snapshot, no second authentication, one batch in the log;
+  // unlike CheckBatch it takes from no limit (it decides no call).
   // `batch.items` holds at most kMaxBatchItems items.
   void DecideBatch(const Authenticated& auth, const BatchInput& batch,
                    const CallerInfo& caller, absl::Time received,
                    OutcomeCallback emit) const;
 
   const Clock& clock() const { return clock_; }
+  // DeciderOptions::mcp_servers (null: none).
+  const McpServers* mcp_servers() const { return options_.mcp_servers; }
 
  private:
   // Trust, then credentials (steps 1 and 2 above).
@@ -245,6 +277,9 @@ class Decider {
                       const CallerInfo& caller, absl::Time now) const;
 
   const SnapshotSource* const snapshots_;
+  // Without DeciderOptions::limits; declared before options_, which points
+  // to it.
+  const std::unique_ptr<limits::LimitCounter> own_limits_;
   const DeciderOptions options_;
   const Clock& clock_;
 };

@@ -55,4 +55,16 @@ void Outcome::DenyOwning(model::ReasonCode code, std::string message) {
   Deny(code, denial_message_);
 }
 
+void Outcome::DenyForRule(model::ReasonCode code, const policy::Rule* rule,
+                          std::string message) {
+  DenyOwning(code, std::move(message));
+  denial_.rule = rule;
+}
+
+void Outcome::DenyLimitExceeded(const policy::Rule* rule, std::string message,
+                                absl::Time resets_at) {
+  DenyForRule(model::ReasonCode::kLimitExceeded, rule, std::move(message));
+  limit_resets_at_ = resets_at;
+}
+
 }  // namespace verdict::decision

@@ -6,7 +6,8 @@
 // obligations apply, what a conditional answer depends on, the scopes a
 // step-up needs, the explain trace, who the decision is about and for which
 // MCP server, the policy revision, the decision id, how long an allow may
-// be reused, and its timings from the receipt of the call. Overrides (a
+// be reused, when an exhausted limit resets, and its timings from the
+// receipt of the call. Overrides (a
 // delegation deny, audit.on_failure: deny) replace the decision in place, so
 // metrics, the decision log and the translation to the public API
 // (translation.h), which all read the Outcome after them, agree with
@@ -110,6 +111,18 @@ class Outcome {
   // explain trace stays: it shows what the engine saw.
   void Deny(model::ReasonCode code, std::string_view message);
   void DenyOwning(model::ReasonCode code, std::string message);
+  // DenyOwning, naming `rule` as the deciding rule (a limit's).
+  void DenyForRule(model::ReasonCode code, const policy::Rule* rule,
+                   std::string message);
+  // Replaces an allow with limit_exceeded: `rule`'s limit has no calls left
+  // until `resets_at`.
+  void DenyLimitExceeded(const policy::Rule* rule, std::string message,
+                         absl::Time resets_at);
+  // With limit_exceeded: when the exhausted limit's window resets.
+  std::optional<absl::Time> limit_resets_at() const { return limit_resets_at_; }
+  // An allow that took a call from a limit: it is not reusable, since each
+  // use must be counted.
+  void set_counted() { cache_ttl_ = absl::ZeroDuration(); }
   void set_identity(const IdentityView& identity) { identity_ = identity; }
   void set_mcp_server(const McpServer* server) { mcp_server_ = server; }
   void set_credential_presented(bool presented) {
@@ -148,6 +161,7 @@ class Outcome {
   absl::Time decided_;
   engine::Reason denial_;  // the one reason of a Deny
   std::string denial_message_;
+  std::optional<absl::Time> limit_resets_at_;
 };
 
 }  // namespace verdict::decision

@@ -1,6 +1,9 @@
 #include "server/decision/translation.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -122,8 +125,38 @@ v1::ReasonCategory CategoryOnWire(model::ReasonCode code) {
       return v1::REASON_CATEGORY_INVALID_REQUEST;
     case model::ReasonCategory::kUnavailable:
       return v1::REASON_CATEGORY_UNAVAILABLE;
+    case model::ReasonCategory::kRateLimited:
+      return v1::REASON_CATEGORY_RATE_LIMITED;
   }
   return v1::REASON_CATEGORY_UNAVAILABLE;
+}
+
+void TranslateOutcomeChallenge(const Outcome& outcome, v1::Challenge* out) {
+  TranslateChallenge(outcome.primary_reason(), outcome.credential_presented(),
+                     outcome.required_scopes(), outcome.mcp_server(), out);
+  if (const std::optional<absl::Time> resets_at = outcome.limit_resets_at();
+      resets_at.has_value()) {
+    // Retry-After is whole seconds (RFC 9110 section 10.2.3), rounded up so
+    // that a retry never comes before the reset.
+    out->set_retry_after_seconds(std::max<int64_t>(
+        1, absl::ToInt64Seconds(
+               absl::Ceil(*resets_at - outcome.decided(), absl::Seconds(1)))));
+  }
+}
+
+std::string_view CategoryNameOnWire(v1::ReasonCategory category) {
+  switch (category) {
+    case v1::REASON_CATEGORY_AUTHENTICATION:
+      return model::ReasonCategoryName(model::ReasonCategory::kAuthentication);
+    case v1::REASON_CATEGORY_AUTHORIZATION:
+      return model::ReasonCategoryName(model::ReasonCategory::kAuthorization);
+    case v1::REASON_CATEGORY_INVALID_REQUEST:
+      return model::ReasonCategoryName(model::ReasonCategory::kInvalidRequest);
+    case v1::REASON_CATEGORY_RATE_LIMITED:
+      return model::ReasonCategoryName(model::ReasonCategory::kRateLimited);
+    default:
+      return model::ReasonCategoryName(model::ReasonCategory::kUnavailable);
+  }
 }
 
 void TranslateChallenge(model::ReasonCode code, bool credential_presented,
@@ -164,6 +197,9 @@ void TranslateChallenge(model::ReasonCode code, bool credential_presented,
       return;
     case model::ReasonCategory::kUnavailable:
       out->set_http_status(503);
+      return;
+    case model::ReasonCategory::kRateLimited:
+      out->set_http_status(429);
       return;
   }
   if (server != nullptr) {
@@ -225,9 +261,11 @@ void TranslateOutcome(const Outcome& outcome, bool with_identity,
   }
   response->set_category(CategoryOnWire(outcome.primary_reason()));
   if (outcome.decision() == model::Decision::kDeny) {
-    TranslateChallenge(outcome.primary_reason(), outcome.credential_presented(),
-                       outcome.required_scopes(), outcome.mcp_server(),
-                       response->mutable_challenge());
+    TranslateOutcomeChallenge(outcome, response->mutable_challenge());
+  }
+  if (const std::optional<absl::Time> resets_at = outcome.limit_resets_at();
+      resets_at.has_value()) {
+    SetTimestamp(*resets_at, response->mutable_limit_resets_at());
   }
   SetDuration(outcome.cache_ttl(), response->mutable_cache_ttl());
   for (const engine::TraceStep& step : outcome.trace()) {

@@ -3,7 +3,8 @@
 // a model::Request, and an Outcome into the public CheckResponse (decision,
 // reasons with policy, rule and category, obligations merged from the
 // matched allow rules, the first rule winning on a key both set, a
-// conditional answer's paths, the HTTP challenge of a deny, the explain
+// conditional answer's paths, the HTTP challenge of a deny (429 with
+// retry_after_seconds and limit_resets_at for limit_exceeded), the explain
 // trace, identity, revision, id and cache_ttl).
 //
 // The one translation of each direction: verdictd's gRPC edges and
@@ -61,6 +62,17 @@ void TranslateIdentity(const IdentityView& identity, v1::Identity* out);
 
 // The category of `code` on the wire.
 v1::ReasonCategory CategoryOnWire(model::ReasonCode code);
+
+// The challenge of a denied `outcome`: TranslateChallenge for its primary
+// reason, and with an exceeded limit the seconds until it resets
+// (Retry-After).
+void TranslateOutcomeChallenge(const Outcome& outcome, v1::Challenge* out);
+
+// A wire category's name as docs/reasons.md spells it ("authentication",
+// ..., "rate_limited"), for protocols that answer in JSON; "unavailable" for
+// a value this build does not know, so that a PEP retries rather than
+// allows.
+std::string_view CategoryNameOnWire(v1::ReasonCategory category);
 
 // How an MCP server over HTTP answers a refusal for `code` (docs/mcp.md):
 // 401 with `Bearer` and the server's resource_metadata for authentication

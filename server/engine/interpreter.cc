@@ -797,4 +797,14 @@ ConditionOutcome EvaluateCondition(const policy::Program& program,
   return {Truth::kError, ErrorText(ErrorCode::kNotBool), {}};
 }
 
+Value EvaluateValue(const policy::Program& program, const Request& request,
+                    EvalScratch* scratch) {
+  if (program.node_count() == 0) {
+    return Value::Error(ErrorCode::kNoMatchingOverload, "empty program");
+  }
+  scratch->Reset();
+  Value* locals = scratch->Locals(program.local_count());
+  return Evaluator(program, request, scratch, locals).Eval(program.root());
+}
+
 }  // namespace verdict::engine

@@ -58,6 +58,14 @@ ConditionOutcome EvaluateCondition(const policy::Program& program,
                                    const model::Request& request,
                                    model::EvalScratch* scratch);
 
+// Resets `*scratch`, then evaluates a program of any result type (a limit's
+// key expression, policy::CompileLimitKey), which may be an error or an
+// unknown value. It points into the program, the request or the scratch:
+// valid until the scratch's next evaluation.
+model::Value EvaluateValue(const policy::Program& program,
+                           const model::Request& request,
+                           model::EvalScratch* scratch);
+
 }  // namespace verdict::engine
 
 #endif  // VERDICT_SERVER_ENGINE_INTERPRETER_H_

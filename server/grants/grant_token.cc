@@ -1,11 +1,5 @@
 #include "server/grants/grant_token.h"
 
-#include <openssl/core_names.h>
-#include <openssl/crypto.h>
-#include <openssl/obj_mac.h>
-#include <openssl/objects.h>
-#include <openssl/pem.h>
-
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -15,9 +9,9 @@
 #include "nlohmann/json.hpp"
 #include "server/authn/base64url.h"
 #include "server/authn/jwk.h"
-#include "server/authn/key_file.h"
 #include "server/authn/openssl_util.h"
 #include "server/authn/strict_json.h"
+#include "server/common/log.h"
 
 namespace verdict::grants {
 namespace {
@@ -286,123 +280,16 @@ absl::StatusOr<ParsedClaims> ParseClaims(const json& payload) {
   return parsed;
 }
 
-// Refuses to prompt for a passphrase: the key file must be unencrypted.
-int RefusePassphrase(char* /*buffer*/, int /*size*/, int /*rwflag*/,
-                     void* /*user*/) {
-  return -1;
-}
-
-bool IsP256(const EVP_PKEY* key) {
-  char name[64];
-  size_t length = 0;
-  if (EVP_PKEY_get_group_name(key, name, sizeof(name), &length) != 1) {
-    return false;
+// "ES256", "EdDSA" or "ES256, EdDSA": what the keys of `keys` sign with.
+std::string AlgorithmsOf(const GrantKeySet& keys) {
+  std::string names;
+  for (const JwsAlgorithm algorithm :
+       {JwsAlgorithm::kES256, JwsAlgorithm::kEdDSA}) {
+    if (!keys.Uses(algorithm)) continue;
+    absl::StrAppend(&names, names.empty() ? "" : ", ",
+                    Piece(authn::JwsAlgorithmName(algorithm)));
   }
-  int nid = OBJ_sn2nid(name);
-  if (nid == NID_undef) nid = EC_curve_nist2nid(name);
-  return nid == NID_X9_62_prime256v1;
-}
-
-std::optional<std::string> FixedBignumParam(const EVP_PKEY* key,
-                                            const char* name, int bytes) {
-  BIGNUM* raw = nullptr;
-  if (EVP_PKEY_get_bn_param(key, name, &raw) != 1) return std::nullopt;
-  authn::BignumPtr bignum(raw);
-  std::string out(bytes, '\0');
-  if (BN_bn2binpad(bignum.get(), reinterpret_cast<unsigned char*>(out.data()),
-                   bytes) != bytes) {
-    return std::nullopt;
-  }
-  return out;
-}
-
-std::optional<std::string> Sha256(const EVP_MD* sha256,
-                                  std::string_view input) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(input.data(), input.size(), digest, &length, sha256,
-                 nullptr) != 1) {
-    return std::nullopt;
-  }
-  return std::string(reinterpret_cast<const char*>(digest), length);
-}
-
-// The RFC 7638 thumbprint of the public part of `key`: base64url of the
-// SHA-256 of its required JWK members in lexicographic order.
-std::optional<std::string> JwkThumbprint(const EVP_PKEY* key,
-                                         JwsAlgorithm algorithm,
-                                         const EVP_MD* sha256) {
-  std::string canonical;
-  if (algorithm == JwsAlgorithm::kES256) {
-    const std::optional<std::string> x =
-        FixedBignumParam(key, OSSL_PKEY_PARAM_EC_PUB_X, 32);
-    const std::optional<std::string> y =
-        FixedBignumParam(key, OSSL_PKEY_PARAM_EC_PUB_Y, 32);
-    if (!x.has_value() || !y.has_value()) return std::nullopt;
-    canonical = absl::StrCat(R"({"crv":"P-256","kty":"EC","x":")",
-                             authn::Base64UrlEncode(*x), R"(","y":")",
-                             authn::Base64UrlEncode(*y), R"("})");
-  } else {
-    std::string raw(32, '\0');
-    size_t length = raw.size();
-    if (EVP_PKEY_get_raw_public_key(
-            key, reinterpret_cast<unsigned char*>(raw.data()), &length) != 1 ||
-        length != raw.size()) {
-      return std::nullopt;
-    }
-    canonical = absl::StrCat(R"({"crv":"Ed25519","kty":"OKP","x":")",
-                             authn::Base64UrlEncode(raw), R"("})");
-  }
-  const std::optional<std::string> digest = Sha256(sha256, canonical);
-  if (!digest.has_value()) return std::nullopt;
-  return authn::Base64UrlEncode(*digest);
-}
-
-// A key holding only the public half of `key`, so the verifier never holds
-// signing material.
-authn::EvpPkeyPtr PublicHalf(EVP_PKEY* key) {
-  unsigned char* der = nullptr;
-  const int length = i2d_PUBKEY(key, &der);
-  if (length <= 0) return nullptr;
-  const unsigned char* cursor = der;
-  authn::EvpPkeyPtr public_key(d2i_PUBKEY(nullptr, &cursor, length));
-  OPENSSL_free(der);
-  return public_key;
-}
-
-// The JWS signature of `input`: raw R||S for ES256, as RFC 7518 wants.
-std::optional<std::string> SignatureOf(EVP_PKEY* key, JwsAlgorithm algorithm,
-                                       const EVP_MD* sha256,
-                                       std::string_view input) {
-  authn::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
-  const EVP_MD* md = algorithm == JwsAlgorithm::kES256 ? sha256 : nullptr;
-  if (ctx == nullptr ||
-      EVP_DigestSignInit(ctx.get(), nullptr, md, nullptr, key) != 1) {
-    return std::nullopt;
-  }
-  const auto* data = reinterpret_cast<const unsigned char*>(input.data());
-  size_t length = 0;
-  if (EVP_DigestSign(ctx.get(), nullptr, &length, data, input.size()) != 1) {
-    return std::nullopt;
-  }
-  std::string signature(length, '\0');
-  if (EVP_DigestSign(ctx.get(),
-                     reinterpret_cast<unsigned char*>(signature.data()),
-                     &length, data, input.size()) != 1) {
-    return std::nullopt;
-  }
-  signature.resize(length);
-  if (algorithm != JwsAlgorithm::kES256) return signature;
-  const auto* der = reinterpret_cast<const unsigned char*>(signature.data());
-  authn::EcdsaSigPtr ecdsa(d2i_ECDSA_SIG(nullptr, &der, signature.size()));
-  if (ecdsa == nullptr) return std::nullopt;
-  std::string raw(64, '\0');
-  auto* out = reinterpret_cast<unsigned char*>(raw.data());
-  if (BN_bn2binpad(ECDSA_SIG_get0_r(ecdsa.get()), out, 32) != 32 ||
-      BN_bn2binpad(ECDSA_SIG_get0_s(ecdsa.get()), out + 32, 32) != 32) {
-    return std::nullopt;
-  }
-  return raw;
+  return names;
 }
 
 }  // namespace
@@ -443,23 +330,10 @@ model::Grant VerifiedGrant::AsEngineGrant() const {
   return grant;
 }
 
-struct GrantVerifier::Key {
-  authn::Jwk jwk;  // public half only; kid is the thumbprint, alg is set
-  authn::JwsVerifier jws;
-  authn::Sha256Hasher token_digests;  // for the cache
-};
-
-GrantVerifier::GrantVerifier(std::unique_ptr<const Key> key,
-                             size_t cache_capacity)
-    : key_(std::move(key)), cache_(cache_capacity) {}
+GrantVerifier::GrantVerifier(const GrantKeys* keys, size_t cache_capacity)
+    : keys_(keys), cache_(cache_capacity) {}
 
 GrantVerifier::~GrantVerifier() = default;
-
-std::string_view GrantVerifier::algorithm() const {
-  return authn::JwsAlgorithmName(*key_->jwk.alg);
-}
-
-const std::string& GrantVerifier::kid() const { return key_->jwk.kid; }
 
 GrantOutcome GrantVerifier::Verify(std::string_view token,
                                    absl::Time now) const {
@@ -470,7 +344,7 @@ GrantOutcome GrantVerifier::Verify(std::string_view token,
   }
   Sha256Digest digest{};
   if (cache_.enabled()) {
-    digest = key_->token_digests.Of(token);
+    digest = token_digests_.Of(token);
     // The cache keeps an entry only until exp; nbf is checked here so that
     // an earlier `now` gets the same answer as a fresh verification.
     std::shared_ptr<const VerifiedGrant> cached = cache_.Find(digest, now);
@@ -478,6 +352,8 @@ GrantOutcome GrantVerifier::Verify(std::string_view token,
       return Succeed(std::move(cached));
     }
   }
+  // Read before the key set: a verification that raced with a key reload
+  // (which publishes, then clears the cache) is not cached.
   const uint64_t generation = cache_.generation();
   GrantOutcome outcome = VerifyNoThrow(token, now);
   if (outcome.ok()) {
@@ -492,14 +368,15 @@ GrantOutcome GrantVerifier::VerifyNoThrow(std::string_view token,
   // JSON accesses are type-checked first; this keeps a missed case (or an
   // allocation failure) from escaping as an exception.
   try {
-    return VerifySignedToken(token, now);
+    return VerifySignedToken(token, now, *keys_->Current());
   } catch (...) {
     return Fail(ReasonCode::kUnauthenticated, "grant token could not be read");
   }
 }
 
 GrantOutcome GrantVerifier::VerifySignedToken(std::string_view token,
-                                              absl::Time now) const {
+                                              absl::Time now,
+                                              const GrantKeySet& keys) const {
   std::string_view malformed;
   const std::optional<authn::CompactJws> jws =
       authn::DecodeCompactJws(token, &malformed);
@@ -519,10 +396,12 @@ GrantOutcome GrantVerifier::VerifySignedToken(std::string_view token,
   if (alg == nullptr) {
     return Fail(ReasonCode::kUnauthenticated, "grant token header has no alg");
   }
-  if (*alg != algorithm()) {
+  const std::optional<JwsAlgorithm> algorithm = authn::ParseJwsAlgorithm(*alg);
+  if (!algorithm.has_value() || !keys.Uses(*algorithm)) {
     return Fail(ReasonCode::kAlgorithmNotAllowed,
-                absl::StrCat("grant token alg is not the signing key's (",
-                             Piece(algorithm()), ")"));
+                absl::StrCat("grant token alg is not one of the signing "
+                             "keys' (",
+                             AlgorithmsOf(keys), ")"));
   }
   const std::string* typ = StringMember(*header, "typ");
   if (typ == nullptr || *typ != kGrantTokenType) {
@@ -540,13 +419,21 @@ GrantOutcome GrantVerifier::VerifySignedToken(std::string_view token,
     return Fail(ReasonCode::kUnauthenticated,
                 "grant token kid is not a string");
   }
-  if (kid_member == header->end() ||
-      kid_member->get_ref<const std::string&>() != kid()) {
+  const GrantKey* key =
+      kid_member == header->end()
+          ? nullptr
+          : keys.Find(kid_member->get_ref<const std::string&>());
+  if (key == nullptr) {
     return Fail(ReasonCode::kSignatureInvalid,
-                "grant token kid does not name this server's signing key");
+                "grant token kid names none of this server's signing keys");
   }
-  if (!key_->jws.Verify(*key_->jwk.alg, key_->jwk, jws->signing_input,
-                        jws->signature)) {
+  if (key->algorithm() != *algorithm) {
+    return Fail(
+        ReasonCode::kAlgorithmNotAllowed,
+        absl::StrCat("grant token alg is not its key's (",
+                     Piece(authn::JwsAlgorithmName(key->algorithm())), ")"));
+  }
+  if (!key->Verify(jws->signing_input, jws->signature)) {
     return Fail(ReasonCode::kSignatureInvalid,
                 "grant token signature is invalid");
   }
@@ -576,95 +463,54 @@ GrantOutcome GrantVerifier::VerifySignedToken(std::string_view token,
       new VerifiedGrant(std::move(parsed->claims), parsed->not_before)));
 }
 
-struct GrantSigner::PrivateKey {
-  authn::EvpPkeyPtr key;
-  JwsAlgorithm algorithm = JwsAlgorithm::kES256;
-  authn::EvpMdPtr sha256;
-  std::string encoded_header;  // the same for every token of this key
-};
-
-GrantSigner::GrantSigner(std::unique_ptr<const PrivateKey> key,
-                         std::unique_ptr<const GrantVerifier> verifier)
-    : key_(std::move(key)), verifier_(std::move(verifier)) {}
+GrantSigner::GrantSigner(std::unique_ptr<GrantKeys> keys, size_t cache_capacity)
+    : keys_(std::move(keys)),
+      verifier_(new GrantVerifier(keys_.get(), cache_capacity)) {}
 
 GrantSigner::~GrantSigner() = default;
 
+absl::StatusOr<std::unique_ptr<GrantSigner>> GrantSigner::Create(
+    GrantKeySource source, size_t cache_capacity) {
+  absl::StatusOr<std::unique_ptr<GrantKeys>> keys =
+      GrantKeys::Load(std::move(source));
+  if (!keys.ok()) return keys.status();
+  return std::unique_ptr<GrantSigner>(
+      new GrantSigner(*std::move(keys), cache_capacity));
+}
+
 absl::StatusOr<std::unique_ptr<GrantSigner>> GrantSigner::FromKeyFile(
     const std::string& path, size_t cache_capacity) {
-  auto invalid = [&path](absl::string_view why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("grants signing key ", path, ": ", why));
-  };
-  absl::StatusOr<std::string> text = authn::ReadKeyFile(path);
-  if (!text.ok()) {
-    return absl::Status(
-        text.status().code(),
-        absl::StrCat("grants signing key: ", text.status().message()));
-  }
-  authn::BioPtr bio(
-      BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
-  authn::EvpPkeyPtr key(
-      bio == nullptr ? nullptr
-                     : PEM_read_bio_PrivateKey(bio.get(), nullptr,
-                                               RefusePassphrase, nullptr));
-  OPENSSL_cleanse(text->data(), text->size());
-  if (key == nullptr) {
-    ERR_clear_error();
-    return invalid("not an unencrypted PEM private key");
-  }
+  GrantKeySource source;
+  source.key_file = path;
+  return Create(std::move(source), cache_capacity);
+}
 
-  auto private_key = std::make_unique<PrivateKey>();
-  authn::KeyType key_type;
-  if (EVP_PKEY_is_a(key.get(), "ED25519")) {
-    private_key->algorithm = JwsAlgorithm::kEdDSA;
-    key_type = authn::KeyType::kEd25519;
-  } else if (EVP_PKEY_is_a(key.get(), "EC") && IsP256(key.get())) {
-    private_key->algorithm = JwsAlgorithm::kES256;
-    key_type = authn::KeyType::kEcP256;
-  } else {
-    ERR_clear_error();
-    return invalid(
-        "unsupported key type: use EC P-256 (ES256) or Ed25519 (EdDSA)");
-  }
-  private_key->sha256.reset(EVP_MD_fetch(nullptr, "SHA2-256", nullptr));
-  authn::EvpPkeyPtr public_key = PublicHalf(key.get());
-  if (private_key->sha256 == nullptr || public_key == nullptr) {
-    return invalid(authn::TakeOpenSslError());
-  }
-  const std::optional<std::string> kid = JwkThumbprint(
-      public_key.get(), private_key->algorithm, private_key->sha256.get());
-  if (!kid.has_value()) return invalid(authn::TakeOpenSslError());
-  private_key->key = std::move(key);
-  const std::string_view alg_name =
-      authn::JwsAlgorithmName(private_key->algorithm);
-  private_key->encoded_header = authn::Base64UrlEncode(json{
-      {"alg", std::string(alg_name)},
-      {"kid", *kid},
-      {"typ", std::string(kGrantTokenType)}}.dump());
+absl::StatusOr<bool> GrantSigner::ReloadKeys() {
+  const absl::StatusOr<bool> changed = keys_->Reload();
+  // Grants verified with a key that is gone must not outlive it.
+  if (changed.ok() && *changed) verifier_->cache_.Clear();
+  return changed;
+}
 
-  auto verifier_key = std::make_unique<GrantVerifier::Key>();
-  verifier_key->jwk.kid = *kid;
-  verifier_key->jwk.type = key_type;
-  verifier_key->jwk.alg = private_key->algorithm;
-  verifier_key->jwk.key = std::move(public_key);
-
-  // A key whose halves do not match would issue grants nobody can verify:
-  // find out now, not on the first Check.
-  constexpr std::string_view kProbe = "verdict grants signing key self-test";
-  const std::optional<std::string> probe_signature =
-      SignatureOf(private_key->key.get(), private_key->algorithm,
-                  private_key->sha256.get(), kProbe);
-  if (!probe_signature.has_value() ||
-      !verifier_key->jws.Verify(private_key->algorithm, verifier_key->jwk,
-                                kProbe, *probe_signature)) {
-    ERR_clear_error();
-    return invalid("the key fails a sign-and-verify self-test");
-  }
-
-  std::unique_ptr<const GrantVerifier> verifier(
-      new GrantVerifier(std::move(verifier_key), cache_capacity));
-  return std::unique_ptr<GrantSigner>(
-      new GrantSigner(std::move(private_key), std::move(verifier)));
+absl::Status GrantSigner::StartWatching(absl::Duration debounce) {
+  absl::StatusOr<std::unique_ptr<DirWatcher>> watcher =
+      DirWatcher::Start(keys_->WatchedDirectory(), debounce, [this] {
+        const absl::StatusOr<bool> changed = ReloadKeys();
+        if (!changed.ok()) {
+          Log(LogLevel::kError,
+              "grant signing keys reload: ", changed.status().message());
+          return;
+        }
+        if (!*changed) return;
+        const std::shared_ptr<const GrantKeySet> keys = keys_->Latest();
+        Log(LogLevel::kInfo, "grant signing keys reloaded: ",
+            authn::JwsAlgorithmName(keys->active().algorithm()), " key ",
+            keys->active().kid(),
+            " signs (keys in the set: ", keys->keys().size(), ")");
+      });
+  if (!watcher.ok()) return watcher.status();
+  watcher_ = *std::move(watcher);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> GrantSigner::Sign(const GrantClaims& claims) const {
@@ -678,10 +524,13 @@ absl::StatusOr<std::string> GrantSigner::Sign(const GrantClaims& claims) const {
     return absl::InternalError("grant claims could not be encoded");
   }
   if (!payload.ok()) return payload.status();
+  // A copy, not Current(): signing is not the hot path, and the set must
+  // outlive any Current() the caller's thread makes meanwhile.
+  const std::shared_ptr<const GrantKeySet> keys = keys_->Latest();
+  const GrantKey& key = keys->active();
   std::string token =
-      absl::StrCat(key_->encoded_header, ".", authn::Base64UrlEncode(*payload));
-  const std::optional<std::string> signature =
-      SignatureOf(key_->key.get(), key_->algorithm, key_->sha256.get(), token);
+      absl::StrCat(key.encoded_header(), ".", authn::Base64UrlEncode(*payload));
+  const std::optional<std::string> signature = key.Sign(token);
   if (!signature.has_value()) {
     return absl::InternalError(
         absl::StrCat("grant signing failed: ", authn::TakeOpenSslError()));

@@ -1,6 +1,12 @@
 // Grant tokens: GrantClaims signed as a compact JWS by Verdict's own key, and
 // verified back into an immutable VerifiedGrant.
 //
+// Keys (grant_keys.h): a key set, one key of which (the active one) signs
+// new grants while every key of the set verifies, so keys rotate without
+// invalidating the grants already issued; a single key file is a set of one.
+// The set is re-read on demand or when its files change, and swapped by
+// pointer: a grant whose key left the set stops verifying.
+//
 // Format. Header {"alg","kid","typ":"verdict-grant+jwt"}: alg is ES256 (EC
 // P-256, signature R||S as JWS wants it, not DER) or EdDSA (Ed25519), the one
 // the signing key allows; kid is the key's RFC 7638 JWK thumbprint. Payload
@@ -11,21 +17,24 @@
 //
 // Verification promises, in this order: a token over kMaxGrantTokenBytes is
 // refused before anything else; a cached verification (by the token's
-// SHA-256) is reused only while `now` is in [nbf, exp); then three canonical
-// base64url segments, a strict JSON header (no duplicate members, bounded
-// depth), alg equal to the key's (anything else, `none` and HS* included, is
-// algorithm_not_allowed), typ, no crit, kid equal to the key's thumbprint and a
-// valid signature (else signature_invalid), and only then the claims are
-// parsed: iss, every claim present and well-typed, a valid task and scope
-// (else unauthenticated); now >= exp is grant_expired and now < nbf
+// SHA-256) is reused only while `now` is in [nbf, exp) and only for the key
+// set it was verified with; then three canonical base64url segments, a
+// strict JSON header (no duplicate members, bounded depth), an alg that some
+// key of the set uses (anything else, `none` and HS* included, is
+// algorithm_not_allowed), typ, no crit, a kid naming a key of the set (else
+// signature_invalid: the token is never tried against another key), alg
+// equal to that key's (else algorithm_not_allowed) and a valid signature
+// (else signature_invalid), and only then the claims are parsed: iss, every
+// claim present and well-typed, a valid task and scope (else
+// unauthenticated); now >= exp is grant_expired and now < nbf
 // token_not_yet_valid, with no clock skew, since Verdict's own clock issued
 // the grant. Failure messages never contain the token. Verify does not know
 // about revocations: the caller asks a RevocationList next.
 //
-// Thread-safety: a GrantSigner and its GrantVerifier are immutable after
-// creation (but for the verifier's internally locked cache): Sign and Verify
-// run concurrently from any thread. VerifiedGrant and GrantClaims handed out
-// are immutable and shared.
+// Thread-safety: Sign and Verify run concurrently from any thread and with
+// ReloadKeys (verification reads the published key set without a lock; the
+// verifier's cache is internally locked). VerifiedGrant and GrantClaims
+// handed out are immutable and shared.
 
 #ifndef VERDICT_SERVER_GRANTS_GRANT_TOKEN_H_
 #define VERDICT_SERVER_GRANTS_GRANT_TOKEN_H_
@@ -37,8 +46,11 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/authn/openssl_util.h"
 #include "server/common/digest_cache.h"
+#include "server/common/dir_watcher.h"
 #include "server/grants/grant.h"
+#include "server/grants/grant_keys.h"
 #include "server/model/reason.h"
 #include "server/model/request.h"
 
@@ -46,7 +58,6 @@ namespace verdict::grants {
 
 inline constexpr size_t kMaxGrantTokenBytes = 16 * 1024;
 inline constexpr size_t kDefaultGrantCacheCapacity = 10000;
-inline constexpr std::string_view kGrantTokenType = "verdict-grant+jwt";
 inline constexpr std::string_view kGrantIssuer = "verdict";
 // The auth method the engine sees for a subject that presented a grant.
 inline constexpr std::string_view kGrantAuthMethod = "grant";
@@ -99,33 +110,35 @@ class GrantVerifier {
   GrantVerifier& operator=(const GrantVerifier&) = delete;
 
   // Verifies `token` as of `now` (injected: the service reads its clock once
-  // per request).
+  // per request) with the key set in force.
   [[nodiscard]] GrantOutcome Verify(std::string_view token,
                                     absl::Time now) const;
 
-  std::string_view algorithm() const;  // "ES256" or "EdDSA"
-  const std::string& kid() const;
+  const GrantKeys& keys() const { return *keys_; }
   size_t cached_grants() const { return cache_.size(); }
 
  private:
   friend class GrantSigner;
-  struct Key;
 
-  GrantVerifier(std::unique_ptr<const Key> key, size_t cache_capacity);
+  GrantVerifier(const GrantKeys* keys, size_t cache_capacity);
 
   GrantOutcome VerifyNoThrow(std::string_view token, absl::Time now) const;
-  GrantOutcome VerifySignedToken(std::string_view token, absl::Time now) const;
+  GrantOutcome VerifySignedToken(std::string_view token, absl::Time now,
+                                 const GrantKeySet& keys) const;
 
-  const std::unique_ptr<const Key> key_;
+  const GrantKeys* const keys_;
+  const authn::Sha256Hasher token_digests_;  // for the cache
   mutable DigestCache<VerifiedGrant> cache_;
 };
 
 class GrantSigner {
  public:
-  // Loads a PEM private key (PKCS#8 or SEC1, unencrypted): EC P-256 signs
-  // ES256, Ed25519 signs EdDSA; anything else is InvalidArgument naming
-  // `path`. The verifier caches up to `cache_capacity` verified grants (0: no
-  // cache).
+  // Loads the keys of `source` (grant_keys.h; errors name the file). The
+  // verifier caches up to `cache_capacity` verified grants (0: no cache).
+  static absl::StatusOr<std::unique_ptr<GrantSigner>> Create(
+      GrantKeySource source,
+      size_t cache_capacity = kDefaultGrantCacheCapacity);
+  // Create() with one key file.
   static absl::StatusOr<std::unique_ptr<GrantSigner>> FromKeyFile(
       const std::string& path,
       size_t cache_capacity = kDefaultGrantCacheCapacity);
@@ -134,25 +147,38 @@ class GrantSigner {
   GrantSigner(const GrantSigner&) = delete;
   GrantSigner& operator=(const GrantSigner&) = delete;
 
-  // The compact JWS of `claims`. Refuses (InvalidArgument) claims a verifier
-  // would not accept back: an empty id, subject or auth method, an invalid
-  // task or scope, times outside NumericDate range, expires_at not after
-  // issued_at once both are rounded down to seconds, attributes nested
-  // deeper than a token may be or holding a non-finite number, strings that
-  // are not UTF-8, or a token over kMaxGrantTokenBytes.
+  // The compact JWS of `claims`, signed by the active key. Refuses
+  // (InvalidArgument) claims a verifier would not accept back: an empty id,
+  // subject or auth method, an invalid task or scope, times outside
+  // NumericDate range, expires_at not after issued_at once both are rounded
+  // down to seconds, attributes nested deeper than a token may be or holding
+  // a non-finite number, strings that are not UTF-8, or a token over
+  // kMaxGrantTokenBytes.
   absl::StatusOr<std::string> Sign(const GrantClaims& claims) const;
 
   // Verifies what this signer signs; lives as long as the signer.
   const GrantVerifier& verifier() const { return *verifier_; }
+  // The key set in force, its JWK Set (PublicJwks) and reload failures.
+  const GrantKeys& keys() const { return *keys_; }
+
+  // Re-reads the keys (GrantKeys::Reload): true when another set now
+  // serves, and then the verified-grant cache is cleared, so a grant of a
+  // removed key stops verifying at once. On error the previous set stays in
+  // force.
+  absl::StatusOr<bool> ReloadKeys();
+  // From now on, calls ReloadKeys after a change in the key set directory
+  // (or the key file's directory), debounced like the other key files;
+  // a new set and every failure (with reload_failures() counting) go to the
+  // server log. Call at most once.
+  absl::Status StartWatching(absl::Duration debounce = absl::Milliseconds(200));
 
  private:
-  struct PrivateKey;
+  GrantSigner(std::unique_ptr<GrantKeys> keys, size_t cache_capacity);
 
-  GrantSigner(std::unique_ptr<const PrivateKey> key,
-              std::unique_ptr<const GrantVerifier> verifier);
-
-  const std::unique_ptr<const PrivateKey> key_;
-  const std::unique_ptr<const GrantVerifier> verifier_;
+  const std::unique_ptr<GrantKeys> keys_;
+  const std::unique_ptr<GrantVerifier> verifier_;
+  // Last: destroyed first, so no reload outlives the keys.
+  std::unique_ptr<DirWatcher> watcher_;
 };
 
 }  // namespace verdict::grants

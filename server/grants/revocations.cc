@@ -55,6 +55,12 @@ class GrowOnlyIdSet {
 
   size_t size() const { return old_->size() + recent_.size(); }
 
+  template <typename F>
+  void ForEach(F f) const {
+    for (const std::string& id : *old_) f(id);
+    for (const std::string& id : recent_) f(id);
+  }
+
   // A copy of this set with `id` added.
   GrowOnlyIdSet With(std::string_view id) const {
     const size_t recent_limit = std::max<size_t>(
@@ -236,41 +242,66 @@ absl::StatusOr<std::unique_ptr<RevocationList>> RevocationList::Open(
 
 absl::Status RevocationList::RevokeGrant(std::string_view grant_id,
                                          absl::Time now) {
-  return Revoke(Kind::kGrant, grant_id, now);
+  return Revoke(Kind::kGrant, grant_id, now).status();
 }
 
 absl::Status RevocationList::RevokeTask(std::string_view task_id,
                                         absl::Time now) {
-  return Revoke(Kind::kTask, task_id, now);
+  return Revoke(Kind::kTask, task_id, now).status();
 }
 
-absl::Status RevocationList::Revoke(Kind kind, std::string_view id,
-                                    absl::Time now) {
+absl::StatusOr<bool> RevocationList::Record(Kind kind, std::string_view id,
+                                            absl::Time at) {
+  return Revoke(kind, id, at);
+}
+
+absl::Status RevocationList::ValidateId(Kind kind, std::string_view id) {
   const bool is_task = kind == Kind::kTask;
   if (id.empty() || id.size() > kMaxNameBytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         Piece(KindName(is_task)), " id must be 1..", kMaxNameBytes, " bytes"));
   }
-  std::string line;
   try {
-    line = absl::StrCat(
-        "{\"", Piece(KindName(is_task)),
-        "\":", nlohmann::json(std::string(id)).dump(),
-        ",\"at\":", std::max<int64_t>(0, absl::ToUnixSeconds(now)), "}\n");
+    nlohmann::json(std::string(id)).dump();
   } catch (const nlohmann::json::exception&) {
     return absl::InvalidArgumentError(
         absl::StrCat(Piece(KindName(is_task)), " id is not valid UTF-8"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> RevocationList::Revoke(Kind kind, std::string_view id,
+                                            absl::Time now) {
+  const bool is_task = kind == Kind::kTask;
+  if (absl::Status valid = ValidateId(kind, id); !valid.ok()) return valid;
+  // ValidateId proved that the id serialises.
+  const std::string line = absl::StrCat(
+      "{\"", Piece(KindName(is_task)),
+      "\":", nlohmann::json(std::string(id)).dump(),
+      ",\"at\":", std::max<int64_t>(0, absl::ToUnixSeconds(now)), "}\n");
 
   absl::MutexLock lock(&write_mu_);
   const std::shared_ptr<const Snapshot> current = snapshot_.Current();
   const GrowOnlyIdSet& ids = is_task ? current->tasks : current->grants;
-  if (ids.contains(id)) return absl::OkStatus();
+  if (ids.contains(id)) return false;
   if (absl::Status appended = Append(line); !appended.ok()) return appended;
   auto next = std::make_shared<Snapshot>(*current);
   (is_task ? next->tasks : next->grants) = ids.With(id);
   snapshot_.Publish(std::move(next));
-  return absl::OkStatus();
+  return true;
+}
+
+std::vector<RevocationList::Entry> RevocationList::Entries() const {
+  const std::shared_ptr<const Snapshot> snapshot = snapshot_.Current();
+  std::vector<Entry> entries;
+  entries.reserve(snapshot->grants.size() + snapshot->tasks.size());
+  snapshot->grants.ForEach([&entries](const std::string& id) {
+    entries.push_back(Entry{.kind = Kind::kGrant, .id = id});
+  });
+  snapshot->tasks.ForEach([&entries](const std::string& id) {
+    entries.push_back(Entry{.kind = Kind::kTask, .id = id});
+  });
+  return entries;
 }
 
 absl::Status RevocationList::Append(std::string_view line) {

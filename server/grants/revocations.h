@@ -21,6 +21,11 @@
 // already revoked returns OK and writes nothing. The file grows by one line
 // per distinct revocation and is never compacted.
 //
+// A fleet of replicas (server/fleet) also records here what it learns from
+// the other replicas, with the time of the original revocation (Record), and
+// reads everything back to compare it with the shared set (Entries): this
+// file stays the durable copy of every revocation this replica has seen.
+//
 // Thread-safety: IsRevoked and the counts read an immutable snapshot
 // published by pointer (server/common/published.h): no lock, no contention
 // between readers, never waiting for a writer's I/O. Writers serialise on a
@@ -34,6 +39,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -46,6 +52,16 @@ namespace verdict::grants {
 
 class RevocationList {
  public:
+  enum class Kind { kGrant, kTask };
+  struct Entry {
+    Kind kind;
+    std::string id;
+  };
+
+  // OK when `id` may be revoked as `kind`: 1..model::kMaxNameBytes bytes of
+  // valid UTF-8; InvalidArgument otherwise.
+  static absl::Status ValidateId(Kind kind, std::string_view id);
+
   // Opens `path`, creating it (mode 0600) if missing, and loads it.
   static absl::StatusOr<std::unique_ptr<RevocationList>> Open(
       const std::string& path);
@@ -63,6 +79,14 @@ class RevocationList {
   absl::Status RevokeTask(std::string_view task_id, absl::Time now)
       ABSL_LOCKS_EXCLUDED(write_mu_);
 
+  // RevokeGrant or RevokeTask by `kind`, with `at` as the time; true when
+  // the revocation is new (written), false when it was already there.
+  absl::StatusOr<bool> Record(Kind kind, std::string_view id, absl::Time at)
+      ABSL_LOCKS_EXCLUDED(write_mu_);
+
+  // Every revocation, in no particular order (a copy: O(n) memory).
+  std::vector<Entry> Entries() const;
+
   // True when the grant or its task is revoked. Lock-free; see the top.
   bool IsRevoked(std::string_view grant_id, std::string_view task_id) const;
 
@@ -73,12 +97,11 @@ class RevocationList {
 
  private:
   struct Snapshot;
-  enum class Kind { kGrant, kTask };
 
   RevocationList(std::string path, int fd, int64_t end,
                  std::shared_ptr<const Snapshot> loaded);
 
-  absl::Status Revoke(Kind kind, std::string_view id, absl::Time now)
+  absl::StatusOr<bool> Revoke(Kind kind, std::string_view id, absl::Time now)
       ABSL_LOCKS_EXCLUDED(write_mu_);
   // Writes `line` at end_ and makes it durable.
   absl::Status Append(std::string_view line)

@@ -98,6 +98,20 @@ Metrics::Metrics()
                        .Name("verdict_rule_matches_total")
                        .Help("Decisions each rule made, by policy and rule.")
                        .Register(*registry_);
+  limit_exceeded_ = &BuildCounter()
+                         .Name("verdict_limit_exceeded_total")
+                         .Help(
+                             "Calls denied with limit_exceeded, by the "
+                             "policy and rule whose limit was exhausted.")
+                         .Register(*registry_);
+  limit_store_errors_ = &BuildCounter()
+                             .Name("verdict_limit_store_errors_total")
+                             .Help(
+                                 "Limited decisions denied with "
+                                 "limit_unavailable: the limit store "
+                                 "failed or was full.")
+                             .Register(*registry_)
+                             .Add({});
   grants_issued_ = &BuildCounter()
                         .Name("verdict_grants_issued_total")
                         .Help("Task grants issued.")
@@ -186,9 +200,14 @@ std::shared_ptr<const RuleMatchCounters> Metrics::Publish(
   counters->counters_.reserve(set.rules().size());
   // Children of rules that left the set stay: an in-flight request of the old
   // set may still count through them, and a scrape keeps their totals.
+  counters->limit_exceeded_.reserve(set.rules().size());
   for (const policy::Rule& rule : set.rules()) {
     counters->counters_.push_back(
         &rule_matches_->Add({{"policy", rule.policy}, {"rule", rule.id}}));
+    counters->limit_exceeded_.push_back(
+        rule.limit.has_value() ? &limit_exceeded_->Add({{"policy", rule.policy},
+                                                        {"rule", rule.id}})
+                               : nullptr);
   }
   policy_rules_->Set(static_cast<double>(set.rules().size()));
   absl::MutexLock lock(&mu_);
@@ -196,6 +215,47 @@ std::shared_ptr<const RuleMatchCounters> Metrics::Publish(
   current_revision_ = &revision_info_->Add({{"revision", set.revision()}});
   current_revision_->Set(1);
   return counters;
+}
+
+const SharedStateMetrics& Metrics::EnableSharedState() {
+  absl::MutexLock lock(&mu_);
+  if (shared_state_ != nullptr) return *shared_state_;
+  auto shared = std::make_unique<SharedStateMetrics>();
+  shared->up_ = &BuildGauge()
+                     .Name("verdict_shared_state_up")
+                     .Help(
+                         "1 while this replica follows the fleet's shared "
+                         "revocations in Redis (connected and resynced).")
+                     .Register(*registry_)
+                     .Add({});
+  auto& errors = BuildCounter()
+                     .Name("verdict_shared_state_errors_total")
+                     .Help(
+                         "Failed operations on the shared Redis, by "
+                         "operation: revoke, follow, resync, connect.")
+                     .Register(*registry_);
+  static constexpr std::array<const char*, kSharedStateOperationCount>
+      kOperationNames = {"revoke", "follow", "resync", "connect"};
+  for (int op = 0; op < kSharedStateOperationCount; ++op) {
+    shared->errors_[op] = &errors.Add({{"operation", kOperationNames[op]}});
+  }
+  shared->lag_ = &BuildGauge()
+                      .Name("verdict_shared_state_lag_seconds")
+                      .Help(
+                          "How far behind the fleet's revocations this "
+                          "replica may be: 0 while following, else the time "
+                          "since its last successful read.")
+                      .Register(*registry_)
+                      .Add({});
+  shared->applied_ = &BuildCounter()
+                          .Name("verdict_shared_revocations_applied_total")
+                          .Help(
+                              "Revocations made on other replicas that this "
+                              "replica learned from the shared Redis.")
+                          .Register(*registry_)
+                          .Add({});
+  shared_state_ = std::move(shared);
+  return *shared_state_;
 }
 
 }  // namespace verdict::metrics

@@ -45,10 +45,52 @@ class RuleMatchCounters {
   void Count(const policy::Rule& rule) const {
     counters_[rule.index]->Increment();
   }
+  // verdict_limit_exceeded_total: `rule`, which has a limit, denied a call
+  // with limit_exceeded.
+  void CountLimitExceeded(const policy::Rule& rule) const {
+    limit_exceeded_[rule.index]->Increment();
+  }
 
  private:
   friend class Metrics;
   std::vector<prometheus::Counter*> counters_;
+  std::vector<prometheus::Counter*> limit_exceeded_;  // null: no limit
+};
+
+// The shared state of a fleet of replicas (server/fleet, docs/fleet.md):
+// verdict_shared_state_up, verdict_shared_state_errors_total{operation},
+// verdict_shared_state_lag_seconds and
+// verdict_shared_revocations_applied_total. They exist only once a replica
+// is configured with a Redis (Metrics::EnableSharedState), so a single
+// replica exports no shared state to alert on.
+enum class SharedStateOperation : uint8_t {
+  kRevoke,
+  kFollow,
+  kResync,
+  kConnect
+};
+inline constexpr int kSharedStateOperationCount = 4;
+
+class SharedStateMetrics {
+ public:
+  void SetUp(bool up) const { up_->Set(up ? 1 : 0); }
+  void CountError(SharedStateOperation operation) const {
+    errors_[static_cast<int>(operation)]->Increment();
+  }
+  void SetLag(absl::Duration lag) const {
+    lag_->Set(absl::ToDoubleSeconds(lag));
+  }
+  // Revocations learned from the fleet that were new to this replica.
+  void CountApplied(uint64_t n) const {
+    applied_->Increment(static_cast<double>(n));
+  }
+
+ private:
+  friend class Metrics;
+  prometheus::Gauge* up_;
+  std::array<prometheus::Counter*, kSharedStateOperationCount> errors_;
+  prometheus::Gauge* lag_;
+  prometheus::Counter* applied_;
 };
 
 class Metrics {
@@ -83,6 +125,8 @@ class Metrics {
   void SetAuditOldestRecord(absl::Time time) {
     audit_oldest_record_->Set(absl::ToDoubleSeconds(time - absl::UnixEpoch()));
   }
+  // A limit could not be counted (its store failed or is full).
+  void CountLimitStoreError() { limit_store_errors_->Increment(); }
   void CountGrantIssued() { grants_issued_->Increment(); }
   void CountGrantRevoked() { grants_revoked_->Increment(); }
   void SetGrantsActive(int64_t n) {
@@ -100,6 +144,10 @@ class Metrics {
   }
   std::shared_ptr<const RuleMatchCounters> Publish(const policy::PolicySet& set)
       ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Registers the shared-state metrics on the first call (down, no lag);
+  // every call returns the same ones, which live as long as this.
+  const SharedStateMetrics& EnableSharedState() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -119,6 +167,8 @@ class Metrics {
   prometheus::Gauge* policy_watch_up_;
   prometheus::Gauge* policy_watchers_;
   prometheus::Gauge* policy_rules_;
+  prometheus::Family<prometheus::Counter>* limit_exceeded_;
+  prometheus::Counter* limit_store_errors_;
   prometheus::Counter* grants_issued_;
   prometheus::Counter* grants_revoked_;
   prometheus::Gauge* grants_active_;
@@ -133,6 +183,7 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>* revision_info_;
   prometheus::Gauge* current_revision_ ABSL_GUARDED_BY(mu_) = nullptr;
   prometheus::Family<prometheus::Counter>* rule_matches_;
+  std::unique_ptr<SharedStateMetrics> shared_state_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace verdict::metrics

@@ -13,7 +13,7 @@ constexpr std::array<std::string_view, kReasonCodeCount> kNames = {
     "grant_scope",           "delegation_denied",  "caller_not_trusted",
     "evaluation_error",      "invalid_request",    "audit_unavailable",
     "conditional",           "insufficient_scope", "policy_unavailable",
-    "mcp_header_mismatch",
+    "mcp_header_mismatch",   "limit_exceeded",     "limit_unavailable",
 };
 
 }  // namespace
@@ -42,7 +42,12 @@ ReasonCategory CategoryOf(ReasonCode code) {
     case ReasonCode::kCallerNotTrusted:
     case ReasonCode::kAuditUnavailable:
     case ReasonCode::kPolicyUnavailable:
+    case ReasonCode::kLimitUnavailable:
       return ReasonCategory::kUnavailable;
+    // The call would be allowed, but not again until a limit's window
+    // resets: the agent may retry then.
+    case ReasonCode::kLimitExceeded:
+      return ReasonCategory::kRateLimited;
     // A condition that cannot be evaluated on the request's data is the
     // policy's fail-closed answer to that request.
     case ReasonCode::kEvaluationError:
@@ -68,6 +73,8 @@ std::string_view ReasonCategoryName(ReasonCategory category) {
       return "invalid_request";
     case ReasonCategory::kUnavailable:
       return "unavailable";
+    case ReasonCategory::kRateLimited:
+      return "rate_limited";
   }
   return "unavailable";
 }

@@ -35,28 +35,32 @@ enum class ReasonCode : uint8_t {
   kInsufficientScope,  // an allow rule applies but needs scopes the token lacks
   kPolicyUnavailable,  // no policy set is loaded
   kMcpHeaderMismatch,  // MCP request headers disagree with the JSON-RPC body
+  kLimitExceeded,      // an allow rule's limit has no calls left this window
+  kLimitUnavailable,   // a limit could not be counted (its store failed)
 };
 
 inline constexpr int kReasonCodeCount =
-    static_cast<int>(ReasonCode::kMcpHeaderMismatch) + 1;
+    static_cast<int>(ReasonCode::kLimitUnavailable) + 1;
 
 // The wire name of a code, e.g. "no_matching_rule".
 std::string_view ReasonCodeName(ReasonCode code);
 
 // What kind of refusal a code is, so that a PEP answers it without a table
 // of its own: an MCP server over HTTP maps authentication to 401,
-// authorization to 403, invalid request to 400 and unavailable to 503
-// (docs/mcp.md). Codes that allow (allowed_by_rule) or show a listed item
-// (conditional) are authorization.
+// authorization to 403, invalid request to 400, unavailable to 503 and
+// rate limited to 429 with Retry-After (docs/mcp.md). Codes that allow
+// (allowed_by_rule) or show a listed item (conditional) are authorization.
 enum class ReasonCategory : uint8_t {
   kAuthentication,
   kAuthorization,
   kInvalidRequest,
   kUnavailable,
+  kRateLimited,
 };
 
 ReasonCategory CategoryOf(ReasonCode code);
-// "authentication", "authorization", "invalid_request", "unavailable".
+// "authentication", "authorization", "invalid_request", "unavailable",
+// "rate_limited".
 std::string_view ReasonCategoryName(ReasonCategory category);
 
 }  // namespace verdict::model

@@ -16,9 +16,11 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "openssl/evp.h"
 #include "server/common/quote.h"
 #include "server/policy/condition.h"
@@ -33,38 +35,49 @@ namespace {
 // The most (action, server, tool) pattern combinations one rule may list.
 constexpr uint64_t kMaxTargetCombinations = 1 << 16;
 
-// First 16 hex digits of SHA-256 over every (path, contents), each part
-// length-prefixed so that no two different inputs hash the same bytes.
-std::string Revision(const std::vector<const SourceFile*>& files) {
+// The first `bytes` bytes of SHA-256 over the parts `feed` adds, in hex, each
+// part length-prefixed so that no two different inputs hash the same bytes.
+std::string HexDigest(
+    absl::FunctionRef<void(absl::FunctionRef<void(std::string_view)>)> feed,
+    unsigned int bytes) {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   if (ctx == nullptr) return "unknown";
-  auto update = [ctx](std::string_view bytes) {
-    uint64_t size = bytes.size();
+  auto update = [ctx](std::string_view part) {
+    uint64_t size = part.size();
     unsigned char length[8];
     for (int i = 0; i < 8; ++i)
       length[i] = static_cast<unsigned char>(size >> (8 * i));
     EVP_DigestUpdate(ctx, length, sizeof(length));
-    EVP_DigestUpdate(ctx, bytes.data(), bytes.size());
+    EVP_DigestUpdate(ctx, part.data(), part.size());
   };
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_size = 0;
   bool ok = EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1;
   if (ok) {
-    for (const SourceFile* file : files) {
-      update(file->path);
-      update(file->contents);
-    }
+    feed(update);
     ok = EVP_DigestFinal_ex(ctx, digest, &digest_size) == 1;
   }
   EVP_MD_CTX_free(ctx);
   if (!ok) return "unknown";
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
-  for (unsigned int i = 0; i < 8 && i < digest_size; ++i) {
+  for (unsigned int i = 0; i < bytes && i < digest_size; ++i) {
     hex.push_back(kHex[digest[i] >> 4]);
     hex.push_back(kHex[digest[i] & 0xF]);
   }
   return hex;
+}
+
+// First 16 hex digits of SHA-256 over every (path, contents).
+std::string Revision(const std::vector<const SourceFile*>& files) {
+  return HexDigest(
+      [&files](absl::FunctionRef<void(std::string_view)> update) {
+        for (const SourceFile* file : files) {
+          update(file->path);
+          update(file->contents);
+        }
+      },
+      8);
 }
 
 // One file parsed into policy ASTs, with its schema errors.
@@ -145,6 +158,52 @@ class FileCompiler {
     return std::nullopt;
   }
 
+  // A limit's key expressions, compiled like conditions; errors name
+  // `limit.per` and point into the expression.
+  std::optional<RuleLimit> CompileLimit(const AstLimit& ast,
+                                        std::string_view policy,
+                                        std::string_view rule) {
+    RuleLimit limit;
+    limit.calls = ast.calls;
+    limit.window = ast.window;
+    bool ok = true;
+    std::vector<std::string> texts;
+    for (const AstCondition& key : ast.per) {
+      std::vector<ConditionError> errors;
+      absl::StatusOr<Program> program = CompileLimitKey(key.text, &errors);
+      if (!program.ok()) {
+        ok = false;
+        if (errors.empty()) {
+          Error(key.position, "condition",
+                absl::StrCat("limit.per: ", program.status().message()));
+        }
+        for (const ConditionError& error : errors) {
+          Error(key.MapToFile(error.line, error.column), "condition",
+                absl::StrCat("limit.per: ", error.code, ": ", error.message));
+        }
+        continue;
+      }
+      limit.per.push_back(*std::move(program));
+      texts.push_back(key.text);
+    }
+    if (!ok) return std::nullopt;
+    const std::string window = absl::FormatDuration(ast.window);
+    limit.identity = HexDigest(
+        [&](absl::FunctionRef<void(std::string_view)> update) {
+          update(policy);
+          update(rule);
+          update(window);
+        },
+        16);
+    limit.text = absl::StrCat(ast.calls, ast.calls == 1 ? " call" : " calls",
+                              " per ", window);
+    if (!texts.empty()) {
+      absl::StrAppend(&limit.text, " per ", absl::StrJoin(texts, ", "));
+    }
+    limit.per_text = std::move(texts);
+    return limit;
+  }
+
   void CompilePolicy(const AstPolicy& policy) {
     result_.policy_names.push_back(policy.name);
     const std::vector<Glob> subjects = CompileGlobs(policy.subjects);
@@ -182,6 +241,9 @@ class FileCompiler {
       rule.scopes = Names(ast.scopes);
       rule.scope_challenge = absl::StrJoin(rule.scopes, " ");
       if (ast.when.has_value()) rule.condition = CompileWhen(*ast.when);
+      if (ast.limit.has_value()) {
+        rule.limit = CompileLimit(*ast.limit, policy.name.text, ast.id.text);
+      }
       CheckTargetSize(rule, ast.position);
     }
   }

@@ -22,8 +22,8 @@ namespace verdict::policy {
 
 // `file` is the path as given (relative to the policy directory). Besides the
 // reader's codes: duplicate_policy, duplicate_rule, empty_glob, bad_effect,
-// obligations_on_deny, bad_scope, scopes_on_deny, condition, io
-// (docs/policies.md).
+// obligations_on_deny, bad_scope, scopes_on_deny, limit_on_deny, condition
+// (also a limit's key expressions), io (docs/policies.md).
 using Diagnostic = yaml::Diagnostic;
 
 // One policy file's contents, for compiling from memory (tests, benchmarks,

@@ -42,6 +42,12 @@ struct ConditionError {
 absl::StatusOr<Program> CompileCondition(std::string_view text,
                                          std::vector<ConditionError>* errors);
 
+// The same for a limit's `per` key expression (docs/policies.md), whose
+// value is a string or a number instead of a bool: a type known to be
+// anything else is a `type` error; a dyn one is checked when evaluated.
+absl::StatusOr<Program> CompileLimitKey(std::string_view text,
+                                        std::vector<ConditionError>* errors);
+
 }  // namespace verdict::policy
 
 #endif  // VERDICT_SERVER_POLICY_CONDITION_H_

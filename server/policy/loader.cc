@@ -27,10 +27,17 @@ constexpr yaml::Schema kPolicySchema = {.name = "policy document",
 constexpr std::string_view kRuleKeys[] = {
     "id",      "effect",      "description", "servers", "tools",
     "actions", "resources",   "subjects",    "roles",   "when",
-    "reason",  "obligations", "scopes"};
+    "reason",  "obligations", "scopes",      "limit"};
 constexpr std::string_view kRuleRequired[] = {"id", "effect"};
 constexpr yaml::Schema kRuleSchema = {
     .name = "rule", .prefix = "", .keys = kRuleKeys, .required = kRuleRequired};
+
+constexpr std::string_view kLimitKeys[] = {"calls", "per", "window"};
+constexpr std::string_view kLimitRequired[] = {"calls", "window"};
+constexpr yaml::Schema kLimitSchema = {.name = "limit",
+                                       .prefix = "limit.",
+                                       .keys = kLimitKeys,
+                                       .required = kLimitRequired};
 
 AstPosition ToAst(yaml::Position position) {
   return {position.line, position.column};
@@ -253,6 +260,41 @@ class FileLoader {
     return condition;
   }
 
+  // `limit: {calls: N, per: [EXPR, ...], window: DURATION}`.
+  void ReadLimit(const yaml::Field& field, AstLimit* out) {
+    out->position = ToAst(yaml::PositionOf(field.key_node));
+    reader_.ForEachField(field, kLimitSchema, [&](const yaml::Field& entry) {
+      if (entry.key == "calls") {
+        reader_.Int(entry, int64_t{1}, kMaxLimitCalls, &out->calls);
+      } else if (entry.key == "window") {
+        reader_.Duration(entry, kMinLimitWindow, kMaxLimitWindow, &out->window);
+      } else if (entry.key == "per") {
+        if (!reader_.CheckList(entry)) return;
+        if (entry.value.size() == 0) {
+          reader_.Error(entry.position(), "empty_list",
+                        "\"limit.per\" is an empty list; omit the key for "
+                        "one count shared by every request the rule allows");
+          return;
+        }
+        if (entry.value.size() > static_cast<size_t>(kMaxLimitKeys)) {
+          reader_.Error(entry.position(), "invalid_value",
+                        absl::StrCat("\"limit.per\" lists ", entry.value.size(),
+                                     " keys; the most is ", kMaxLimitKeys));
+          return;
+        }
+        for (const YAML::Node& item : entry.value) {
+          if (!item.IsScalar() || item.Scalar().empty()) {
+            reader_.Error(yaml::PositionOf(item), "bad_type",
+                          "each \"limit.per\" entry must be a non-empty "
+                          "expression");
+            continue;
+          }
+          out->per.push_back(ReadCondition(item, item.Scalar()));
+        }
+      }
+    });
+  }
+
   // False when `node` is not a rule at all (not a mapping).
   bool LoadRule(const YAML::Node& node, AstRule* out) {
     AstRule& rule = *out;
@@ -308,6 +350,8 @@ class FileLoader {
           } else if (key == "scopes") {
             scopes_position = yaml::PositionOf(field.key_node);
             ReadScopes(field, &rule.scopes);
+          } else if (key == "limit") {
+            ReadLimit(field, &rule.limit.emplace());
           }
         });
     if (obligations_position.has_value() && effect_known &&
@@ -320,6 +364,13 @@ class FileLoader {
       reader_.Error(*scopes_position, "scopes_on_deny",
                     "scopes are only allowed on allow rules: they name what "
                     "a token needs for the rule to allow");
+    }
+    if (rule.limit.has_value() && effect_known &&
+        rule.effect == Effect::kDeny) {
+      reader_.Error({rule.limit->position.line, rule.limit->position.column},
+                    "limit_on_deny",
+                    "limit is only allowed on allow rules: it bounds how "
+                    "often the rule allows");
     }
     return is_map;
   }

@@ -3,9 +3,10 @@
 // Declares the document schema to the YAML reader (server/yaml/reader.h),
 // which checks the encoding and syntax, required and allowed keys, duplicate
 // keys and value types; the loader adds the policy rules: effects, empty lists
-// and globs, obligations and scopes only on allow rules, scopes as distinct
-// RFC 6749 scope tokens. It does not compile globs or
-// conditions and does not check names across documents; the compiler does.
+// and globs, obligations, scopes and limits only on allow rules, scopes as
+// distinct RFC 6749 scope tokens, a limit's calls and window within their
+// bounds (policy_set.h). It does not compile globs, conditions or limit keys
+// and does not check names across documents; the compiler does.
 //
 // Every problem becomes a Diagnostic (snippet left empty) and loading goes on,
 // so one pass reports as many errors as possible; the returned ASTs are then

@@ -8,10 +8,12 @@
 #ifndef VERDICT_SERVER_POLICY_POLICY_AST_H_
 #define VERDICT_SERVER_POLICY_POLICY_AST_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "google/protobuf/struct.pb.h"
 #include "server/policy/policy_set.h"
 
@@ -48,6 +50,15 @@ struct AstCondition {
   AstPosition MapToFile(int line, int column) const;
 };
 
+// An allow rule's `limit` (docs/policies.md); `per` holds its key
+// expressions, each with its own position mapping, as `when` has.
+struct AstLimit {
+  AstPosition position;  // the `limit` key
+  int64_t calls = 0;
+  absl::Duration window;
+  std::vector<AstCondition> per;
+};
+
 struct AstRule {
   AstPosition position;  // the rule's mapping
   AstString id;
@@ -62,7 +73,8 @@ struct AstRule {
   std::optional<AstCondition> when;
   AstString reason;
   google::protobuf::Struct obligations;
-  AstList scopes;  // allow rules only; absent: none needed
+  AstList scopes;                 // allow rules only; absent: none needed
+  std::optional<AstLimit> limit;  // allow rules only; absent: unlimited
 };
 
 struct AstPolicy {

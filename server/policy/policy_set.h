@@ -17,6 +17,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
+#include "absl/time/time.h"
 #include "google/protobuf/struct.pb.h"
 #include "server/model/request.h"
 #include "server/policy/glob.h"
@@ -30,6 +31,29 @@ struct SourcePosition {
   std::string_view file;  // interned in the PolicySet
   int line = 0;
   int column = 0;
+};
+
+// Bounds of a rule's `limit`: its calls, window and number of keys.
+inline constexpr int64_t kMaxLimitCalls = 1'000'000'000;
+inline constexpr absl::Duration kMinLimitWindow = absl::Seconds(1);
+inline constexpr absl::Duration kMaxLimitWindow = absl::Hours(24 * 31);
+inline constexpr int kMaxLimitKeys = 8;
+
+// An allow rule's limit (docs/policies.md): the rule allows at most `calls`
+// calls in each window of length `window` (fixed windows aligned to the
+// Unix epoch), counted apart for every distinct tuple of `per` key values.
+struct RuleLimit {
+  int64_t calls = 0;
+  absl::Duration window;
+  std::vector<Program> per;  // compiled by CompileLimitKey; empty: one count
+  std::vector<std::string> per_text;  // their source, for messages
+  // Hex digest of (policy, rule id, window): the rule's part of every
+  // counter key, so that keys carry no policy text and a changed window
+  // starts new counts.
+  std::string identity;
+  // The limit as its deny message names it: "10 calls per 1m per
+  // subject.id, tool.name".
+  std::string text;
 };
 
 // One compiled rule. Its policy-level `subjects` and `roles` are folded in:
@@ -61,6 +85,7 @@ struct Rule {
   // when the rule needs none.
   std::vector<std::string> scopes;
   std::string scope_challenge;
+  std::optional<RuleLimit> limit;  // allow rules only; absent: unlimited
 
   // True when (action, server, tool) is matched by actions, servers, tools.
   bool MatchesTarget(std::string_view action, std::string_view server,

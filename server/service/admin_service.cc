@@ -29,11 +29,15 @@ v1::StatusResponse::WatchState WatchStateProto(WatchState state) {
 
 AdminService::AdminService(const decision::PolicyStore* store,
                            Reloader* reloader, const CallerTrust* callers,
-                           absl::Time start_time)
+                           absl::Time start_time,
+                           const fleet::SharedRevocations* shared,
+                           bool issue_without_shared)
     : store_(store),
       reloader_(reloader),
       callers_(callers),
       start_time_(start_time),
+      shared_(shared),
+      issue_without_shared_(issue_without_shared),
       status_{&service_, &Async::RequestStatus,
               [this](StatusCall* call) { Status(call); }},
       reload_{&service_, &Async::RequestReload,
@@ -75,6 +79,21 @@ void AdminService::Status(StatusCall* call) const {
   response->set_policy_dir(status.dir);
   response->set_watch_state(WatchStateProto(status.watch.state));
   response->set_watch_error(status.watch.message);
+  if (shared_ != nullptr) {
+    const fleet::SharedStateStatus shared = shared_->Status();
+    v1::SharedState* out = response->mutable_shared_state();
+    out->set_configured(true);
+    out->set_address(shared.address);
+    out->set_up(shared.up);
+    SetDuration(shared.lag, out->mutable_lag());
+    out->set_last_error(shared.last_error);
+    if (shared.last_error_time != absl::InfinitePast()) {
+      SetTimestamp(shared.last_error_time, out->mutable_last_error_time());
+    }
+    out->set_revocations_applied(shared.applied);
+    out->set_resyncs(shared.resyncs);
+    out->set_issues_grants(shared.up || issue_without_shared_);
+  }
   call->Finish(grpc::Status::OK);
 }
 

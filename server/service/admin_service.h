@@ -1,5 +1,6 @@
 // The verdict.v1.Admin gRPC service: status of the serving policy set (and
-// of the watcher that reloads it) and forced reloads.
+// of the watcher that reloads it, and of the revocations a fleet shares)
+// and forced reloads.
 //
 // Served on the asynchronous API (async_call.h). Status answers inline from
 // PolicyStore::Status(). Reload hands the compile to the Reloader and
@@ -14,6 +15,7 @@
 
 #include "absl/time/time.h"
 #include "server/decision/policy_store.h"
+#include "server/fleet/shared_revocations.h"
 #include "server/service/async_call.h"
 #include "server/service/caller_trust.h"
 #include "server/service/reloader.h"
@@ -23,8 +25,12 @@ namespace verdict::service {
 
 class AdminService {
  public:
+  // `shared` (null for a single replica) and `issue_without_shared` say
+  // what Status reports of the fleet's shared revocations.
   AdminService(const decision::PolicyStore* store, Reloader* reloader,
-               const CallerTrust* callers, absl::Time start_time);
+               const CallerTrust* callers, absl::Time start_time,
+               const fleet::SharedRevocations* shared = nullptr,
+               bool issue_without_shared = false);
   AdminService(const AdminService&) = delete;
   AdminService& operator=(const AdminService&) = delete;
 
@@ -48,6 +54,8 @@ class AdminService {
   Reloader* const reloader_;
   const CallerTrust* const callers_;
   const absl::Time start_time_;
+  const fleet::SharedRevocations* const shared_;
+  const bool issue_without_shared_;
   Async service_;
   const StatusCall::Method status_;
   const ReloadCall::Method reload_;

@@ -158,6 +158,17 @@ void GrantsService::Issue(IssueCall* call) {
     call->Finish(grpc::Status::OK);
     return;
   }
+  // A replica that may have missed revocations must not hand out grants
+  // another replica would refuse.
+  if (options_.shared != nullptr &&
+      !options_.issue_without_shared_revocations && !options_.shared->up()) {
+    call->Finish(grpc::Status(
+        grpc::StatusCode::UNAVAILABLE,
+        "this replica is not following the fleet's shared revocations "
+        "(Redis unreachable or resyncing), so it issues no grants; retry "
+        "or ask another replica"));
+    return;
+  }
   if (options_.revocations->IsRevoked({}, task.id)) {
     SetReason(ReasonCode::kGrantRevoked,
               absl::StrCat("task ", task.id, " is revoked"),
@@ -256,14 +267,28 @@ void GrantsService::Revoke(RevokeCall* call) {
   const absl::Time now = absl::Now();
   const size_t revocations_before = options_.revocations->revoked_grants() +
                                     options_.revocations->revoked_tasks();
+  // With a fleet, Redis says whether the revocation is new: this replica's
+  // follower may have applied it to the local list first.
+  bool new_in_fleet = false;
+  auto revoke = [&](grants::RevocationList::Kind kind,
+                    const std::string& id) -> absl::Status {
+    if (options_.shared == nullptr) {
+      return options_.revocations->Record(kind, id, now).status();
+    }
+    absl::StatusOr<bool> shared = options_.shared->Revoke(kind, id, now);
+    if (!shared.ok()) return shared.status();
+    new_in_fleet = *shared;
+    return absl::OkStatus();
+  };
   absl::Status revoked;
   switch (request.target_case()) {
     case v1::RevokeGrantRequest::kGrantId:
-      revoked = options_.revocations->RevokeGrant(request.grant_id(), now);
+      revoked =
+          revoke(grants::RevocationList::Kind::kGrant, request.grant_id());
       if (revoked.ok()) active_.RevokeGrant(request.grant_id());
       break;
     case v1::RevokeGrantRequest::kTaskId:
-      revoked = options_.revocations->RevokeTask(request.task_id(), now);
+      revoked = revoke(grants::RevocationList::Kind::kTask, request.task_id());
       if (revoked.ok()) active_.RevokeTask(request.task_id());
       break;
     case v1::RevokeGrantRequest::TARGET_NOT_SET:
@@ -271,9 +296,10 @@ void GrantsService::Revoke(RevokeCall* call) {
       break;
   }
   // Revoking again is fine and changes nothing, so it is not counted.
-  const bool written = options_.revocations->revoked_grants() +
-                           options_.revocations->revoked_tasks() >
-                       revocations_before;
+  const bool written =
+      new_in_fleet || options_.revocations->revoked_grants() +
+                              options_.revocations->revoked_tasks() >
+                          revocations_before;
   if (revoked.ok() && written) {
     if (options_.metrics != nullptr) options_.metrics->CountGrantRevoked();
     RefreshActive();

@@ -11,6 +11,7 @@
 // `task_id` and `environment` filled from the task where absent. Issue
 // refuses a task that was revoked (grant_revoked). Revoke writes the
 // revocation durably before answering; a Check after the answer denies.
+// In a fleet (GrantsOptions::shared) Revoke records it in Redis first.
 // Introspect says whether a token is live and what it says.
 //
 // Only callers with the `grants` permission may call it (every loopback
@@ -27,6 +28,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/decision/decider.h"
+#include "server/fleet/shared_revocations.h"
 #include "server/grants/active_grants.h"
 #include "server/grants/grant_token.h"
 #include "server/grants/revocations.h"
@@ -42,6 +44,13 @@ struct GrantsOptions {
   grants::RevocationList* revocations = nullptr;  // not owned
   absl::Duration max_ttl = absl::Minutes(15);
   metrics::Metrics* metrics = nullptr;  // not owned; null: not exported
+  // A fleet's shared revocations (docs/fleet.md); null for a single replica.
+  // With it Revoke records in Redis first and fails UNAVAILABLE, applying
+  // nothing, when Redis cannot record it; Issue fails UNAVAILABLE while this
+  // replica does not follow the fleet's revocations, unless
+  // issue_without_shared_revocations.
+  fleet::SharedRevocations* shared = nullptr;  // not owned
+  bool issue_without_shared_revocations = false;
 };
 
 class GrantsService {

@@ -180,8 +180,9 @@ Server::Server(decision::PolicyStore* store, const ServerOptions& options,
           options.decider.metrics)),
       ext_authz_(std::make_unique<ExtAuthzService>(&decider_, &callers_,
                                                    options.ext_authz)),
-      admin_(std::make_unique<AdminService>(store, reloader_.get(), &callers_,
-                                            absl::Now())),
+      admin_(std::make_unique<AdminService>(
+          store, reloader_.get(), &callers_, absl::Now(), options.grants.shared,
+          options.grants.issue_without_shared_revocations)),
       health_(std::make_unique<HealthService>(std::vector<std::string>{
           "verdict.v1.Authorizer", "verdict.v1.Admin"})) {
   if (options.grants.signer != nullptr) {

@@ -113,6 +113,18 @@ TEST(DecisionRecordTest, BatchItemsSayWhichBatchAndWhere) {
   EXPECT_EQ(record["batch"]["source"], "Grants.Issue");
 }
 
+TEST(DecisionRecordTest, SingleDecisionNamesItsProtocol) {
+  const std::vector<engine::Reason> reasons = Allowed();
+  DecisionRecordInput input = Input(reasons);
+  nlohmann::json record = Format(input);
+  EXPECT_FALSE(record.contains("source"));
+  EXPECT_FALSE(record.contains("batch"));
+  input.batch.source = "ext_authz";
+  record = Format(input);
+  EXPECT_EQ(record["source"], "ext_authz");
+  EXPECT_FALSE(record.contains("batch"));
+}
+
 TEST(DecisionRecordTest, ConditionalListingNamesItsPaths) {
   const std::vector<engine::Reason> reasons = {
       {.code = model::ReasonCode::kConditional, .rule = &ReadContacts()}};

@@ -28,7 +28,8 @@ TEST(TranslateChallenge, EveryCodeHasAWireCategoryAndAStatus) {
         << model::ReasonCodeName(code);
     v1::Challenge challenge;
     TranslateChallenge(code, true, "", nullptr, &challenge);
-    EXPECT_THAT(challenge.http_status(), ::testing::AnyOf(401, 403, 400, 503))
+    EXPECT_THAT(challenge.http_status(),
+                ::testing::AnyOf(401, 403, 400, 429, 503))
         << model::ReasonCodeName(code);
   }
 }

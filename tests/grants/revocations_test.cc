@@ -97,6 +97,37 @@ TEST_F(RevocationListTest, RefusesIdsOutOfBounds) {
   EXPECT_EQ(list->revoked_tasks(), 1u);
 }
 
+TEST_F(RevocationListTest, RecordSaysWhatIsNewAndEntriesListsEverything) {
+  std::unique_ptr<RevocationList> list = OpenOrDie();
+  const absl::Time original = kNow - absl::Hours(1);
+  absl::StatusOr<bool> added =
+      list->Record(RevocationList::Kind::kTask, "t1", original);
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_TRUE(*added);
+  added = list->Record(RevocationList::Kind::kTask, "t1", kNow);
+  ASSERT_TRUE(added.ok());
+  EXPECT_FALSE(*added);
+  ASSERT_TRUE(list->Record(RevocationList::Kind::kGrant, "g1", kNow).ok());
+  EXPECT_EQ(
+      list->Record(RevocationList::Kind::kGrant, "", kNow).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  // The original time is what the file keeps.
+  EXPECT_EQ(ReadFile(path_),
+            "{\"task\":\"t1\",\"at\":1799996400}\n"
+            "{\"grant\":\"g1\",\"at\":1800000000}\n");
+  std::vector<std::string> entries;
+  for (const RevocationList::Entry& entry : list->Entries()) {
+    entries.push_back(
+        (entry.kind == RevocationList::Kind::kTask ? "task:" : "grant:") +
+        entry.id);
+  }
+  EXPECT_THAT(entries, ::testing::UnorderedElementsAre("task:t1", "grant:g1"));
+  EXPECT_TRUE(
+      RevocationList::ValidateId(RevocationList::Kind::kTask, "t").ok());
+  EXPECT_FALSE(
+      RevocationList::ValidateId(RevocationList::Kind::kTask, "bad\xff").ok());
+}
+
 TEST_F(RevocationListTest, SurvivesReopen) {
   {
     std::unique_ptr<RevocationList> list = OpenOrDie();

@@ -117,7 +117,7 @@ TEST(LoaderTest, UnknownKeysNameTheKeyAndTheAllowedOnes) {
                           "\"colour\" in rule; allowed: id, effect, "
                           "description, servers, tools, actions, resources, "
                           "subjects, roles, when, reason, obligations, "
-                          "scopes"));
+                          "scopes, limit"));
 }
 
 TEST(LoaderTest, MissingRequiredKeys) {

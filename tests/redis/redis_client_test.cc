@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/http_get.h"
 #include "tests/testing/redis_process.h"
 
 namespace verdict::redis {
@@ -193,7 +194,7 @@ TEST(RedisAddressTest, MalformedAddressesAreInvalid) {
 
 TEST(RedisAddressTest, NobodyListeningIsUnavailable) {
   RedisOptions options;
-  options.address = absl::StrCat("127.0.0.1:", testing::FreeLoopbackPort());
+  options.address = absl::StrCat("127.0.0.1:", testing::PickFreePort());
   EXPECT_EQ(RedisConnection::Connect(options).status().code(),
             absl::StatusCode::kUnavailable);
 }

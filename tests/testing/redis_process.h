@@ -49,9 +49,6 @@ class RedisProcess {
   std::string address_;
 };
 
-// A free loopback TCP port, for a server about to bind it.
-int FreeLoopbackPort();
-
 }  // namespace verdict::testing
 
 #endif  // VERDICT_TESTS_TESTING_REDIS_PROCESS_H_

@@ -223,7 +223,7 @@ describe("Verdict on a Streamable HTTP MCP server", () => {
     for (const [presented, challenge] of cases) {
       const { fetch, seen } = recordingFetch();
       await assert.rejects(connectClient(sse.url, presented, { fetch }), httpStatus(401));
-      assert.deepEqual(seen, [{ method: "POST", status: 401, wwwAuthenticate: challenge }]);
+      assert.deepEqual(seen, [{ method: "POST", status: 401, wwwAuthenticate: challenge, retryAfter: null }]);
     }
   });
 
@@ -240,6 +240,7 @@ describe("Verdict on a Streamable HTTP MCP server", () => {
         method: "POST",
         status: 403,
         wwwAuthenticate: `Bearer error="insufficient_scope", scope="files:write", resource_metadata="${kMetadataUrl}"`,
+        retryAfter: null,
       });
       assert.equal(ran.length, before);
       // Other refusals stay JSON-RPC errors the agent can read.
@@ -262,9 +263,15 @@ describe("Verdict on a Streamable HTTP MCP server", () => {
     const client = await connectClient(byCategory.url, token, { fetch });
     try {
       await assert.rejects(client.callTool({ name: "purge" }), httpStatus(403));
-      assert.deepEqual(seen.at(-1), { method: "POST", status: 403, wwwAuthenticate: null });
+      assert.deepEqual(seen.at(-1), { method: "POST", status: 403, wwwAuthenticate: null, retryAfter: null });
       await client.callTool({ name: "stat", arguments: { path: "/srv" } });
       assert.equal(seen.at(-1)?.status, 200);
+      await client.callTool({ name: "touch" });
+      await assert.rejects(client.callTool({ name: "touch" }), httpStatus(429));
+      const limited = seen.at(-1);
+      assert.equal(limited?.status, 429);
+      const retryAfter = Number(limited?.retryAfter);
+      assert.ok(retryAfter >= 1 && retryAfter <= 3600, `Retry-After: ${String(limited?.retryAfter)}`);
     } finally {
       await client.close();
     }

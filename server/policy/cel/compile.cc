@@ -336,10 +336,18 @@ class Compiler {
            std::vector<ConditionError>* errors)
       : positions_(positions), ast_(ast), out_(out), errors_(errors) {}
 
-  void Run() {
+  // `key`: the root is a limit key (a string or a number), not a condition.
+  void Run(bool key) {
     const Expr& root_expr = ast_.nodes[ast_.root];
     const Typed root = CompileValue(ast_.root);
-    if (!Is(root.type, Type::kBool)) {
+    if (key) {
+      if (!Open(root.type) && root.type != Type::kString &&
+          root.type != Type::kInt && root.type != Type::kDouble) {
+        Error(root_expr.start, "type",
+              Cat("a limit key must be a string or a number, found ",
+                  TypeName(root.type)));
+      }
+    } else if (!Is(root.type, Type::kBool)) {
       Error(root_expr.start, "type",
             Cat("condition must be a bool, found ", TypeName(root.type)));
     }
@@ -1018,8 +1026,10 @@ class Compiler {
 }  // namespace
 }  // namespace cel
 
-absl::StatusOr<Program> CompileCondition(std::string_view text,
-                                         std::vector<ConditionError>* errors) {
+namespace {
+
+absl::StatusOr<Program> CompileProgram(std::string_view text, bool key,
+                                       std::vector<ConditionError>* errors) {
   const size_t errors_before = errors->size();
   auto failure = [&]() {
     return absl::InvalidArgumentError(
@@ -1055,7 +1065,7 @@ absl::StatusOr<Program> CompileCondition(std::string_view text,
   Program program;
   ProgramBuilder builder(&program);
   std::vector<ConditionError> check_errors;
-  cel::Compiler(positions, ast, &builder, &check_errors).Run();
+  cel::Compiler(positions, ast, &builder, &check_errors).Run(key);
   if (!check_errors.empty()) {
     std::stable_sort(check_errors.begin(), check_errors.end(),
                      [](const ConditionError& a, const ConditionError& b) {
@@ -1066,6 +1076,18 @@ absl::StatusOr<Program> CompileCondition(std::string_view text,
     return failure();
   }
   return program;
+}
+
+}  // namespace
+
+absl::StatusOr<Program> CompileCondition(std::string_view text,
+                                         std::vector<ConditionError>* errors) {
+  return CompileProgram(text, /*key=*/false, errors);
+}
+
+absl::StatusOr<Program> CompileLimitKey(std::string_view text,
+                                        std::vector<ConditionError>* errors) {
+  return CompileProgram(text, /*key=*/true, errors);
 }
 
 }  // namespace verdict::policy

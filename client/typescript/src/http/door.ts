@@ -46,7 +46,7 @@ declare module "express-serve-static-core" {
  *   other refusals are JSON-RPC errors in a 200, which MCP clients hand to
  *   the agent with their code and data;
  * - `"category"`: every refusal, with its category's status (401, 403, 400,
- *   503), as docs/mcp.md's table maps them.
+ *   429 with `Retry-After`, 503), as docs/mcp.md's table maps them.
  */
 export type CallStatus = "challenge" | "category";
 
@@ -143,6 +143,7 @@ function statusFromRefusal(res: ServerResponse, exchange: Exchange, mode: CallSt
     if (statusCode === 200 && challenge && applies(challenge, mode) && isJson(this, rest)) {
       statusCode = challenge.httpStatus;
       if (challenge.wwwAuthenticate) this.setHeader("WWW-Authenticate", challenge.wwwAuthenticate);
+      if (challenge.retryAfterSeconds > 0) this.setHeader("Retry-After", String(challenge.retryAfterSeconds));
     }
     return Reflect.apply(writeHead, this, [statusCode, ...rest]) as ServerResponse;
   } as ServerResponse["writeHead"];

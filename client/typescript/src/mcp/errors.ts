@@ -16,6 +16,8 @@ export const VerdictErrorCode = {
   InvalidRequest: -32602,
   /** Verdict cannot decide now, or did not answer (JSON-RPC internal error). */
   Unavailable: -32603,
+  /** A policy limit has no calls left until its window resets: retry later. */
+  RateLimited: -32029,
 } as const;
 
 /**
@@ -25,7 +27,7 @@ export const VerdictErrorCode = {
  */
 export const kPdpUnavailable = "pdp_unavailable";
 
-export type CategoryName = "authentication" | "authorization" | "invalid_request" | "unavailable";
+export type CategoryName = "authentication" | "authorization" | "invalid_request" | "unavailable" | "rate_limited";
 
 /** `error.data` of every refusal. */
 export interface RefusalData {
@@ -38,6 +40,8 @@ export interface RefusalData {
   www_authenticate?: string;
   /** For insufficient_scope: the scopes that would allow the request. */
   required_scopes?: string[];
+  /** For limit_exceeded: seconds until the call may be allowed again (HTTP Retry-After). */
+  retry_after_seconds?: number;
   [key: string]: unknown;
 }
 
@@ -69,6 +73,7 @@ export function refusalOf(
   if (decisionId) data.decision_id = decisionId;
   if (challenge?.wwwAuthenticate) data.www_authenticate = challenge.wwwAuthenticate;
   if (challenge?.requiredScopes.length) data.required_scopes = [...challenge.requiredScopes];
+  if (challenge?.retryAfterSeconds) data.retry_after_seconds = challenge.retryAfterSeconds;
   return {
     error: {
       code: codeOf(name),
@@ -87,7 +92,7 @@ export function pdpUnavailable(): Refusal {
       message: `${kPdpUnavailable}: the authorization service did not answer; nothing was done`,
       data: { reason: kPdpUnavailable, category: "unavailable" },
     },
-    challenge: { httpStatus: 503, wwwAuthenticate: "", requiredScopes: [], resourceMetadata: "" },
+    challenge: { httpStatus: 503, wwwAuthenticate: "", requiredScopes: [], resourceMetadata: "", retryAfterSeconds: 0 },
   };
 }
 
@@ -99,6 +104,8 @@ function categoryName(category: ReasonCategory | undefined): CategoryName {
       return "invalid_request";
     case ReasonCategory.REASON_CATEGORY_UNAVAILABLE:
       return "unavailable";
+    case ReasonCategory.REASON_CATEGORY_RATE_LIMITED:
+      return "rate_limited";
     default:
       return "authorization";
   }
@@ -114,5 +121,7 @@ function codeOf(category: CategoryName): number {
       return VerdictErrorCode.InvalidRequest;
     case "unavailable":
       return VerdictErrorCode.Unavailable;
+    case "rate_limited":
+      return VerdictErrorCode.RateLimited;
   }
 }

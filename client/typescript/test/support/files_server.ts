@@ -66,10 +66,16 @@ rules:
     servers: [files]
     tools: [summarize]
     actions: [prompts/get, completion/complete]
+  - id: touch-once
+    effect: allow
+    servers: [files]
+    tools: [touch]
+    actions: [tools/call]
+    limit: {calls: 1, per: [subject.id], window: 1h}
 `;
 
 /** What the tools an agent with the policy above sees, in registration order. */
-export const kShownTools = ["read_file", "write_file", "stat", "whoami", "list_dir"];
+export const kShownTools = ["read_file", "write_file", "stat", "whoami", "list_dir", "touch"];
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -110,6 +116,10 @@ export function newFilesServer(ran: string[] = []): McpServer {
   server.registerTool("list_dir", { inputSchema: path, annotations: { readOnlyHint: true } }, () => {
     ran.push("list_dir");
     return text("a.md b.md");
+  });
+  server.registerTool("touch", {}, () => {
+    ran.push("touch");
+    return text("touched");
   });
   server.registerTool("list_trash", { annotations: { readOnlyHint: false } }, () => {
     ran.push("list_trash");

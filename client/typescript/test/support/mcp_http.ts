@@ -107,6 +107,7 @@ export interface Seen {
   method: string;
   status: number;
   wwwAuthenticate: string | null;
+  retryAfter: string | null;
 }
 
 /** A fetch for the SDK's client transport that records every response. */
@@ -118,6 +119,7 @@ export function recordingFetch(): { fetch: FetchLike; seen: Seen[] } {
       method: init?.method ?? "GET",
       status: response.status,
       wwwAuthenticate: response.headers.get("www-authenticate"),
+      retryAfter: response.headers.get("retry-after"),
     });
     return response;
   };
