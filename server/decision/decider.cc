@@ -661,13 +661,7 @@ Authenticated Decider::Admit(const v1::Credentials* credentials,
 
 void Decider::Check(const v1::CheckRequest& request, const CallerInfo& caller,
                     absl::Time received, OutcomeCallback emit) const {
-  Check(request, caller, received, /*problem=*/nullptr, emit);
-}
-
-void Decider::Check(const v1::CheckRequest& request, const CallerInfo& caller,
-                    absl::Time received, const ProtocolProblem* problem,
-                    OutcomeCallback emit) const {
-  Check(request, caller, received, EdgeCheck{.problem = problem}, emit);
+  Check(request, caller, received, EdgeCheck{}, emit);
 }
 
 void Decider::Check(const v1::CheckRequest& request, const CallerInfo& caller,

@@ -212,11 +212,8 @@ class Decider {
   // `emit`.
   void Check(const v1::CheckRequest& request, const CallerInfo& caller,
              absl::Time received, OutcomeCallback emit) const;
-  // The same, denied for `problem` unless it is null.
-  void Check(const v1::CheckRequest& request, const CallerInfo& caller,
-             absl::Time received, const ProtocolProblem* problem,
-             OutcomeCallback emit) const;
-  // The same for a protocol edge: its problem, and its name in the record.
+  // The same for a protocol edge: denied for its problem unless that is
+  // null, and its name in the record.
   void Check(const v1::CheckRequest& request, const CallerInfo& caller,
              absl::Time received, const EdgeCheck& edge,
              OutcomeCallback emit) const;
