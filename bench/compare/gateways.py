@@ -89,7 +89,7 @@ def start_verdictd(verdictd, work):
                 f"metrics_listen: 127.0.0.1:{free_port()}\n"
                 f"policies: {{dir: {os.path.join(ROOT, 'policies')}, "
                 "watch: false}\n"
-                f"http: {{listen: 127.0.0.1:{http_port}}}\n")
+                f"http: {{listen: 127.0.0.1:{http_port}, threads: 32}}\n")
     log_path = os.path.join(work, "verdictd.log")
     log = open(log_path, "w")
     process = subprocess.Popen(["taskset", "-c", "0", verdictd, "--config",
